@@ -1,0 +1,84 @@
+// arm64 register-set layouts, as the newest Zircon headers define them for
+// /v1/zx, plus Magenta's single general-register set for /v1/mx.
+
+import {
+  array,
+  MX_THREAD_STATE_REGSET0,
+  padding,
+  scalar,
+  SINGLE_STEP_REGS,
+  struct,
+  StructLayout,
+  u64Run,
+  ZX_THREAD_STATE,
+} from "../layout.ts";
+
+/** ARMv8-A allows 2 to 16 breakpoints and watchpoints; the struct always has room for 16. */
+export const ARM64_MAX_HW_BREAKPOINTS = 16;
+export const ARM64_MAX_HW_WATCHPOINTS = 16;
+
+/** zx_arm64_thread_state_general_regs_t: x0..x29, lr, sp, pc, cpsr, tpidr. */
+export const ARM64_GENERAL_REGS = struct("zx_arm64_thread_state_general_regs_t", 280, [
+  array("r", 0, "u64", 30),
+  ...u64Run(240, ["lr", "sp", "pc", "cpsr", "tpidr"]),
+]);
+
+/** mx_arm64_general_regs_t (Magenta, mid-2017): no tpidr. */
+export const ARM64_GENERAL_REGS_MX = struct("mx_arm64_general_regs_t", 272, [
+  array("r", 0, "u64", 30),
+  ...u64Run(240, ["lr", "sp", "pc", "cpsr"]),
+]);
+
+/** zx_arm64_thread_state_fp_regs_t: a placeholder; arm64 keeps FP state in the vector regs. */
+export const ARM64_FP_REGS = struct("zx_arm64_thread_state_fp_regs_t", 4, [
+  scalar("unused", 0, "u32"),
+]);
+
+const Q_REG = struct("v", 16, [scalar("low", 0, "u64"), scalar("high", 8, "u64")]);
+
+/** zx_arm64_thread_state_vector_regs_t. */
+export const ARM64_VECTOR_REGS = struct("zx_arm64_thread_state_vector_regs_t", 520, [
+  scalar("fpcr", 0, "u32"),
+  scalar("fpsr", 4, "u32"),
+  array("v", 8, Q_REG, 32),
+]);
+
+const HW_BP = struct("hw_bps", 16, [
+  scalar("dbgbcr", 0, "u32"),
+  padding("padding1", 4, 4),
+  scalar("dbgbvr", 8, "u64"),
+]);
+
+const HW_WP = struct("hw_wps", 16, [
+  scalar("dbgwcr", 0, "u32"),
+  padding("padding1", 4, 4),
+  scalar("dbgwvr", 8, "u64"),
+]);
+
+/**
+ * zx_arm64_thread_state_debug_regs_t, newest ordering (counts at the end,
+ * `far` present). far/esr and the two counts are filled on read only.
+ */
+export const ARM64_DEBUG_REGS = struct("zx_arm64_thread_state_debug_regs_t", 528, [
+  array("hw_bps", 0, HW_BP, ARM64_MAX_HW_BREAKPOINTS),
+  array("hw_wps", 256, HW_WP, ARM64_MAX_HW_WATCHPOINTS),
+  scalar("far", 512, "u64", { readOnly: true }),
+  scalar("esr", 520, "u32", { readOnly: true }),
+  scalar("hw_bps_count", 524, "u8", { readOnly: true }),
+  scalar("hw_wps_count", 525, "u8", { readOnly: true }),
+  padding("padding1", 526, 2),
+]);
+
+/** kind -> layout on /v1/zx. */
+export const ARM64_ZX_REGSETS: ReadonlyMap<number, StructLayout> = new Map([
+  [ZX_THREAD_STATE.GENERAL_REGS, ARM64_GENERAL_REGS],
+  [ZX_THREAD_STATE.FP_REGS, ARM64_FP_REGS],
+  [ZX_THREAD_STATE.VECTOR_REGS, ARM64_VECTOR_REGS],
+  [ZX_THREAD_STATE.DEBUG_REGS, ARM64_DEBUG_REGS],
+  [ZX_THREAD_STATE.SINGLE_STEP, SINGLE_STEP_REGS],
+]);
+
+/** kind -> layout on /v1/mx: REGSET0 only. */
+export const ARM64_MX_REGSETS: ReadonlyMap<number, StructLayout> = new Map([
+  [MX_THREAD_STATE_REGSET0, ARM64_GENERAL_REGS_MX],
+]);

@@ -1,0 +1,128 @@
+// A process's handle table. Values follow modern Zircon: a per-table random
+// mask XOR ((id << 2) | 0b11), so the low two bits are always 1, 0 is never a
+// handle, and a value copied from another process or kernel finds nothing.
+
+import { ERR, ZxError } from "./status.ts";
+import type { KernelObject } from "./object.ts";
+import { hasRights } from "./rights.ts";
+import { typeName } from "./names.ts";
+
+export class Handle {
+  /** Called when this handle is closed while someone waits on it. */
+  readonly closeListeners = new Set<() => void>();
+  constructor(
+    readonly object: KernelObject,
+    readonly rights: number,
+    readonly value: number,
+    readonly table: HandleTable,
+  ) {}
+}
+
+/** Hands out handle ids that are never reused, so stale values stay invalid. */
+export class HandleIdSource {
+  #next = 1;
+  next(): number {
+    if (this.#next >= 1 << 30) throw new ZxError(ERR.NO_RESOURCES, "out of handle ids");
+    return this.#next++;
+  }
+}
+
+export class HandleTable {
+  readonly #mask: number;
+  readonly #byValue = new Map<number, Handle>();
+
+  constructor(private readonly ids: HandleIdSource) {
+    const secret = crypto.getRandomValues(new Uint32Array(1))[0];
+    this.#mask = (secret << 2) >>> 0;
+  }
+
+  get size(): number {
+    return this.#byValue.size;
+  }
+
+  handles(): IterableIterator<Handle> {
+    return this.#byValue.values();
+  }
+
+  /** Makes a new handle to `object` with `rights` in this table. */
+  add(object: KernelObject, rights: number): Handle {
+    const value = (this.#mask ^ ((this.ids.next() << 2) | 0b11)) >>> 0;
+    const handle = new Handle(object, rights >>> 0, value, this);
+    this.#byValue.set(value, handle);
+    object.handleCount++;
+    return handle;
+  }
+
+  get(value: number): Handle | undefined {
+    return this.#byValue.get(value);
+  }
+
+  /** Removes a handle; the object hears about its last handle going away. */
+  remove(value: number): Handle | undefined {
+    const handle = this.#byValue.get(value);
+    if (!handle) return undefined;
+    this.#byValue.delete(value);
+    for (const listener of handle.closeListeners) listener();
+    handle.closeListeners.clear();
+    if (--handle.object.handleCount === 0) handle.object.onZeroHandles();
+    return handle;
+  }
+
+  /** Closes every handle (a process died). */
+  clear(): void {
+    for (const value of [...this.#byValue.keys()]) this.remove(value);
+  }
+
+  /** Looks up a live handle or throws BAD_HANDLE. */
+  lookup(value: number): Handle {
+    const handle = this.#byValue.get(value);
+    if (!handle) throw badHandle(value);
+    return handle;
+  }
+
+  /**
+   * GetDispatcherWithRights for a typed syscall, in the modern order:
+   * BAD_HANDLE, then WRONG_TYPE, then ACCESS_DENIED. Magenta and Zircon
+   * before 2019 checked rights before type ("rights-first").
+   */
+  lookupAs<T extends KernelObject>(
+    value: number,
+    type: abstract new (...args: never[]) => T,
+    rights: number,
+    order: "type-first" | "rights-first" = "type-first",
+  ): T {
+    const handle = this.lookup(value);
+    if (order === "rights-first") requireRights(handle, rights);
+    if (!(handle.object instanceof type)) {
+      throw new ZxError(
+        ERR.WRONG_TYPE,
+        `handle ${hex(value)} is a ${typeName(handle.object.type)}, not a ${type.name.toLowerCase()}`,
+      );
+    }
+    requireRights(handle, rights);
+    return handle.object;
+  }
+}
+
+/** Throws ACCESS_DENIED naming the missing rights. */
+export function requireRights(handle: Handle, rights: number): void {
+  if (!hasRights(handle.rights, rights)) {
+    throw new ZxError(
+      ERR.ACCESS_DENIED,
+      `handle ${hex(handle.value)} lacks rights 0x${
+        ((rights & ~handle.rights) >>> 0).toString(16)
+      } (has 0x${handle.rights.toString(16)})`,
+    );
+  }
+}
+
+export function badHandle(value: number): ZxError {
+  return new ZxError(
+    ERR.BAD_HANDLE,
+    `${hex(value)} is not a valid handle in the calling process`,
+  );
+}
+
+function hex(value: number): string {
+  return `0x${(value >>> 0).toString(16)}`;
+}

@@ -1,0 +1,69 @@
+// Constant names by namespace, so that clients can write "ZX_RIGHT_READ" or
+// ["ZX_RIGHT_READ","ZX_RIGHT_WRITE"] wherever Zircon takes a number. Names are
+// accepted with the ZX_ prefix or the Magenta MX_ prefix.
+
+import { RIGHT, RIGHTS_BASIC, RIGHTS_IO, RIGHTS_POLICY, RIGHTS_PROPERTY } from "./rights.ts";
+import { INFO, OBJ_TYPE, PROCESS_SHARED, PROP, SIGNAL } from "./types.ts";
+
+type Table = Readonly<Record<string, number>>;
+
+function prefixed(prefix: string, table: Table): Record<string, number> {
+  return Object.fromEntries(Object.entries(table).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+const userSignals = Object.fromEntries(
+  Array.from({ length: 8 }, (_, i) => [`USER_SIGNAL_${i}`, 1 << (24 + i)]),
+);
+
+/** Each namespace maps a name without its ZX_/MX_ prefix to its value. */
+export const CONSTANTS = {
+  rights: {
+    ...prefixed("RIGHT_", RIGHT),
+    RIGHTS_BASIC,
+    RIGHTS_IO,
+    RIGHTS_PROPERTY,
+    RIGHTS_POLICY,
+  },
+  kind: {
+    THREAD_STATE_GENERAL_REGS: 0,
+    THREAD_STATE_FP_REGS: 1,
+    THREAD_STATE_VECTOR_REGS: 2,
+    THREAD_STATE_DEBUG_REGS: 4,
+    THREAD_STATE_SINGLE_STEP: 5,
+    ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`THREAD_STATE_REGSET${i}`, i])),
+  },
+  topic: prefixed("INFO_", INFO),
+  property: prefixed("PROP_", PROP),
+  signals: {
+    TASK_TERMINATED: SIGNAL.TASK_TERMINATED,
+    JOB_TERMINATED: SIGNAL.TASK_TERMINATED,
+    PROCESS_TERMINATED: SIGNAL.TASK_TERMINATED,
+    THREAD_TERMINATED: SIGNAL.TASK_TERMINATED,
+    THREAD_RUNNING: SIGNAL.THREAD_RUNNING,
+    THREAD_SUSPENDED: SIGNAL.THREAD_SUSPENDED,
+    SIGNAL_HANDLE_CLOSED: SIGNAL.HANDLE_CLOSED,
+    SIGNAL_NONE: 0,
+    ...userSignals,
+  },
+  options: {
+    PROCESS_SHARED,
+  },
+} as const satisfies Record<string, Table>;
+
+export type Namespace = keyof typeof CONSTANTS;
+
+/** The value of a constant name in `namespace`, or undefined. */
+export function constantValue(namespace: Namespace, name: string): number | undefined {
+  const bare = name.replace(/^(ZX|MX)_/, "");
+  if (bare === name) return undefined;
+  return (CONSTANTS[namespace] as Table)[bare];
+}
+
+const typeNames = new Map<number, string>(
+  Object.entries(OBJ_TYPE).map(([name, value]) => [value, name.toLowerCase().replace("_", " ")]),
+);
+
+/** "thread", "suspend token", ... for messages. */
+export function typeName(type: number): string {
+  return typeNames.get(type) ?? `object type ${type}`;
+}

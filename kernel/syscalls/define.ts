@@ -1,0 +1,45 @@
+// A syscall is declared once, as data: its Zircon name, the ABIs it appears
+// in, its parameters (a zod schema), its outs and its implementation. The
+// HTTP routes, the OpenAPI document and the client are derived from these.
+
+import type { z } from "zod";
+import type { Abi } from "../../arch/arch.ts";
+import type { HandleTable } from "../handle_table.ts";
+import type { Kernel } from "../kernel.ts";
+import type { Process } from "../process.ts";
+import type { Thread } from "../thread.ts";
+
+/** The thread making the call, and where it is. */
+export interface Caller {
+  readonly kernel: Kernel;
+  readonly thread: Thread;
+  readonly process: Process;
+  readonly handles: HandleTable;
+  readonly abi: Abi;
+  /** How long one call may block before the server gives up on it (ms). */
+  readonly maxBlockMs: number;
+}
+
+/** Out parameters by their Zircon names; Uint8Array values are byte buffers. */
+export type Outs = Record<string, unknown>;
+
+// deno-lint-ignore no-explicit-any
+export interface Syscall<P extends z.ZodType = z.ZodType<any, any>> {
+  /** Name without the zx_/mx_ prefix, e.g. "thread_write_state". */
+  readonly name: string;
+  readonly abis: readonly Abi[];
+  readonly summary: string;
+  readonly description: string;
+  readonly params: P;
+  readonly outs: z.ZodType;
+  /** Status suffixes (after ZX_ERR_) the call can return, for the docs. */
+  readonly errors: readonly string[];
+  /** An example request body, for the docs. */
+  readonly example: Record<string, unknown>;
+  readonly impl: (caller: Caller, args: z.output<P>) => Outs | Promise<Outs>;
+}
+
+/** Declares a syscall, keeping the impl's argument type tied to the schema. */
+export function defineSyscall<P extends z.ZodType>(syscall: Syscall<P>): Syscall<P> {
+  return syscall;
+}

@@ -1,0 +1,266 @@
+// zx_object_get_info, zx_object_get_property, zx_object_set_property,
+// zx_object_wait_one, and zx_clock_get_monotonic (the clock deadlines use).
+
+import { z } from "zod";
+import type { StructLayout } from "../../arch/layout.ts";
+import { requireRights } from "../handle_table.ts";
+import {
+  handleBasicInfo,
+  INFO_HANDLE_BASIC,
+  INFO_PROCESS,
+  INFO_THREAD,
+  processInfo,
+  threadInfo,
+} from "../info.ts";
+import type { SignalObserver } from "../object.ts";
+import { Process } from "../process.ts";
+import { RIGHT } from "../rights.ts";
+import { ERR, ZxError } from "../status.ts";
+import { Thread } from "../thread.ts";
+import { INFO, MAX_NAME_LEN, PROP, SIGNAL, THREAD_STATE } from "../types.ts";
+import { type Caller, defineSyscall } from "./define.ts";
+import { bytes, deadline, flags, handle, size, text } from "./params.ts";
+
+/** single_record_result: one record if it fits, else BUFFER_TOO_SMALL with actual 0. */
+function singleRecord(layout: StructLayout, record: () => Uint8Array, bufferSize: number) {
+  if (bufferSize < layout.size) {
+    throw new ZxError(
+      ERR.BUFFER_TOO_SMALL,
+      `buffer_size ${bufferSize} is smaller than ${layout.name} (${layout.size} bytes)`,
+      { actual: 0, avail: 1 },
+    );
+  }
+  const buffer = record();
+  return { buffer, actual: 1, avail: 1, info: layout.toNamed(buffer) };
+}
+
+const infoLayouts = new Map<number, StructLayout>([
+  [INFO.HANDLE_BASIC, INFO_HANDLE_BASIC],
+  [INFO.THREAD, INFO_THREAD],
+  [INFO.PROCESS, INFO_PROCESS],
+]);
+
+export const objectGetInfo = defineSyscall({
+  name: "object_get_info",
+  abis: ["zx", "mx"],
+  summary: "Query information about an object",
+  description: "Topics: ZX_INFO_HANDLE_VALID (no buffer), ZX_INFO_HANDLE_BASIC (no rights " +
+    "needed), ZX_INFO_THREAD and ZX_INFO_PROCESS (ZX_RIGHT_INSPECT). An unknown topic is " +
+    "NOT_SUPPORTED before the handle is looked at. The reply has the raw record in `buffer` and " +
+    "a named view in `info`; a too-small buffer gives BUFFER_TOO_SMALL with actual 0, avail 1.",
+  params: z.strictObject({
+    handle: handle(),
+    topic: flags("topic", "the ZX_INFO_* topic"),
+    buffer_size: size().optional().describe("the caller's buffer size; defaults to the record size"),
+  }),
+  outs: z.object({
+    buffer: z.string().optional(),
+    actual: z.number().optional(),
+    avail: z.number().optional(),
+    info: z.record(z.string(), z.unknown()).optional(),
+  }),
+  errors: ["NOT_SUPPORTED", "BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "BUFFER_TOO_SMALL"],
+  example: { handle: 0, topic: "ZX_INFO_THREAD" },
+  impl(caller, { handle, topic, buffer_size }) {
+    const layout = infoLayouts.get(topic);
+    const bufferSize = buffer_size ?? layout?.size ?? 0;
+    switch (topic) {
+      case INFO.HANDLE_VALID:
+        caller.handles.lookup(handle);
+        return {};
+      case INFO.HANDLE_BASIC: {
+        const h = caller.handles.lookup(handle);
+        return singleRecord(INFO_HANDLE_BASIC, () => handleBasicInfo(h.object, h.rights), bufferSize);
+      }
+      case INFO.THREAD: {
+        const thread = caller.handles.lookupAs(handle, Thread, RIGHT.INSPECT);
+        return singleRecord(INFO_THREAD, () => threadInfo(thread), bufferSize);
+      }
+      case INFO.PROCESS: {
+        const process = caller.handles.lookupAs(handle, Process, RIGHT.INSPECT);
+        return singleRecord(INFO_PROCESS, () => processInfo(process), bufferSize);
+      }
+      default:
+        throw new ZxError(ERR.NOT_SUPPORTED, `topic 0x${topic.toString(16)} is not supported`);
+    }
+  },
+});
+
+/** get_name / set_name: only named objects, and a dead thread has lost its name. */
+function namedObject(caller: Caller, value: number) {
+  const object = caller.handles.lookup(value).object;
+  if (!object.hasName) {
+    throw new ZxError(ERR.WRONG_TYPE, "this kind of object has no ZX_PROP_NAME");
+  }
+  if (object instanceof Thread && object.lifecycle === "DEAD") {
+    throw new ZxError(ERR.BAD_STATE, `thread ${object.koid} is dead`);
+  }
+  return object;
+}
+
+function unknownProperty(property: number): ZxError {
+  return new ZxError(ERR.NOT_SUPPORTED, `property ${property} is not supported`);
+}
+
+export const objectGetProperty = defineSyscall({
+  name: "object_get_property",
+  abis: ["zx", "mx"],
+  summary: "Read a property of an object",
+  description: "Needs ZX_RIGHT_GET_PROPERTY. ZX_PROP_NAME returns ZX_MAX_NAME_LEN (32) bytes, " +
+    "NUL padded, in `value` and as a string in `name`. Objects without names (VMARs, suspend " +
+    "tokens) give WRONG_TYPE.",
+  params: z.strictObject({
+    handle: handle(),
+    property: flags("property", "the ZX_PROP_* property"),
+    value_size: size().optional().describe("the caller's buffer size; defaults to 32"),
+  }),
+  outs: z.object({ value: z.string(), name: z.string() }),
+  errors: ["BAD_HANDLE", "ACCESS_DENIED", "NOT_SUPPORTED", "BUFFER_TOO_SMALL", "WRONG_TYPE", "BAD_STATE"],
+  example: { handle: 0, property: "ZX_PROP_NAME" },
+  impl(caller, { handle, property, value_size = MAX_NAME_LEN }) {
+    requireRights(caller.handles.lookup(handle), RIGHT.GET_PROPERTY);
+    if (property !== PROP.NAME) throw unknownProperty(property);
+    if (value_size < MAX_NAME_LEN) {
+      throw new ZxError(ERR.BUFFER_TOO_SMALL, `value_size must be at least ${MAX_NAME_LEN}`);
+    }
+    const object = namedObject(caller, handle);
+    return { value: object.nameBytes(), name: object.name };
+  },
+});
+
+export const objectSetProperty = defineSyscall({
+  name: "object_set_property",
+  abis: ["zx", "mx"],
+  summary: "Set a property of an object",
+  description: "Needs ZX_RIGHT_SET_PROPERTY. For ZX_PROP_NAME give the bytes in `value` " +
+    "(base64) or, more simply, a string in `name`; names are cut to 31 bytes.",
+  params: z.strictObject({
+    handle: handle(),
+    property: flags("property", "the ZX_PROP_* property"),
+    value: bytes().nullable().optional().describe("the bytes (base64); null is a NULL pointer"),
+    name: text().optional().describe("for ZX_PROP_NAME: the name as a string, instead of value"),
+    value_size: size().optional().describe("defaults to the value's length"),
+  }).refine((args) => args.value === undefined || args.name === undefined, {
+    message: "give either value or name, not both",
+  }),
+  outs: z.object({}),
+  errors: ["INVALID_ARGS", "BAD_HANDLE", "ACCESS_DENIED", "NOT_SUPPORTED", "WRONG_TYPE", "BAD_STATE"],
+  example: { handle: 0, property: "ZX_PROP_NAME", name: "worker-1" },
+  impl(caller, { handle, property, value, name, value_size }) {
+    const data = value ?? name ?? null;
+    if (data === null) throw new ZxError(ERR.INVALID_ARGS, "value is a NULL pointer");
+    requireRights(caller.handles.lookup(handle), RIGHT.SET_PROPERTY);
+    if (property !== PROP.NAME) throw unknownProperty(property);
+    const wanted = Math.min(value_size ?? data.length, MAX_NAME_LEN - 1);
+    if (wanted > data.length) {
+      throw new ZxError(
+        ERR.INVALID_ARGS,
+        `value is an invalid pointer: value_size asks for ${wanted} bytes, ${data.length} were sent`,
+      );
+    }
+    namedObject(caller, handle).setNameBytes(data.subarray(0, wanted));
+    return {};
+  },
+});
+
+type WaitEnd = "signaled" | "deadline" | "cap" | "closed" | "killed";
+
+export const objectWaitOne = defineSyscall({
+  name: "object_wait_one",
+  abis: ["zx", "mx"],
+  summary: "Wait for signals on an object",
+  description: "Needs ZX_RIGHT_WAIT. Returns at once if any of `signals` is asserted; a " +
+    "deadline at or before now (zx_clock_get_monotonic) polls. `observed` is returned in every " +
+    "outcome. Closing the handle during the wait gives CANCELED. One request blocks at most " +
+    "the server's cap (default 30 s) and then gives TIMED_OUT. If the caller's thread is " +
+    "suspended meanwhile, the reply waits until it resumes; if it is killed, the reply is " +
+    "ZX_ERR_INTERNAL_INTR_KILLED.",
+  params: z.strictObject({
+    handle: handle(),
+    signals: flags("signals", "the signals to wait for"),
+    deadline: deadline().default(0x7fff_ffff_ffff_ffffn),
+  }),
+  outs: z.object({ observed: z.number() }),
+  errors: ["BAD_HANDLE", "ACCESS_DENIED", "NOT_SUPPORTED", "TIMED_OUT", "CANCELED"],
+  example: { handle: 0, signals: ["ZX_THREAD_SUSPENDED"], deadline: 0 },
+  async impl(caller, { handle, signals, deadline }) {
+    const h = caller.handles.lookup(handle);
+    requireRights(h, RIGHT.WAIT);
+    const object = h.object;
+    if (!object.waitable) throw new ZxError(ERR.NOT_SUPPORTED, "this object cannot be waited on");
+    if (object.signals & signals) return { observed: object.signals };
+    const now = caller.kernel.now();
+    if (deadline <= now) {
+      throw new ZxError(ERR.TIMED_OUT, "none of the signals is asserted", {
+        observed: object.signals,
+      });
+    }
+
+    const thread = caller.thread;
+    const untilDeadlineMs = Number(deadline - now) / 1e6;
+    const capped = untilDeadlineMs > caller.maxBlockMs;
+    thread.blockedReason = THREAD_STATE.BLOCKED_WAIT_ONE;
+    let observed = object.signals;
+    const end = await new Promise<WaitEnd>((resolve) => {
+      const finish = (why: WaitEnd) => {
+        clearTimeout(timer);
+        object.removeObserver(observer);
+        h.closeListeners.delete(onClose);
+        thread.deathListeners.delete(onDeath);
+        resolve(why);
+      };
+      const observer: SignalObserver = {
+        mask: signals,
+        onSignals: (now) => {
+          observed = now;
+          finish("signaled");
+        },
+      };
+      const onClose = () => {
+        observed = (object.signals | SIGNAL.HANDLE_CLOSED) >>> 0;
+        finish("closed");
+      };
+      const onDeath = () => finish("killed");
+      const timer = setTimeout(
+        () => finish(capped ? "cap" : "deadline"),
+        Math.min(untilDeadlineMs, caller.maxBlockMs),
+      );
+      object.addObserver(observer);
+      h.closeListeners.add(onClose);
+      thread.deathListeners.add(onDeath);
+    });
+    // A thread suspended while blocked reports its result only once resumed.
+    if (end !== "killed") await thread.untilRunnable();
+    thread.blockedReason = 0;
+    if (end === "killed" || !thread.alive) {
+      throw new ZxError(ERR.INTERNAL_INTR_KILLED, "the calling thread was killed while blocked");
+    }
+    if (end === "signaled") return { observed };
+    if (end === "closed") {
+      throw new ZxError(ERR.CANCELED, "the handle was closed during the wait", { observed });
+    }
+    if (!(end === "cap" || end === "deadline")) throw new Error(`unexpected wait end ${end}`);
+    observed = object.signals;
+    throw new ZxError(
+      ERR.TIMED_OUT,
+      end === "cap"
+        ? `the server's cap of ${caller.maxBlockMs} ms for one blocking request was reached`
+        : "the deadline passed before any of the signals was asserted",
+      { observed },
+    );
+  },
+});
+
+export const clockGetMonotonic = defineSyscall({
+  name: "clock_get_monotonic",
+  abis: ["zx", "mx"],
+  summary: "Read the kernel's monotonic clock (ns since the kernel was created)",
+  description: "Deadlines (object_wait_one) are on this clock.",
+  params: z.strictObject({}),
+  outs: z.object({ time: z.string() }),
+  errors: [],
+  example: {},
+  impl(caller) {
+    return { time: caller.kernel.now() };
+  },
+});

@@ -1,0 +1,111 @@
+// zod schemas for syscall parameters as they travel in JSON. Each schema
+// turns the JSON form into the value the kernel works with (numbers,
+// bigints, bytes) and says in words what it expected when it can't.
+
+import { z } from "zod";
+import { constantValue, type Namespace } from "../names.ts";
+
+const U32_MAX = 0xffff_ffff;
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+/** A zx_handle_t: a uint32 JSON number. */
+export const handle = () =>
+  z.number().int().min(0).max(U32_MAX).describe("a handle value (uint32) in the caller's process");
+
+/** A uint32 flag word: a number, a constant name, or an array of names OR-ed together. */
+export function flags(namespace: Namespace, what: string) {
+  const name = z.string().describe(`a ${namespace} constant name, e.g. ZX_... or MX_...`);
+  return z
+    .union([z.number().int().min(0).max(U32_MAX), name, z.array(name)])
+    .describe(`${what}: a uint32, a constant name, or an array of names (OR-ed)`)
+    .transform((value, ctx) => {
+      if (typeof value === "number") return value;
+      let result = 0;
+      for (const item of typeof value === "string" ? [value] : value) {
+        const bits = constantValue(namespace, item);
+        if (bits === undefined) {
+          ctx.addIssue({ code: "custom", message: `unknown ${namespace} constant "${item}"` });
+          return z.NEVER;
+        }
+        result |= bits;
+      }
+      return result >>> 0;
+    });
+}
+
+/** Parses a JSON number or a "0x..."/decimal string as a BigInt, or undefined. */
+function toBigInt(value: number | string): bigint | undefined {
+  if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : undefined;
+  const text = value.trim();
+  if (!/^-?(0x[0-9a-fA-F]+|[0-9]+)$/.test(text)) return undefined;
+  const negative = text.startsWith("-");
+  const magnitude = BigInt(negative ? text.slice(1) : text);
+  return negative ? -magnitude : magnitude;
+}
+
+function wideInteger(
+  description: string,
+  min: bigint,
+  max: bigint,
+  names: Readonly<Record<string, bigint>> = {},
+) {
+  return z
+    .union([z.number().int(), z.string()])
+    .describe(description)
+    .transform((value, ctx) => {
+      const named = typeof value === "string" ? names[value] : undefined;
+      const parsed = named ?? toBigInt(value);
+      if (parsed === undefined || parsed < min || parsed > max) {
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not ${description}` });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+}
+
+/** A uint64 / uintptr_t: a JSON number or a "0x..." string. */
+export const u64 = (what = "a uint64") =>
+  wideInteger(`${what} (JSON number or "0x..." string)`, 0n, U64_MAX);
+
+/** A zx_time_t deadline in ns; ZX_TIME_INFINITE and ZX_TIME_INFINITE_PAST by name. */
+export const deadline = () =>
+  wideInteger(
+    'a zx_time_t in ns (int64: number, "0x..." string, or ZX_TIME_INFINITE)',
+    I64_MIN,
+    I64_MAX,
+    {
+      ZX_TIME_INFINITE: I64_MAX,
+      MX_TIME_INFINITE: I64_MAX,
+      ZX_TIME_INFINITE_PAST: I64_MIN,
+      MX_TIME_INFINITE_PAST: I64_MIN,
+    },
+  );
+
+/** A size_t / uint32 size, as a JSON number. */
+export const size = (max = Number.MAX_SAFE_INTEGER) => z.number().int().min(0).max(max);
+
+/** Input bytes as standard base64. */
+export const bytes = () =>
+  z
+    .string()
+    .describe("bytes as standard base64")
+    .transform((text, ctx) => {
+      try {
+        return Uint8Array.fromBase64(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "is not valid standard base64" });
+        return z.NEVER;
+      }
+    });
+
+const encoder = new TextEncoder();
+
+/** An input string; null stands for a NULL pointer (which Zircon refuses). */
+export const text = () =>
+  z
+    .string()
+    .nullable()
+    .describe("a UTF-8 string; null is a NULL pointer")
+    .transform((value) => (value === null ? null : encoder.encode(value)));

@@ -1,0 +1,53 @@
+// Every syscall zxsim implements. Adding one is one entry here.
+
+import type { Abi } from "../../arch/arch.ts";
+import type { Syscall } from "./define.ts";
+import { handleClose, handleCloseMany, handleDuplicate, handleReplace } from "./handle.ts";
+import {
+  clockGetMonotonic,
+  objectGetInfo,
+  objectGetProperty,
+  objectSetProperty,
+  objectWaitOne,
+} from "./object.ts";
+import {
+  processCreate,
+  taskKill,
+  taskSuspend,
+  taskSuspendToken,
+  threadCreate,
+  threadStart,
+} from "./task.ts";
+import {
+  mxThreadReadState,
+  mxThreadWriteState,
+  threadReadState,
+  threadWriteState,
+} from "./thread_state.ts";
+
+export const SYSCALLS: readonly Syscall[] = [
+  handleClose,
+  handleCloseMany,
+  handleDuplicate,
+  handleReplace,
+  objectGetInfo,
+  objectGetProperty,
+  objectSetProperty,
+  objectWaitOne,
+  clockGetMonotonic,
+  processCreate,
+  threadCreate,
+  threadStart,
+  taskSuspend,
+  taskSuspendToken,
+  taskKill,
+  threadReadState,
+  threadWriteState,
+  mxThreadReadState,
+  mxThreadWriteState,
+];
+
+/** The syscalls of one ABI, by name (without the zx_/mx_ prefix). */
+export function syscallsOf(abi: Abi): ReadonlyMap<string, Syscall> {
+  return new Map(SYSCALLS.filter((s) => s.abis.includes(abi)).map((s) => [s.name, s]));
+}

@@ -1,0 +1,75 @@
+import type { ThreadRegisters } from "../arch/arch.ts";
+import { NamedObject } from "./object.ts";
+import { DEFAULT_RIGHTS } from "./rights.ts";
+import { OBJ_TYPE, THREAD_STATE } from "./types.ts";
+import type { Process } from "./process.ts";
+
+/** ThreadDispatcher's lifecycle; INITIALIZED is what userspace calls NEW. */
+export type Lifecycle = "INITIALIZED" | "RUNNING" | "SUSPENDED" | "DYING" | "DEAD";
+
+/** Who makes this thread's syscalls: an HTTP client holding its token, or nobody yet. */
+export type Driver = "none" | "client";
+
+export class Thread extends NamedObject {
+  readonly type = OBJ_TYPE.THREAD;
+  readonly defaultRights = DEFAULT_RIGHTS.thread;
+  lifecycle: Lifecycle = "INITIALIZED";
+  suspendCount = 0;
+  driver: Driver = "none";
+  /** THREAD_STATE.BLOCKED_* while blocked in a syscall, else 0. */
+  blockedReason = 0;
+  /** A client request of this thread is in flight (one syscall at a time). */
+  busy = false;
+  /** Set while stopped in an exception (exceptions arrive with the cores). */
+  inException = false;
+  /** Waiting for the thread to become runnable again (or to die). */
+  readonly #resumeWaiters = new Set<() => void>();
+  /** Told when the thread dies, e.g. to end a syscall it was blocked in. */
+  readonly deathListeners = new Set<() => void>();
+
+  constructor(koid: number, readonly process: Process, readonly registers: ThreadRegisters) {
+    super(koid);
+    process.createdThreads.add(this);
+  }
+  override get relatedKoid(): number {
+    return this.process.koid;
+  }
+
+  get alive(): boolean {
+    return this.lifecycle !== "DYING" && this.lifecycle !== "DEAD";
+  }
+
+  /** SuspendedOrInExceptionLocked(): may its register state be read or written? */
+  get stateAccessible(): boolean {
+    return this.lifecycle === "SUSPENDED" || this.inException;
+  }
+
+  /** zx_info_thread_t.state as GetInfoForUserspace reports it. */
+  get infoState(): number {
+    switch (this.lifecycle) {
+      case "INITIALIZED":
+        return THREAD_STATE.NEW;
+      case "RUNNING":
+        return this.blockedReason || THREAD_STATE.RUNNING;
+      case "SUSPENDED":
+        return THREAD_STATE.SUSPENDED;
+      case "DYING":
+        return THREAD_STATE.DYING;
+      case "DEAD":
+        return THREAD_STATE.DEAD;
+    }
+  }
+
+  /** Resolves once the thread is neither suspended nor in an exception, or has died. */
+  untilRunnable(): Promise<void> {
+    if (this.lifecycle !== "SUSPENDED" && !this.inException) return Promise.resolve();
+    return new Promise((resolve) => this.#resumeWaiters.add(resolve));
+  }
+
+  /** The scheduler calls this whenever the thread leaves SUSPENDED or dies. */
+  wakeResumeWaiters(): void {
+    const waiters = [...this.#resumeWaiters];
+    this.#resumeWaiters.clear();
+    for (const waiter of waiters) waiter();
+  }
+}

@@ -1,0 +1,74 @@
+// Numeric constants of the Zircon ABI that are not statuses or rights:
+// object types, signals, thread states, info topics, properties.
+
+export const OBJ_TYPE = {
+  NONE: 0,
+  PROCESS: 1,
+  THREAD: 2,
+  VMO: 3,
+  CHANNEL: 4,
+  EVENT: 5,
+  PORT: 6,
+  RESOURCE: 15,
+  JOB: 17,
+  VMAR: 18,
+  GUEST: 20,
+  VCPU: 21,
+  SUSPEND_TOKEN: 27,
+} as const;
+export type ObjType = (typeof OBJ_TYPE)[keyof typeof OBJ_TYPE];
+
+/** Signals (zircon/types.h). TERMINATED is the same bit for jobs, processes, threads. */
+export const SIGNAL = {
+  TASK_TERMINATED: 1 << 3,
+  THREAD_RUNNING: 1 << 4,
+  THREAD_SUSPENDED: 1 << 5,
+  HANDLE_CLOSED: 1 << 23,
+} as const;
+
+/** zx_info_thread_t.state values. BLOCKED carries its reason in the high byte. */
+export const THREAD_STATE = {
+  NEW: 0x0000,
+  RUNNING: 0x0001,
+  SUSPENDED: 0x0002,
+  BLOCKED: 0x0003,
+  DYING: 0x0004,
+  DEAD: 0x0005,
+  BLOCKED_EXCEPTION: 0x0103,
+  BLOCKED_SLEEPING: 0x0203,
+  BLOCKED_FUTEX: 0x0303,
+  BLOCKED_PORT: 0x0403,
+  BLOCKED_CHANNEL: 0x0503,
+  BLOCKED_WAIT_ONE: 0x0603,
+  BLOCKED_WAIT_MANY: 0x0703,
+  BLOCKED_INTERRUPT: 0x0803,
+  BLOCKED_PAGER: 0x0903,
+} as const;
+
+/** zx_object_get_info topics (modern numbering: ZX_INFO_PROCESS is version 1). */
+export const INFO = {
+  NONE: 0,
+  HANDLE_VALID: 1,
+  HANDLE_BASIC: 2,
+  PROCESS: 0x1000_0003,
+  THREAD: 10,
+} as const;
+
+export const PROP = {
+  NAME: 3,
+} as const;
+
+/** ZX_MAX_NAME_LEN: names are at most 31 bytes plus a NUL. */
+export const MAX_NAME_LEN = 32;
+
+/** ZX_TASK_RETCODE_SYSCALL_KILL: the return code of a process killed by zx_task_kill. */
+export const TASK_RETCODE_SYSCALL_KILL = -1024;
+
+export const PROCESS_SHARED = 1 << 0;
+
+/** zx_time_t limits: a deadline of INFINITE never expires. */
+export const TIME_INFINITE = 0x7fff_ffff_ffff_ffffn;
+export const TIME_INFINITE_PAST = -0x8000_0000_0000_0000n;
+
+export const RSRC_KIND_SYSTEM = 5;
+export const RSRC_SYSTEM_HYPERVISOR_BASE = 0;

@@ -1,0 +1,35 @@
+// Serves zxsim: `deno task start [--port N]`. PORT and HOST env override the
+// defaults 8000 and 127.0.0.1; ZXSIM_MAX_BLOCK_MS caps one blocking request.
+
+import { parseArgs } from "node:util";
+import { createApp, DEFAULT_MAX_BLOCK_MS } from "./routes/app.ts";
+
+function numberFrom(text: string | undefined, fallback: number, what: string): number {
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`zxsim: ${what} must be a non-negative integer, got "${text}"`);
+    Deno.exit(2);
+  }
+  return value;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { port: { type: "string" }, host: { type: "string" } },
+  });
+  const port = numberFrom(values.port ?? Deno.env.get("PORT"), 8000, "port");
+  const hostname = values.host ?? Deno.env.get("HOST") ?? "127.0.0.1";
+  const maxBlockMs = numberFrom(
+    Deno.env.get("ZXSIM_MAX_BLOCK_MS"),
+    DEFAULT_MAX_BLOCK_MS,
+    "ZXSIM_MAX_BLOCK_MS",
+  );
+  const { app } = createApp({ maxBlockMs });
+  Deno.serve({
+    hostname,
+    port,
+    onListen: ({ hostname, port }) => console.log(`zxsim listening on http://${hostname}:${port}`),
+  }, app.fetch);
+}

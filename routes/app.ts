@@ -1,0 +1,48 @@
+// Builds the HTTP application: kernel management, one route per syscall
+// (from the syscall table), the OpenAPI document, and uniform JSON errors.
+
+import { Hono } from "hono";
+import type { Abi } from "../arch/arch.ts";
+import { ERR } from "../kernel/status.ts";
+import { errorResponse, jsonResponse, RequestError } from "./http.ts";
+import { kernelRoutes } from "./kernels.ts";
+import { openApiDocument } from "./openapi.ts";
+import { KernelRegistry } from "./registry.ts";
+import { syscallHandler } from "./syscalls.ts";
+
+export interface AppOptions {
+  /** How long one blocking request may wait (object_wait_one), in ms. */
+  readonly maxBlockMs?: number;
+}
+
+export const DEFAULT_MAX_BLOCK_MS = 30_000;
+
+export function createApp(options: AppOptions = {}) {
+  const registry = new KernelRegistry();
+  const kernels = kernelRoutes(registry);
+  const syscall = syscallHandler({
+    registry,
+    maxBlockMs: options.maxBlockMs ?? DEFAULT_MAX_BLOCK_MS,
+  });
+  const openapi = JSON.stringify(openApiDocument());
+
+  const app = new Hono();
+  app.post("/v1/kernels", (c) => kernels.create(c.req.raw));
+  app.get("/v1/kernels/:id", (c) => kernels.get(c.req.raw, c.req.param("id")));
+  app.delete("/v1/kernels/:id", (c) => kernels.remove(c.req.raw, c.req.param("id")));
+  app.post("/v1/kernels/:id/tokens", (c) => kernels.issueToken(c.req.raw, c.req.param("id")));
+  app.post("/v1/:abi{zx|mx}/:name", (c) =>
+    syscall(c.req.raw, c.req.param("abi") as Abi, c.req.param("name")));
+  app.get("/openapi.json", () => jsonResponse(openapi));
+
+  app.notFound((c) =>
+    errorResponse("zx", ERR.NOT_FOUND, `no route for ${c.req.method} ${c.req.path}`, 404)
+  );
+  app.onError((error) => {
+    if (error instanceof RequestError) return errorResponse("zx", error.code, error.message, error.http);
+    // A bug in zxsim, not in the request: say so without leaking a stack trace.
+    console.error(error);
+    return errorResponse("zx", ERR.INTERNAL, "internal error in zxsim (logged on the server)", 500);
+  });
+  return { app, registry };
+}

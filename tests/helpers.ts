@@ -1,0 +1,136 @@
+// Test helpers: a zxsim app driven through app.request (no network), a
+// kernel per test, and a thread made ready for register access.
+
+import assert from "node:assert/strict";
+import { createApp } from "../routes/app.ts";
+
+// deno-lint-ignore no-explicit-any
+export type Json = Record<string, any>;
+
+export interface Reply {
+  readonly http: number;
+  readonly body: Json;
+}
+
+export interface BootHandles {
+  root_job: number;
+  hypervisor_resource: number;
+  process: number;
+  vmar: number;
+  thread: number;
+}
+
+/** Something that answers HTTP requests: the in-process app or a real server. */
+export type Fetcher = (path: string, init?: RequestInit) => Promise<Response>;
+
+export function inProcess(options: Parameters<typeof createApp>[0] = {}): Fetcher {
+  const { app } = createApp(options);
+  return async (path, init) => await app.request(path, init);
+}
+
+export async function send(
+  fetcher: Fetcher,
+  path: string,
+  body?: unknown,
+  token?: string,
+  method = "POST",
+): Promise<Reply> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetcher(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { http: response.status, body: text ? JSON.parse(text) : {} };
+}
+
+/** A kernel plus a way to make syscalls as its bootstrap thread (or another token). */
+export class TestKernel {
+  constructor(
+    readonly fetcher: Fetcher,
+    readonly id: string,
+    readonly arch: string,
+    readonly token: string,
+    readonly handles: BootHandles,
+  ) {}
+
+  static async create(
+    fetcher: Fetcher = inProcess(),
+    body: Json = {},
+  ): Promise<TestKernel> {
+    const reply = await send(fetcher, "/v1/kernels", body);
+    assert.equal(reply.http, 201, JSON.stringify(reply.body));
+    const { kernel, arch, token, handles } = reply.body;
+    return new TestKernel(fetcher, kernel, arch, token, handles);
+  }
+
+  /** POST /v1/{abi}/{name} as this kernel's bootstrap thread (or `token`). */
+  call(name: string, body: Json = {}, token = this.token, abi = "zx"): Promise<Reply> {
+    return send(this.fetcher, `/v1/${abi}/${name}`, body, token);
+  }
+
+  mx(name: string, body: Json = {}, token = this.token): Promise<Reply> {
+    return this.call(name, body, token, "mx");
+  }
+
+  /** Makes a call that must succeed and returns its outs. */
+  async ok(name: string, body: Json = {}, token = this.token, abi = "zx"): Promise<Json> {
+    const reply = await this.call(name, body, token, abi);
+    assert.equal(reply.body.code, 0, `${abi}_${name}: ${JSON.stringify(reply.body)}`);
+    assert.equal(reply.http, 200);
+    return reply.body;
+  }
+
+  async newThread(process = this.handles.process, name = "worker"): Promise<number> {
+    return (await this.ok("thread_create", { process, name })).out;
+  }
+
+  /** A thread suspended before it starts, then started: stopped before its first instruction. */
+  async suspendedThread(
+    entry = "0x1000000",
+    stack = "0x2000000",
+    arg1: number | string = 0,
+    arg2: number | string = 0,
+  ): Promise<{ thread: number; token: number }> {
+    const thread = await this.newThread();
+    const { token } = await this.ok("task_suspend", { handle: thread });
+    await this.ok("thread_start", { handle: thread, thread_entry: entry, stack, arg1, arg2 });
+    return { thread, token };
+  }
+
+  /** A started thread that is running (not suspended). */
+  async runningThread(): Promise<number> {
+    const thread = await this.newThread();
+    await this.ok("thread_start", {
+      handle: thread,
+      thread_entry: "0x1000000",
+      stack: "0x2000000",
+    });
+    return thread;
+  }
+}
+
+/** Asserts a failed call's status name, code and HTTP status. */
+export function assertStatus(reply: Reply, status: string, http?: number): void {
+  assert.equal(reply.body.status, status, JSON.stringify(reply.body));
+  assert.equal(typeof reply.body.message, "string");
+  assert.ok(reply.body.message.length > 0);
+  if (http !== undefined) assert.equal(reply.http, http);
+}
+
+export const ARCHES = ["x64", "arm64"] as const;
+
+/** Little-endian u64 of `bytes` at `offset`. */
+export function u64At(bytes: Uint8Array, offset: number): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset, true);
+}
+
+export function setU64At(bytes: Uint8Array, offset: number, value: bigint): void {
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setBigUint64(
+    offset,
+    BigInt.asUintN(64, value),
+    true,
+  );
+}

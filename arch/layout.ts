@@ -157,7 +157,11 @@ interface PendingWrite {
 /** Where a (partial) path points inside a layout. */
 type Target =
   | { readonly kind: "struct"; readonly layout: StructLayout; readonly offset: number }
-  | { readonly kind: "array"; readonly member: ScalarMember | StructMember; readonly offset: number }
+  | {
+    readonly kind: "array";
+    readonly member: ScalarMember | StructMember;
+    readonly offset: number;
+  }
   | { readonly kind: "leaf"; readonly type: ScalarType; readonly offset: number }
   | { readonly kind: "padding" };
 
@@ -195,7 +199,7 @@ export class StructLayout {
     let align = 1;
     let end = 0;
     for (const m of members) {
-      if (!IDENT.test(m.name) || IDENT.exec(m.name)![0] !== m.name) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(m.name)) {
         throw new Error(`${name}: bad member name "${m.name}"`);
       }
       if (byName.has(m.name)) throw new Error(`${name}: duplicate member "${m.name}"`);
@@ -368,7 +372,11 @@ function store(view: DataView, offset: number, type: ScalarType, value: bigint):
   }
 }
 
-function structToNamed(layout: StructLayout, view: DataView, base: number): Record<string, unknown> {
+function structToNamed(
+  layout: StructLayout,
+  view: DataView,
+  base: number,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const m of layout.members) {
     if (m.kind === "padding") continue;
@@ -398,7 +406,11 @@ function collect(target: Target, value: unknown, path: string, writes: PendingWr
     case "padding":
       throw new NamedError(`field "${path}" is padding and cannot be set`);
     case "leaf":
-      writes.push({ offset: target.offset, type: target.type, value: parseValue(value, target.type, path) });
+      writes.push({
+        offset: target.offset,
+        type: target.type,
+        value: parseValue(value, target.type, path),
+      });
       return;
     case "array": {
       const m = target.member;
@@ -485,7 +497,9 @@ function parseValue(value: unknown, type: ScalarType, path: string): bigint {
   let v: bigint;
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value)) {
-      throw new NamedError(`field "${path}": ${value} is not an integer (or not exactly representable)`);
+      throw new NamedError(
+        `field "${path}": ${value} is not an integer (or not exactly representable)`,
+      );
     }
     v = BigInt(value);
   } else if (typeof value === "bigint") {

@@ -11,7 +11,9 @@ const ARCHES: ReadonlyMap<string, Arch> = new Map<string, Arch>([
 ]);
 
 /** The accepted architecture names, in a stable order ("x64" first). */
-export const ARCH_NAMES: readonly ArchName[] = Object.freeze([...ARCHES.values()].map((a) => a.name));
+export const ARCH_NAMES: readonly ArchName[] = Object.freeze(
+  [...ARCHES.values()].map((a) => a.name),
+);
 
 /** The architecture called `name` (exact, case-sensitive), or undefined. */
 export function archByName(name: string): Arch | undefined {

@@ -32,3 +32,19 @@ const arm64Regs = arm64.newRegisters();
 Deno.bench("arm64 write GENERAL_REGS (zx)", () => {
   arm64Regs.write("zx", 0, arm64Input, ctx);
 });
+
+// The same write from a view into a larger request body (extra bytes ignored).
+const x64Body = new Uint8Array(4096);
+x64Body.set(x64Input, 0);
+
+Deno.bench("x64 write GENERAL_REGS (zx, 4096-byte input)", () => {
+  x64Regs.write("zx", 0, x64Body, ctx);
+});
+
+// A rejected write (rip in the kernel half): the error path.
+const x64Bad = x64Input.slice();
+new DataView(x64Bad.buffer).setBigUint64(128, 0xffffff8000000000n, true);
+
+Deno.bench("x64 write GENERAL_REGS (zx, rejected)", () => {
+  x64Regs.write("zx", 0, x64Bad, ctx);
+});

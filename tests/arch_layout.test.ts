@@ -87,7 +87,11 @@ Deno.test("layout: leaves and padding tile every struct exactly", () => {
   for (const l of ALL) {
     const owner = new Array<string | undefined>(l.size);
     const runs = [
-      ...l.fields.map((f) => ({ path: f.path, offset: f.offset, size: { u8: 1, u16: 2, u32: 4, u64: 8 }[f.type] })),
+      ...l.fields.map((f) => ({
+        path: f.path,
+        offset: f.offset,
+        size: { u8: 1, u16: 2, u32: 4, u64: 8 }[f.type],
+      })),
       ...l.paddings,
     ];
     for (const r of runs) {
@@ -191,7 +195,12 @@ Deno.test("layout: arm64 offsets", () => {
   assert.equal(ARM64_GENERAL_REGS_MX.field("tpidr"), undefined);
   assert.equal(ARM64_GENERAL_REGS_MX.offsetOf("cpsr"), 264);
 
-  assert.deepEqual(ARM64_FP_REGS.fields, [{ path: "unused", offset: 0, type: "u32", readOnly: false }]);
+  assert.deepEqual(ARM64_FP_REGS.fields, [{
+    path: "unused",
+    offset: 0,
+    type: "u32",
+    readOnly: false,
+  }]);
 
   const v = ARM64_VECTOR_REGS;
   assert.equal(v.offsetOf("fpcr"), 0);
@@ -231,11 +240,21 @@ Deno.test("layout: definition-time checks", () => {
   ]);
   assert.equal(ok.fields.length, 8);
   assert.equal(ok.offsetOf("p.b"), 16);
-  assert.throws(() => struct("overlap", 8, [scalar("a", 0, "u64"), scalar("b", 4, "u32")]), /overlaps/);
+  assert.throws(
+    () => struct("overlap", 8, [scalar("a", 0, "u64"), scalar("b", 4, "u32")]),
+    /overlaps/,
+  );
   assert.throws(() => struct("gap", 16, [scalar("a", 0, "u64")]), /no member/);
   assert.throws(() => struct("big", 4, [scalar("a", 0, "u64")]), /past sizeof/);
-  assert.throws(() => struct("misaligned", 16, [scalar("a", 4, "u64"), padding("p", 0, 4), padding("q", 12, 4)]), /aligned/);
-  assert.throws(() => struct("dup", 16, [scalar("a", 0, "u64"), scalar("a", 8, "u64")]), /duplicate/);
+  assert.throws(
+    () =>
+      struct("misaligned", 16, [scalar("a", 4, "u64"), padding("p", 0, 4), padding("q", 12, 4)]),
+    /aligned/,
+  );
+  assert.throws(
+    () => struct("dup", 16, [scalar("a", 0, "u64"), scalar("a", 8, "u64")]),
+    /duplicate/,
+  );
   assert.throws(() => struct("bad", 8, [scalar("a b", 0, "u64")]), /bad member name/);
   assert.throws(() => struct("zero", 8, [array("a", 0, "u64", 0)]), /count/);
   assert.throws(() => ok.offsetOf("nope"), /no field/);
@@ -264,7 +283,16 @@ Deno.test("toNamed: shape and number formats", () => {
   v.setBigUint64(32 + 16 * 7 + 8, 0xffffffffffffffffn, true);
   bytes.fill(0xaa, 24, 32); // padding: never shown
   const named = X64_FP_REGS.toNamed(bytes);
-  assert.deepEqual(Object.keys(named), ["fcw", "fsw", "ftw", "reserved", "fop", "fip", "fdp", "st"]);
+  assert.deepEqual(Object.keys(named), [
+    "fcw",
+    "fsw",
+    "ftw",
+    "reserved",
+    "fop",
+    "fip",
+    "fdp",
+    "st",
+  ]);
   assert.equal(named.fcw, 0x37f);
   assert.equal(named.ftw, 255);
   assert.equal(named.fip, "0x0123456789abcdef");
@@ -276,7 +304,10 @@ Deno.test("toNamed: shape and number formats", () => {
   assert.deepEqual(JSON.parse(JSON.stringify(named)), named);
 
   const dbg = ARM64_DEBUG_REGS.toNamed(new Uint8Array(528).fill(0xff));
-  assert.deepEqual((dbg.hw_bps as unknown[])[0], { dbgbcr: 0xffffffff, dbgbvr: "0xffffffffffffffff" });
+  assert.deepEqual((dbg.hw_bps as unknown[])[0], {
+    dbgbcr: 0xffffffff,
+    dbgbvr: "0xffffffffffffffff",
+  });
   assert.equal(dbg.hw_bps_count, 255);
   assert.equal("padding1" in dbg, false);
 
@@ -384,7 +415,11 @@ Deno.test("applyNamed: errors name the field and leave the target unchanged", ()
     [X64_VECTOR_REGS, { zmm: [{ v: new Array(9).fill(0) }] }, /field "zmm\[0\]\.v" has 9 elements/],
     [X64_VECTOR_REGS, { padding1: 0 }, /field "padding1" is padding/],
     [ARM64_DEBUG_REGS, { "hw_bps[3].padding1": 0 }, /field "hw_bps\[3\]\.padding1" is padding/],
-    [ARM64_DEBUG_REGS, { hw_wps: [null, { padding1: 0 }] }, /field "hw_wps\[1\]\.padding1" is padding/],
+    [
+      ARM64_DEBUG_REGS,
+      { hw_wps: [null, { padding1: 0 }] },
+      /field "hw_wps\[1\]\.padding1" is padding/,
+    ],
     [X64_FP_REGS, { fcw: 0x10000 }, /field "fcw".*does not fit in u16/],
     [X64_FP_REGS, { ftw: 256 }, /field "ftw".*u8/],
     [X64_FP_REGS, { ftw: -129 }, /field "ftw".*u8/],
@@ -407,7 +442,12 @@ Deno.test("applyNamed: errors name the field and leave the target unchanged", ()
     const t = noise(layout.size, 99);
     const before = t.slice();
     const err = layout.applyNamed(t, named);
-    assert.ok(err !== null, `expected an error for ${JSON.stringify(named, (_k, v) => typeof v === "bigint" ? String(v) : v)}`);
+    assert.ok(
+      err !== null,
+      `expected an error for ${
+        JSON.stringify(named, (_k, v) => typeof v === "bigint" ? String(v) : v)
+      }`,
+    );
     assert.match(err, re);
     assert.deepEqual(t, before, `target changed by ${err}`);
   }
@@ -433,8 +473,20 @@ Deno.test("registry: names and regset maps", () => {
     for (let k = 1; k <= 9; k++) assert.equal(a.regsets.mx.get(k), undefined);
     assert.equal(a.regsets.zx.get(5)!.size, 4);
   }
-  assert.deepEqual([0, 1, 2, 4, 5].map((k) => x64.regsets.zx.get(k)!.size), [160, 160, 2120, 48, 4]);
-  assert.deepEqual([0, 1, 2, 4, 5].map((k) => arm64.regsets.zx.get(k)!.size), [280, 4, 520, 528, 4]);
+  assert.deepEqual([0, 1, 2, 4, 5].map((k) => x64.regsets.zx.get(k)!.size), [
+    160,
+    160,
+    2120,
+    48,
+    4,
+  ]);
+  assert.deepEqual([0, 1, 2, 4, 5].map((k) => arm64.regsets.zx.get(k)!.size), [
+    280,
+    4,
+    520,
+    528,
+    4,
+  ]);
   assert.equal(x64.regsets.mx.get(0)!.size, 144);
   assert.equal(arm64.regsets.mx.get(0)!.size, 272);
 });

@@ -4,10 +4,10 @@ import type { Abi, ThreadRegisters } from "../arch/arch.ts";
 import { getU32, getU64, setU32, setU64 } from "../arch/layout.ts";
 import {
   x64,
+  X64Registers,
   X86_DR6_RESET,
   X86_FLAGS_USER,
   X86_MXCSR_INIT,
-  X64Registers,
 } from "../arch/x64/x64.ts";
 
 const GENERAL = 0, FP = 1, VECTOR = 2, DEBUG = 4, SINGLE_STEP = 5;
@@ -27,7 +27,10 @@ function read(r: ThreadRegisters, kind: number, abi: Abi = "zx"): Uint8Array {
 
 /** Every readable regset of both ABIs, concatenated: the whole visible state. */
 function snapshot(r: ThreadRegisters): Uint8Array {
-  const parts = [...[GENERAL, FP, VECTOR, DEBUG, SINGLE_STEP].map((k) => read(r, k)), read(r, 0, "mx")];
+  const parts = [
+    ...[GENERAL, FP, VECTOR, DEBUG, SINGLE_STEP].map((k) => read(r, k)),
+    read(r, 0, "mx"),
+  ];
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -159,7 +162,12 @@ Deno.test("x64: rip, fs_base, gs_base checks", () => {
     expectWrite(runningThread(), GENERAL, b, ERR.INVALID_ARGS);
   }
   const canonical = [0n, 0x00007fff_ffffffffn, 0xffff8000_00000000n, 0xffffffff_ffffffffn];
-  const nonCanonical = [1n << 47n, 0x80000000_00000000n, 0x00010000_00000000n, 0xfffe0000_00000000n];
+  const nonCanonical = [
+    1n << 47n,
+    0x80000000_00000000n,
+    0x00010000_00000000n,
+    0xfffe0000_00000000n,
+  ];
   for (const off of [FS_BASE, GS_BASE]) {
     for (const v of canonical) {
       const r = runningThread();
@@ -283,7 +291,7 @@ Deno.test("x64: Magenta general regs", () => {
   expectWrite(s, 0, mx.subarray(0, 143), ERR.BUFFER_TOO_SMALL, "mx");
 });
 
-Deno.test("x64: FP regs stored verbatim", () => {
+Deno.test("x64: FP regs unchecked; reserved byte and padding read 0", () => {
   const r = runningThread();
   const b = new Uint8Array(160);
   for (let i = 0; i < 160; i++) b[i] = (i * 13 + 1) & 0xff;
@@ -320,7 +328,9 @@ Deno.test("x64: vector regs keep xmm/ymm 0-15 and mxcsr only", () => {
   for (let i = 0; i < 16; i++) {
     assert.equal(u64le(got, 64 * i), BigInt(i));
     assert.equal(u64le(got, 64 * i + 8), BigInt(i) << 8n);
-    for (let lane = 2; lane < 4; lane++) assert.equal(u64le(got, 64 * i + 8 * lane), 0xffffffff_ffffffffn);
+    for (let lane = 2; lane < 4; lane++) {
+      assert.equal(u64le(got, 64 * i + 8 * lane), 0xffffffff_ffffffffn);
+    }
     for (let lane = 4; lane < 8; lane++) assert.equal(u64le(got, 64 * i + 8 * lane), 0n);
   }
   assert.deepEqual(got.subarray(16 * 64, 2112), new Uint8Array(2112 - 1024)); // zmm16-31, opmask
@@ -361,9 +371,17 @@ Deno.test("x64: debug regs masking", () => {
   // WriteReadDebugRegisterState.
   const base = 0x0000_1234_5678_0000n;
   expectWrite(r, DEBUG, dbgInput([base, base + 0x4000n, base + 0x8000n, 0n], 0n, 0x33n), ZX_OK);
-  assert.deepEqual(read(r, DEBUG), dbgInput([base, base + 0x4000n, base + 0x8000n, 0n], 0xffff0ff0n, 0x733n));
+  assert.deepEqual(
+    read(r, DEBUG),
+    dbgInput([base, base + 0x4000n, base + 0x8000n, 0n], 0xffff0ff0n, 0x733n),
+  );
   // DebugRegistersValidation: dr6 not writable, dr7 masked.
-  expectWrite(r, DEBUG, dbgInput([0n, 0n, 0n, 0n], 0xffffffff_0000f00fn, 0xffffffff_fffff8ffn), ZX_OK);
+  expectWrite(
+    r,
+    DEBUG,
+    dbgInput([0n, 0n, 0n, 0n], 0xffffffff_0000f00fn, 0xffffffff_fffff8ffn),
+    ZX_OK,
+  );
   assert.deepEqual(read(r, DEBUG), dbgInput([0n, 0n, 0n, 0n], 0xffff0ff0n, 0xffff07ffn));
   expectWrite(r, DEBUG, dbgInput([0n, 0n, 0n, 0n], 0n, 0x7ffn), ZX_OK);
   assert.equal(u64le(read(r, DEBUG), DR7), 0x7ffn);
@@ -388,7 +406,15 @@ Deno.test("x64: debug address checks", () => {
     }
   }
   // 0x1000 (below the base) and 0xffff_0000_0000 (past 1<<47) are the core tests' values.
-  const bad = [0x1000n, base - 1n, end, 1n << 47n, 0xffff_0000_0000n, 0xffffff80_00000000n, 0xffffffff_ffffffffn];
+  const bad = [
+    0x1000n,
+    base - 1n,
+    end,
+    1n << 47n,
+    0xffff_0000_0000n,
+    0xffffff80_00000000n,
+    0xffffffff_ffffffffn,
+  ];
   for (const a of bad) {
     for (let i = 0; i < 4; i++) {
       const r = runningThread();
@@ -427,7 +453,14 @@ Deno.test("x64: single step is rflags.TF", () => {
 
 Deno.test("x64: isValidUserPc and user aspace", () => {
   const ok = [0n, 1n, 0x1000n, 0x200000n, (1n << 47n) - 1n];
-  const bad = [1n << 47n, 1n << 55n, 0xffffff80_00000000n, 0xffff8000_00000000n, 0xffffffff_ffffffffn, -1n];
+  const bad = [
+    1n << 47n,
+    1n << 55n,
+    0xffffff80_00000000n,
+    0xffff8000_00000000n,
+    0xffffffff_ffffffffn,
+    -1n,
+  ];
   for (const pc of ok) assert.equal(x64.isValidUserPc(pc), true, `0x${pc.toString(16)}`);
   for (const pc of bad) assert.equal(x64.isValidUserPc(pc), false, `0x${pc.toString(16)}`);
   assert.equal(x64.name, "x64");

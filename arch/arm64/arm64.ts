@@ -251,9 +251,11 @@ export class Arm64Registers implements ThreadRegisters {
     for (let i = 0; i < ARM64_HW_WATCHPOINT_COUNT; i++) {
       const at = WP0 + i * WP_STRIDE;
       const wcr = inView.getUint32(at, true);
+      // Zircon rewrites only enabled watchpoints; a disabled one keeps the
+      // control word as given (unlike breakpoints, which are zeroed).
       v.setUint32(
         at,
-        (wcr & ARM64_DBG_E) !== 0 ? (wcr & ARM64_DBGWCR_USER_MASK) | ARM64_DBGWCR_FORCED : 0,
+        (wcr & ARM64_DBG_E) !== 0 ? (wcr & ARM64_DBGWCR_USER_MASK) | ARM64_DBGWCR_FORCED : wcr,
         true,
       );
       v.setBigUint64(at + WVR, inView.getBigUint64(at + WVR, true) & ARM64_DBG_ADDR_MASK, true);

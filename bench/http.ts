@@ -84,7 +84,9 @@ async function wrk(url: string, body: string, token: string): Promise<number> {
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   if (non2xx) throw new Error(`wrk saw ${non2xx[1]} failed responses:\n${text}`);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
-  if (!out.success || !rps) throw new Error(`wrk failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success || !rps) {
+    throw new Error(`wrk failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  }
   return Number(rps[1]);
 }
 

@@ -96,7 +96,9 @@ export class HandleTable {
     if (!(handle.object instanceof type)) {
       throw new ZxError(
         ERR.WRONG_TYPE,
-        `handle ${hex(value)} is a ${typeName(handle.object.type)}, not a ${type.name.toLowerCase()}`,
+        `handle ${hex(value)} is a ${
+          typeName(handle.object.type)
+        }, not a ${type.name.toLowerCase()}`,
       );
     }
     requireRights(handle, rights);

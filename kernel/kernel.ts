@@ -9,7 +9,11 @@ import { Resource } from "./resource.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
 import { killJob, startThread } from "./scheduler.ts";
 import { Thread } from "./thread.ts";
-import { RSRC_KIND_SYSTEM, RSRC_SYSTEM_HYPERVISOR_BASE, TASK_RETCODE_SYSCALL_KILL } from "./types.ts";
+import {
+  RSRC_KIND_SYSTEM,
+  RSRC_SYSTEM_HYPERVISOR_BASE,
+  TASK_RETCODE_SYSCALL_KILL,
+} from "./types.ts";
 import { Vmar } from "./vmar.ts";
 
 export interface BootOptions {

@@ -2,7 +2,7 @@
 // (from the syscall table), the OpenAPI document, and uniform JSON errors.
 
 import { Hono } from "hono";
-import type { Abi } from "../arch/arch.ts";
+import { ABIS } from "./abi.ts";
 import { ERR } from "../kernel/status.ts";
 import { errorResponse, jsonResponse, RequestError } from "./http.ts";
 import { kernelRoutes } from "./kernels.ts";
@@ -31,15 +31,19 @@ export function createApp(options: AppOptions = {}) {
   app.get("/v1/kernels/:id", (c) => kernels.get(c.req.raw, c.req.param("id")));
   app.delete("/v1/kernels/:id", (c) => kernels.remove(c.req.raw, c.req.param("id")));
   app.post("/v1/kernels/:id/tokens", (c) => kernels.issueToken(c.req.raw, c.req.param("id")));
-  app.post("/v1/:abi{zx|mx}/:name", (c) =>
-    syscall(c.req.raw, c.req.param("abi") as Abi, c.req.param("name")));
+  // One static prefix per ABI: cheaper to route than a pattern on the ABI.
+  for (const abi of ABIS) {
+    app.post(`/v1/${abi}/:name`, (c) => syscall(c.req.raw, abi, c.req.param("name")));
+  }
   app.get("/openapi.json", () => jsonResponse(openapi));
 
   app.notFound((c) =>
     errorResponse("zx", ERR.NOT_FOUND, `no route for ${c.req.method} ${c.req.path}`, 404)
   );
   app.onError((error) => {
-    if (error instanceof RequestError) return errorResponse("zx", error.code, error.message, error.http);
+    if (error instanceof RequestError) {
+      return errorResponse("zx", error.code, error.message, error.http);
+    }
     // A bug in zxsim, not in the request: say so without leaking a stack trace.
     console.error(error);
     return errorResponse("zx", ERR.INTERNAL, "internal error in zxsim (logged on the server)", 500);

@@ -33,18 +33,47 @@ export class RequestError extends Error {
 
 /** The JSON body ({} when empty), or a RequestError for 413 / malformed JSON. */
 export async function readJson(request: Request): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > BODY_LIMIT) throw tooLarge();
-  const text = await request.text();
-  if (text.length * 3 > BODY_LIMIT && new TextEncoder().encode(text).length > BODY_LIMIT) {
-    throw tooLarge();
+  const length = request.headers.get("content-length");
+  if (length === null) return parseJson(await readChunked(request));
+  if (Number(length) > BODY_LIMIT) throw tooLarge();
+  if (length === "0") return {};
+  // Request.json() is measurably faster than text() + JSON.parse in Deno.
+  try {
+    return await request.json();
+  } catch (error) {
+    throw malformed(error);
   }
+}
+
+/** A body without Content-Length, read as text but never past the limit. */
+async function readChunked(request: Request): Promise<string> {
+  if (!request.body) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.length;
+    if (size > BODY_LIMIT) throw tooLarge();
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+function parseJson(text: string): unknown {
   if (text.trim() === "") return {};
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new RequestError(400, ERR.INVALID_ARGS, `the body is not valid JSON: ${(error as Error).message}`);
+    throw malformed(error);
   }
+}
+
+function malformed(error: unknown): RequestError {
+  return new RequestError(
+    400,
+    ERR.INVALID_ARGS,
+    `the body is not valid JSON: ${(error as Error).message}`,
+  );
 }
 
 function tooLarge(): RequestError {
@@ -66,7 +95,8 @@ export function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.outp
 /** The bearer token of a request, if any. */
 export function bearerToken(request: Request): string | undefined {
   const header = request.headers.get("authorization");
-  if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match?.[1];
+  if (!header || header.length < 8 || header.slice(0, 7).toLowerCase() !== "bearer ") {
+    return undefined;
+  }
+  return header.slice(7).trim() || undefined;
 }

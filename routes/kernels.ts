@@ -9,7 +9,14 @@ import type { Process } from "../kernel/process.ts";
 import { startClientThread } from "../kernel/syscalls/task.ts";
 import { ERR, ZxError } from "../kernel/status.ts";
 import { typeName } from "../kernel/names.ts";
-import { bearerToken, errorResponse, jsonResponse, parseWith, readJson, RequestError } from "./http.ts";
+import {
+  bearerToken,
+  errorResponse,
+  jsonResponse,
+  parseWith,
+  readJson,
+  RequestError,
+} from "./http.ts";
 import type { KernelRegistry } from "./registry.ts";
 
 export const createKernelSchema = z.strictObject({
@@ -72,7 +79,11 @@ export function kernelRoutes(registry: KernelRegistry) {
     const token = bearerToken(request);
     const session = token === undefined ? undefined : registry.session(token);
     if (!session || session.kernel.id !== id) {
-      throw new RequestError(401, ERR.ACCESS_DENIED, "missing or unknown bearer token for this kernel");
+      throw new RequestError(
+        401,
+        ERR.ACCESS_DENIED,
+        "missing or unknown bearer token for this kernel",
+      );
     }
     return session;
   }

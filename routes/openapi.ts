@@ -148,7 +148,7 @@ export function openApiDocument(): Json {
       version: "0.1.0",
       description: "A simulator of the Zircon microkernel over HTTP/JSON. /v1/zx follows modern " +
         "Zircon (2022-2023); /v1/mx follows Magenta (mid-2017) for thread_read_state and " +
-        "thread_write_state. Integers are JSON numbers; 64-bit values may also be \"0x...\" " +
+        'thread_write_state. Integers are JSON numbers; 64-bit values may also be "0x..." ' +
         "strings; buffers are standard base64. Flag parameters take a number, a constant name " +
         "or an array of names.",
     },

@@ -8,7 +8,14 @@ import { syscallsOf } from "../kernel/syscalls/table.ts";
 import { ERR, ZxError } from "../kernel/status.ts";
 import type { Thread } from "../kernel/thread.ts";
 import { successBody } from "./abi.ts";
-import { bearerToken, errorResponse, jsonResponse, parseWith, readJson, RequestError } from "./http.ts";
+import {
+  bearerToken,
+  errorResponse,
+  jsonResponse,
+  parseWith,
+  readJson,
+  RequestError,
+} from "./http.ts";
 import type { KernelRegistry } from "./registry.ts";
 
 export interface SyscallRouteOptions {

@@ -73,9 +73,14 @@ function duplicateOrReplace(replace: boolean) {
       ? "No rights are needed. The source handle is closed, also when the requested rights " +
         "are not a subset of its rights (INVALID_ARGS)."
       : "The source handle needs ZX_RIGHT_DUPLICATE. ZX_RIGHT_SAME_RIGHTS keeps its rights.",
-    params: z.strictObject({ handle: handle(), rights: flags("rights", "the new handle's rights") }),
+    params: z.strictObject({
+      handle: handle(),
+      rights: flags("rights", "the new handle's rights"),
+    }),
     outs: z.object({ out: handle() }),
-    errors: replace ? ["BAD_HANDLE", "INVALID_ARGS"] : ["BAD_HANDLE", "ACCESS_DENIED", "INVALID_ARGS"],
+    errors: replace
+      ? ["BAD_HANDLE", "INVALID_ARGS"]
+      : ["BAD_HANDLE", "ACCESS_DENIED", "INVALID_ARGS"],
     example: { handle: 0, rights: "ZX_RIGHT_SAME_RIGHTS" },
     impl(caller, { handle, rights }) {
       const source = caller.handles.lookup(handle);

@@ -51,7 +51,9 @@ export const objectGetInfo = defineSyscall({
   params: z.strictObject({
     handle: handle(),
     topic: flags("topic", "the ZX_INFO_* topic"),
-    buffer_size: size().optional().describe("the caller's buffer size; defaults to the record size"),
+    buffer_size: size().optional().describe(
+      "the caller's buffer size; defaults to the record size",
+    ),
   }),
   outs: z.object({
     buffer: z.string().optional(),
@@ -70,7 +72,11 @@ export const objectGetInfo = defineSyscall({
         return {};
       case INFO.HANDLE_BASIC: {
         const h = caller.handles.lookup(handle);
-        return singleRecord(INFO_HANDLE_BASIC, () => handleBasicInfo(h.object, h.rights), bufferSize);
+        return singleRecord(
+          INFO_HANDLE_BASIC,
+          () => handleBasicInfo(h.object, h.rights),
+          bufferSize,
+        );
       }
       case INFO.THREAD: {
         const thread = caller.handles.lookupAs(handle, Thread, RIGHT.INSPECT);
@@ -115,7 +121,14 @@ export const objectGetProperty = defineSyscall({
     value_size: size().optional().describe("the caller's buffer size; defaults to 32"),
   }),
   outs: z.object({ value: z.string(), name: z.string() }),
-  errors: ["BAD_HANDLE", "ACCESS_DENIED", "NOT_SUPPORTED", "BUFFER_TOO_SMALL", "WRONG_TYPE", "BAD_STATE"],
+  errors: [
+    "BAD_HANDLE",
+    "ACCESS_DENIED",
+    "NOT_SUPPORTED",
+    "BUFFER_TOO_SMALL",
+    "WRONG_TYPE",
+    "BAD_STATE",
+  ],
   example: { handle: 0, property: "ZX_PROP_NAME" },
   impl(caller, { handle, property, value_size = MAX_NAME_LEN }) {
     requireRights(caller.handles.lookup(handle), RIGHT.GET_PROPERTY);
@@ -144,7 +157,14 @@ export const objectSetProperty = defineSyscall({
     message: "give either value or name, not both",
   }),
   outs: z.object({}),
-  errors: ["INVALID_ARGS", "BAD_HANDLE", "ACCESS_DENIED", "NOT_SUPPORTED", "WRONG_TYPE", "BAD_STATE"],
+  errors: [
+    "INVALID_ARGS",
+    "BAD_HANDLE",
+    "ACCESS_DENIED",
+    "NOT_SUPPORTED",
+    "WRONG_TYPE",
+    "BAD_STATE",
+  ],
   example: { handle: 0, property: "ZX_PROP_NAME", name: "worker-1" },
   impl(caller, { handle, property, value, name, value_size }) {
     const data = value ?? name ?? null;

@@ -69,6 +69,13 @@ function mergeNamed(
   return merged;
 }
 
+/** A write takes its values from `buffer` or from `regs`, never both. */
+function checkOneSource(buffer: unknown, regs: unknown): void {
+  if (buffer !== undefined && regs !== undefined) {
+    throw new ZxError(ERR.INVALID_ARGS, "give either buffer or regs, not both");
+  }
+}
+
 function writeContext(thread: Thread) {
   return { stoppedInSyscall: thread.blockedReason !== 0 };
 }
@@ -91,10 +98,20 @@ export const threadReadState = defineSyscall({
   params: z.strictObject({
     handle: handle(),
     kind: flags("kind", "the ZX_THREAD_STATE_* kind"),
-    buffer_size: size().optional().describe("the caller's buffer size; defaults to the struct size"),
+    buffer_size: size().optional().describe(
+      "the caller's buffer size; defaults to the struct size",
+    ),
   }),
   outs: z.object({ buffer: z.string(), regs: regsView }),
-  errors: ["BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "INVALID_ARGS", "BUFFER_TOO_SMALL", "BAD_STATE", "NOT_SUPPORTED"],
+  errors: [
+    "BAD_HANDLE",
+    "WRONG_TYPE",
+    "ACCESS_DENIED",
+    "INVALID_ARGS",
+    "BUFFER_TOO_SMALL",
+    "BAD_STATE",
+    "NOT_SUPPORTED",
+  ],
   example: { handle: 0, kind: "ZX_THREAD_STATE_GENERAL_REGS" },
   impl(caller, { handle, kind, buffer_size }) {
     const thread = caller.handles.lookupAs(handle, Thread, RIGHT.READ);
@@ -132,13 +149,20 @@ export const threadWriteState = defineSyscall({
     buffer: bytes().optional(),
     buffer_size: size().optional().describe("defaults to the decoded length of `buffer`"),
     regs: regsView.optional(),
-  }).refine((args) => !(args.buffer !== undefined && args.regs !== undefined), {
-    message: "give either buffer or regs, not both",
   }),
   outs: z.object({}),
-  errors: ["NOT_SUPPORTED", "BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "INVALID_ARGS", "BUFFER_TOO_SMALL", "BAD_STATE"],
+  errors: [
+    "NOT_SUPPORTED",
+    "BAD_HANDLE",
+    "WRONG_TYPE",
+    "ACCESS_DENIED",
+    "INVALID_ARGS",
+    "BUFFER_TOO_SMALL",
+    "BAD_STATE",
+  ],
   example: { handle: 0, kind: "ZX_THREAD_STATE_GENERAL_REGS", regs: { rax: "0x2a" } },
   impl(caller, { handle, kind, buffer, buffer_size, regs }) {
+    checkOneSource(buffer, regs);
     if ((kind & DEBUG_KIND_BIT) !== 0 && !caller.kernel.bootOptions.enable_debugging_syscalls) {
       throw new ZxError(
         ERR.NOT_SUPPORTED,
@@ -168,7 +192,12 @@ export const threadWriteState = defineSyscall({
       if (!thread.stateAccessible) throw badState(thread);
       input = sent;
     }
-    throwIfFailed(thread.registers.write("zx", kind, input, writeContext(thread)), layout, "zx", "write");
+    throwIfFailed(
+      thread.registers.write("zx", kind, input, writeContext(thread)),
+      layout,
+      "zx",
+      "write",
+    );
     return {};
   },
 });
@@ -189,7 +218,10 @@ function magentaLayout(caller: Caller, kind: number): StructLayout {
 
 function checkMagentaLen(len: number): void {
   if (len > MX_MAX_STATE_SIZE) {
-    throw new ZxError(ERR.INVALID_ARGS, `len ${len} is larger than MX_MAX_THREAD_STATE_SIZE (4096)`);
+    throw new ZxError(
+      ERR.INVALID_ARGS,
+      `len ${len} is larger than MX_MAX_THREAD_STATE_SIZE (4096)`,
+    );
   }
 }
 
@@ -204,10 +236,19 @@ export const mxThreadReadState = defineSyscall({
   params: z.strictObject({
     handle: handle(),
     kind: flags("kind", "MX_THREAD_STATE_REGSET0..9"),
-    len: size(0xffff_ffff).optional().describe("the caller's buffer size; defaults to the struct size"),
+    len: size(0xffff_ffff).optional().describe(
+      "the caller's buffer size; defaults to the struct size",
+    ),
   }),
   outs: z.object({ buffer: z.string(), regs: regsView, actual: z.number() }),
-  errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE", "INVALID_ARGS", "BAD_STATE", "BUFFER_TOO_SMALL"],
+  errors: [
+    "BAD_HANDLE",
+    "ACCESS_DENIED",
+    "WRONG_TYPE",
+    "INVALID_ARGS",
+    "BAD_STATE",
+    "BUFFER_TOO_SMALL",
+  ],
   example: { handle: 0, kind: "MX_THREAD_STATE_REGSET0" },
   impl(caller, { handle, kind, len }) {
     const thread = magentaThread(caller, handle, RIGHT.READ);
@@ -242,13 +283,12 @@ export const mxThreadWriteState = defineSyscall({
     buffer: bytes().optional(),
     len: size(0xffff_ffff).optional().describe("defaults to the decoded length of `buffer`"),
     regs: regsView.optional(),
-  }).refine((args) => !(args.buffer !== undefined && args.regs !== undefined), {
-    message: "give either buffer or regs, not both",
   }),
   outs: z.object({}),
   errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE", "INVALID_ARGS", "BAD_STATE"],
   example: { handle: 0, kind: "MX_THREAD_STATE_REGSET0", regs: { rax: "0x2a" } },
   impl(caller, { handle, kind, buffer, len, regs }) {
+    checkOneSource(buffer, regs);
     const thread = magentaThread(caller, handle, RIGHT.WRITE);
     if (regs !== undefined) {
       if (len !== undefined) checkMagentaLen(len);
@@ -256,7 +296,12 @@ export const mxThreadWriteState = defineSyscall({
       const layout = magentaLayout(caller, kind);
       checkNamed(layout, regs);
       const merged = mergeNamed(thread, "mx", kind, layout, regs);
-      throwIfFailed(thread.registers.write("mx", kind, merged, writeContext(thread)), layout, "mx", "write");
+      throwIfFailed(
+        thread.registers.write("mx", kind, merged, writeContext(thread)),
+        layout,
+        "mx",
+        "write",
+      );
       return {};
     }
     const sent = buffer ?? new Uint8Array();

@@ -10,6 +10,14 @@ export type Lifecycle = "INITIALIZED" | "RUNNING" | "SUSPENDED" | "DYING" | "DEA
 /** Who makes this thread's syscalls: an HTTP client holding its token, or nobody yet. */
 export type Driver = "none" | "client";
 
+const INFO_STATE: Record<Lifecycle, number> = {
+  INITIALIZED: THREAD_STATE.NEW,
+  RUNNING: THREAD_STATE.RUNNING,
+  SUSPENDED: THREAD_STATE.SUSPENDED,
+  DYING: THREAD_STATE.DYING,
+  DEAD: THREAD_STATE.DEAD,
+};
+
 export class Thread extends NamedObject {
   readonly type = OBJ_TYPE.THREAD;
   readonly defaultRights = DEFAULT_RIGHTS.thread;
@@ -46,18 +54,8 @@ export class Thread extends NamedObject {
 
   /** zx_info_thread_t.state as GetInfoForUserspace reports it. */
   get infoState(): number {
-    switch (this.lifecycle) {
-      case "INITIALIZED":
-        return THREAD_STATE.NEW;
-      case "RUNNING":
-        return this.blockedReason || THREAD_STATE.RUNNING;
-      case "SUSPENDED":
-        return THREAD_STATE.SUSPENDED;
-      case "DYING":
-        return THREAD_STATE.DYING;
-      case "DEAD":
-        return THREAD_STATE.DEAD;
-    }
+    if (this.lifecycle === "RUNNING") return this.blockedReason || THREAD_STATE.RUNNING;
+    return INFO_STATE[this.lifecycle];
   }
 
   /** Resolves once the thread is neither suspended nor in an exception, or has died. */

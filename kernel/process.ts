@@ -1,6 +1,7 @@
 import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
 import { OBJ_TYPE } from "./types.ts";
+import { finishDeadTransition } from "./scheduler.ts";
 import { type HandleIdSource, HandleTable } from "./handle_table.ts";
 import type { Job } from "./job.ts";
 import type { Thread } from "./thread.ts";
@@ -35,5 +36,10 @@ export class Process extends NamedObject {
 
   override get relatedKoid(): number {
     return this.job.koid;
+  }
+
+  /** A process that never started can never start once its last handle is gone. */
+  override onZeroHandles(): void {
+    if (this.state === "INITIAL") finishDeadTransition(this);
   }
 }

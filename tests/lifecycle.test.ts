@@ -1,0 +1,52 @@
+// Lifecycle rules that span several objects.
+
+import assert from "node:assert/strict";
+import { assertStatus, type Json, send, TestKernel } from "./helpers.ts";
+
+Deno.test("closing the last handle of a never-started process ends it", async () => {
+  const k = await TestKernel.create();
+  const { proc_handle, vmar_handle } = await k.ok("process_create", {
+    job: k.handles.root_job,
+    name: "orphan",
+  });
+  const thread = await k.newThread(proc_handle);
+  await k.ok("handle_close", { handle: proc_handle });
+  // The process is gone from its job, and its thread can no longer start.
+  const summary = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
+  const names = summary.body.root_job.processes.map((p: Json) => p.name);
+  assert.deepEqual(names, ["bootstrap"]);
+  assertStatus(
+    await k.call("thread_start", { handle: thread, thread_entry: 0, stack: 0 }),
+    "ZX_ERR_BAD_STATE",
+    409,
+  );
+  // Handles to its other objects stay valid.
+  await k.ok("object_get_info", { handle: vmar_handle, topic: "ZX_INFO_HANDLE_VALID" });
+});
+
+Deno.test("a started process outlives its handles", async () => {
+  const k = await TestKernel.create();
+  const { proc_handle } = await k.ok("process_create", { job: k.handles.root_job, name: "p" });
+  const thread = await k.newThread(proc_handle);
+  await k.ok("thread_start", { handle: thread, thread_entry: 0, stack: 0 });
+  await k.ok("handle_close", { handle: proc_handle });
+  const info = await k.ok("object_get_info", { handle: thread, topic: "ZX_INFO_THREAD" });
+  assert.equal(info.info.state, 1);
+  const summary = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
+  assert.ok(summary.body.root_job.processes.some((p: Json) => p.name === "p"));
+});
+
+Deno.test("deleting a kernel ends a blocked call of one of its threads", async () => {
+  const k = await TestKernel.create();
+  const waiter = await k.newThread();
+  const target = await k.runningThread();
+  const minted = await send(k.fetcher, `/v1/kernels/${k.id}/tokens`, { thread: waiter }, k.token);
+  const pending = k.call("object_wait_one", {
+    handle: target,
+    signals: "ZX_THREAD_SUSPENDED",
+  }, minted.body.token);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "DELETE");
+  const reply = await pending;
+  assertStatus(reply, "ZX_ERR_INTERNAL_INTR_KILLED", 409);
+});

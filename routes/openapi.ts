@@ -89,6 +89,7 @@ function kernelPaths(): Json {
         operationId: "create_kernel",
         tags: ["kernels"],
         summary: "Create a kernel; returns a bootstrap token and handles",
+        security: [],
         requestBody: { content: json(schemaOf(createKernelSchema, "input")) },
         responses: {
           "201": { description: "created", content: json({ $ref: "#/components/schemas/Kernel" }) },
@@ -152,6 +153,7 @@ export function openApiDocument(): Json {
         "strings; buffers are standard base64. Flag parameters take a number, a constant name " +
         "or an array of names.",
     },
+    servers: [{ url: "http://127.0.0.1:8000", description: "deno task start" }],
     paths: { ...kernelPaths(), ...syscallPaths() },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },

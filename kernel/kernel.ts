@@ -52,7 +52,6 @@ export class Kernel {
       RSRC_KIND_SYSTEM,
       RSRC_SYSTEM_HYPERVISOR_BASE,
       1,
-      "hypervisor",
     );
     this.hypervisorResource.setNameBytes(encoder.encode("hypervisor"));
     const process = this.createProcess(this.rootJob, encoder.encode("bootstrap"));

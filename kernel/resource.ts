@@ -1,9 +1,9 @@
-import { KernelObject } from "./object.ts";
+import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
 import { OBJ_TYPE } from "./types.ts";
 
 /** A resource: a capability over a kind and range of system resources. */
-export class Resource extends KernelObject {
+export class Resource extends NamedObject {
   readonly type = OBJ_TYPE.RESOURCE;
   readonly defaultRights = DEFAULT_RIGHTS.resource;
 
@@ -12,7 +12,6 @@ export class Resource extends KernelObject {
     readonly kind: number,
     readonly base: number,
     readonly size: number,
-    readonly label: string,
   ) {
     super(koid);
   }

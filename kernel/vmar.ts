@@ -1,9 +1,9 @@
-import { NamedObject } from "./object.ts";
+import { KernelObject } from "./object.ts";
 import { DEFAULT_RIGHTS, RIGHT } from "./rights.ts";
 import { OBJ_TYPE } from "./types.ts";
 
-/** A virtual memory address region. Only a process's root VMAR exists so far. */
-export class Vmar extends NamedObject {
+/** A virtual memory address region (no name, as in Zircon). Only root VMARs exist so far. */
+export class Vmar extends KernelObject {
   readonly type = OBJ_TYPE.VMAR;
   readonly defaultRights = DEFAULT_RIGHTS.vmar;
 

@@ -235,7 +235,11 @@ Deno.test("handle_close_many: a handle listed twice is BAD_HANDLE the second tim
   const k = await TestKernel.create();
   const h1 = await dup(k, k.handles.thread);
   const h2 = await dup(k, k.handles.thread);
-  assertStatus(await k.call("handle_close_many", { handles: [h1, h2, h1] }), "ZX_ERR_BAD_HANDLE", 400);
+  assertStatus(
+    await k.call("handle_close_many", { handles: [h1, h2, h1] }),
+    "ZX_ERR_BAD_HANDLE",
+    400,
+  );
   assert.equal(await isValid(k, h1), false);
   assert.equal(await isValid(k, h2), false);
 });
@@ -384,7 +388,10 @@ Deno.test("handle_replace: needs no rights; the source is closed and the new val
 Deno.test("handle_replace: rights beyond the source are INVALID_ARGS and the source is closed anyway", async () => {
   const k = await TestKernel.create();
   const small = await reduced(k, k.handles.thread, RIGHT.INSPECT);
-  const reply = await k.call("handle_replace", { handle: small, rights: RIGHT.INSPECT | RIGHT.WRITE });
+  const reply = await k.call("handle_replace", {
+    handle: small,
+    rights: RIGHT.INSPECT | RIGHT.WRITE,
+  });
   assertStatus(reply, "ZX_ERR_INVALID_ARGS", 400);
   assert.equal(reply.body.out, undefined);
   assert.equal(await isValid(k, small), false);

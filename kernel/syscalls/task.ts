@@ -63,10 +63,13 @@ export const processCreate = defineSyscall({
       throw new ZxError(ERR.INVALID_ARGS, `options 0x${options.toString(16)} are not supported`);
     }
     const nameBytes = copyName(name, name_size);
+    // Zircon retries with WRITE when MANAGE_PROCESS fails for any reason and
+    // reports the second lookup's status.
     let parent: Job;
     try {
       parent = caller.handles.lookupAs(job, Job, RIGHT.MANAGE_PROCESS);
-    } catch {
+    } catch (error) {
+      if (!(error instanceof ZxError)) throw error;
       parent = caller.handles.lookupAs(job, Job, RIGHT.WRITE);
     }
     if (parent.dead) throw new ZxError(ERR.BAD_STATE, `job ${parent.koid} has been killed`);

@@ -542,6 +542,34 @@ export const ZX_THREAD_STATE = {
 /** Magenta's MX_THREAD_STATE_REGSET0: the only regset that ever existed there. */
 export const MX_THREAD_STATE_REGSET0 = 0;
 
+/** The register sets of one architecture, by ABI and kind. */
+export interface RegsetTables {
+  readonly zx: ReadonlyMap<number, StructLayout>;
+  readonly mx: ReadonlyMap<number, StructLayout>;
+}
+
+/**
+ * Builds an architecture's tables from its structs: the modern kinds on
+ * /v1/zx (single step is the same uint32 everywhere) and Magenta's REGSET0.
+ */
+export function regsetTables(zx: {
+  readonly general: StructLayout;
+  readonly fp: StructLayout;
+  readonly vector: StructLayout;
+  readonly debug: StructLayout;
+}, magentaGeneral: StructLayout): RegsetTables {
+  return Object.freeze({
+    zx: new Map([
+      [ZX_THREAD_STATE.GENERAL_REGS, zx.general],
+      [ZX_THREAD_STATE.FP_REGS, zx.fp],
+      [ZX_THREAD_STATE.VECTOR_REGS, zx.vector],
+      [ZX_THREAD_STATE.DEBUG_REGS, zx.debug],
+      [ZX_THREAD_STATE.SINGLE_STEP, SINGLE_STEP_REGS],
+    ]),
+    mx: new Map([[MX_THREAD_STATE_REGSET0, magentaGeneral]]),
+  });
+}
+
 /** zx_thread_state_single_step_t: a bare uint32_t, 0 or 1. */
 export const SINGLE_STEP_REGS = struct("zx_thread_state_single_step_t", 4, [
   scalar("value", 0, "u32"),

@@ -11,9 +11,8 @@ import {
   ARM64_DEBUG_REGS,
   ARM64_GENERAL_REGS,
   ARM64_GENERAL_REGS_MX,
-  ARM64_MX_REGSETS,
+  ARM64_REGSETS,
   ARM64_VECTOR_REGS,
-  ARM64_ZX_REGSETS,
 } from "./regsets.ts";
 
 // ---------------------------------------------------------------------------
@@ -142,7 +141,7 @@ export class Arm64Registers implements ThreadRegisters {
   noteUserExecution(): void {}
 
   read(abi: Abi, kind: number, out: Uint8Array): ZxStatus {
-    const layout = (abi === "zx" ? ARM64_ZX_REGSETS : ARM64_MX_REGSETS).get(kind);
+    const layout = ARM64_REGSETS[abi].get(kind);
     if (layout === undefined) return ERR.INVALID_ARGS;
     if (out.length < layout.size) return ERR.BUFFER_TOO_SMALL;
     if (abi === "mx") {
@@ -266,7 +265,7 @@ export class Arm64Registers implements ThreadRegisters {
 
 export const arm64: Arch = Object.freeze({
   name: "arm64",
-  regsets: Object.freeze({ zx: ARM64_ZX_REGSETS, mx: ARM64_MX_REGSETS }),
+  regsets: ARM64_REGSETS,
   userAspace: ARM64_USER_ASPACE,
   isValidUserPc: arm64IsValidUserPc,
   newRegisters: (): ThreadRegisters => new Arm64Registers(),

@@ -1,17 +1,7 @@
 // arm64 register-set layouts, as the newest Zircon headers define them for
 // /v1/zx, plus Magenta's single general-register set for /v1/mx.
 
-import {
-  array,
-  MX_THREAD_STATE_REGSET0,
-  padding,
-  scalar,
-  SINGLE_STEP_REGS,
-  struct,
-  StructLayout,
-  u64Run,
-  ZX_THREAD_STATE,
-} from "../layout.ts";
+import { array, padding, regsetTables, scalar, struct, StructLayout, u64Run } from "../layout.ts";
 
 /** ARMv8-A allows 2 to 16 breakpoints and watchpoints; the struct always has room for 16. */
 export const ARM64_MAX_HW_BREAKPOINTS = 16;
@@ -69,16 +59,10 @@ export const ARM64_DEBUG_REGS = struct("zx_arm64_thread_state_debug_regs_t", 528
   padding("padding1", 526, 2),
 ]);
 
-/** kind -> layout on /v1/zx. */
-export const ARM64_ZX_REGSETS: ReadonlyMap<number, StructLayout> = new Map([
-  [ZX_THREAD_STATE.GENERAL_REGS, ARM64_GENERAL_REGS],
-  [ZX_THREAD_STATE.FP_REGS, ARM64_FP_REGS],
-  [ZX_THREAD_STATE.VECTOR_REGS, ARM64_VECTOR_REGS],
-  [ZX_THREAD_STATE.DEBUG_REGS, ARM64_DEBUG_REGS],
-  [ZX_THREAD_STATE.SINGLE_STEP, SINGLE_STEP_REGS],
-]);
-
-/** kind -> layout on /v1/mx: REGSET0 only. */
-export const ARM64_MX_REGSETS: ReadonlyMap<number, StructLayout> = new Map([
-  [MX_THREAD_STATE_REGSET0, ARM64_GENERAL_REGS_MX],
-]);
+/** kind -> layout, on /v1/zx and /v1/mx. */
+export const ARM64_REGSETS = regsetTables({
+  general: ARM64_GENERAL_REGS,
+  fp: ARM64_FP_REGS,
+  vector: ARM64_VECTOR_REGS,
+  debug: ARM64_DEBUG_REGS,
+}, ARM64_GENERAL_REGS_MX);

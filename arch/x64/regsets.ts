@@ -1,17 +1,7 @@
 // x86-64 register-set layouts, as the newest Zircon headers define them for
 // /v1/zx, plus Magenta's single general-register set for /v1/mx.
 
-import {
-  array,
-  MX_THREAD_STATE_REGSET0,
-  padding,
-  scalar,
-  SINGLE_STEP_REGS,
-  struct,
-  StructLayout,
-  u64Run,
-  ZX_THREAD_STATE,
-} from "../layout.ts";
+import { array, padding, regsetTables, scalar, struct, StructLayout, u64Run } from "../layout.ts";
 
 /** The 18 registers Magenta exposed, in header order. */
 const GPRS_18 = [
@@ -79,16 +69,10 @@ export const X64_DEBUG_REGS = struct("zx_x86_64_thread_state_debug_regs_t", 48, 
   scalar("dr7", 40, "u64"),
 ]);
 
-/** kind -> layout on /v1/zx. */
-export const X64_ZX_REGSETS: ReadonlyMap<number, StructLayout> = new Map([
-  [ZX_THREAD_STATE.GENERAL_REGS, X64_GENERAL_REGS],
-  [ZX_THREAD_STATE.FP_REGS, X64_FP_REGS],
-  [ZX_THREAD_STATE.VECTOR_REGS, X64_VECTOR_REGS],
-  [ZX_THREAD_STATE.DEBUG_REGS, X64_DEBUG_REGS],
-  [ZX_THREAD_STATE.SINGLE_STEP, SINGLE_STEP_REGS],
-]);
-
-/** kind -> layout on /v1/mx: REGSET0 only. */
-export const X64_MX_REGSETS: ReadonlyMap<number, StructLayout> = new Map([
-  [MX_THREAD_STATE_REGSET0, X64_GENERAL_REGS_MX],
-]);
+/** kind -> layout, on /v1/zx and /v1/mx. */
+export const X64_REGSETS = regsetTables({
+  general: X64_GENERAL_REGS,
+  fp: X64_FP_REGS,
+  vector: X64_VECTOR_REGS,
+  debug: X64_DEBUG_REGS,
+}, X64_GENERAL_REGS_MX);

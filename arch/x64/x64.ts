@@ -12,9 +12,8 @@ import {
   X64_FP_REGS,
   X64_GENERAL_REGS,
   X64_GENERAL_REGS_MX,
-  X64_MX_REGSETS,
+  X64_REGSETS,
   X64_VECTOR_REGS,
-  X64_ZX_REGSETS,
 } from "./regsets.ts";
 
 // ---------------------------------------------------------------------------
@@ -174,7 +173,7 @@ export class X64Registers implements ThreadRegisters {
   }
 
   read(abi: Abi, kind: number, out: Uint8Array): ZxStatus {
-    const layout = (abi === "zx" ? X64_ZX_REGSETS : X64_MX_REGSETS).get(kind);
+    const layout = X64_REGSETS[abi].get(kind);
     if (layout === undefined) return ERR.INVALID_ARGS;
     if (out.length < layout.size) return ERR.BUFFER_TOO_SMALL;
     if (abi === "mx") {
@@ -312,7 +311,7 @@ export class X64Registers implements ThreadRegisters {
 
 export const x64: Arch = Object.freeze({
   name: "x64",
-  regsets: Object.freeze({ zx: X64_ZX_REGSETS, mx: X64_MX_REGSETS }),
+  regsets: X64_REGSETS,
   userAspace: X64_USER_ASPACE,
   isValidUserPc: x64IsValidUserPc,
   newRegisters: (): ThreadRegisters => new X64Registers(),

@@ -76,8 +76,16 @@ function checkOneSource(buffer: unknown, regs: unknown): void {
   }
 }
 
-function writeContext(thread: Thread) {
-  return { stoppedInSyscall: thread.blockedReason !== 0 };
+/** The architecture's value checks, then the store (or nothing at all). */
+function applyWrite(
+  thread: Thread,
+  abi: Abi,
+  kind: number,
+  layout: StructLayout,
+  input: Uint8Array,
+) {
+  const context = { stoppedInSyscall: thread.blockedReason !== 0 };
+  throwIfFailed(thread.registers.write(abi, kind, input, context), layout, abi, "write");
 }
 
 const invalidPointer = (what: string, wanted: number, sent: number) =>
@@ -192,12 +200,7 @@ export const threadWriteState = defineSyscall({
       if (!thread.stateAccessible) throw badState(thread);
       input = sent;
     }
-    throwIfFailed(
-      thread.registers.write("zx", kind, input, writeContext(thread)),
-      layout,
-      "zx",
-      "write",
-    );
+    applyWrite(thread, "zx", kind, layout, input);
     return {};
   },
 });
@@ -296,12 +299,7 @@ export const mxThreadWriteState = defineSyscall({
       const layout = magentaLayout(caller, kind);
       checkNamed(layout, regs);
       const merged = mergeNamed(thread, "mx", kind, layout, regs);
-      throwIfFailed(
-        thread.registers.write("mx", kind, merged, writeContext(thread)),
-        layout,
-        "mx",
-        "write",
-      );
+      applyWrite(thread, "mx", kind, layout, merged);
       return {};
     }
     const sent = buffer ?? new Uint8Array();
@@ -317,12 +315,7 @@ export const mxThreadWriteState = defineSyscall({
         `len ${bufferLen} must be exactly the ${layout.size}-byte register set`,
       );
     }
-    throwIfFailed(
-      thread.registers.write("mx", kind, sent, writeContext(thread)),
-      layout,
-      "mx",
-      "write",
-    );
+    applyWrite(thread, "mx", kind, layout, sent);
     return {};
   },
 });

@@ -1,7 +1,7 @@
 // arm64 register-set layouts, as the newest Zircon headers define them for
 // /v1/zx, plus Magenta's single general-register set for /v1/mx.
 
-import { array, padding, regsetTables, scalar, struct, StructLayout, u64Run } from "../layout.ts";
+import { array, padding, regsetTables, scalar, struct, u64Run } from "../layout.ts";
 
 /** ARMv8-A allows 2 to 16 breakpoints and watchpoints; the struct always has room for 16. */
 export const ARM64_MAX_HW_BREAKPOINTS = 16;

@@ -1,7 +1,7 @@
 // x86-64 register-set layouts, as the newest Zircon headers define them for
 // /v1/zx, plus Magenta's single general-register set for /v1/mx.
 
-import { array, padding, regsetTables, scalar, struct, StructLayout, u64Run } from "../layout.ts";
+import { array, padding, regsetTables, scalar, struct, u64Run } from "../layout.ts";
 
 /** The 18 registers Magenta exposed, in header order. */
 const GPRS_18 = [

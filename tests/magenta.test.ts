@@ -485,7 +485,9 @@ for (const arch of ARCHES) {
       expectMxErr(await mxWrite(k, running, 3, bytes, { len }), "INVALID_ARGS");
       await rejectedMxWrite(k, thread, 0, bytes, "INVALID_ARGS", { len });
     }
-    // More bytes than len: only len bytes count (here exactly sizeof: OK).
+    // More bytes than len: only len bytes count (here exactly sizeof: OK). The
+    // bytes past sizeof must not leak into fs_base / tpidr (zx-only registers).
+    const tailBefore = (await zxGeneral(k, thread)).subarray(size);
     const extra = new Uint8Array(size + 8).fill(0xcc);
     const written = mxPattern(arch, 3, 11);
     extra.set(written);
@@ -494,6 +496,7 @@ for (const arch of ARCHES) {
       (await mxReadBytes(k, thread)).subarray(0, arch === "x64" ? X_RFLAGS : size),
       written.subarray(0, arch === "x64" ? X_RFLAGS : size),
     );
+    assert.deepEqual((await zxGeneral(k, thread)).subarray(size), tailBefore);
   });
 
   Deno.test(`${arch}: MX_ERR_BAD_STATE: "the thread is not stopped" -- before the kind and len checks`, async () => {

@@ -34,6 +34,8 @@ export interface ThreadRegisters {
    * only if every check passes, applies it. A failed write changes nothing.
    */
   write(abi: Abi, kind: number, input: Uint8Array, ctx: WriteContext): ZxStatus;
+  /** Why the last refused write was refused, in words (for error messages). */
+  readonly rejection: string;
 }
 
 export interface Arch {

@@ -423,3 +423,46 @@ Deno.test("GET /openapi.json describes every syscall in both ABIs and the kernel
   assert.ok("len" in mxWrite.requestBody.content["application/json"].schema.properties);
   assert.match(mxWrite.description, /MX_ERR_INVALID_ARGS/);
 });
+
+Deno.test("refused register writes say which value was refused", async () => {
+  const x64 = await TestKernel.create();
+  const { thread } = await x64.suspendedThread();
+  const rip = await x64.call("thread_write_state", {
+    handle: thread,
+    kind: 0,
+    regs: { rip: "0xffffff8000000000" },
+  });
+  assertStatus(rip, "ZX_ERR_INVALID_ARGS", 400);
+  assert.match(rip.body.message, /rip .*0xffffff8000000000/);
+  const gs = await x64.call("thread_write_state", {
+    handle: thread,
+    kind: 0,
+    regs: { gs_base: "0x0000800000000000" },
+  });
+  assert.match(gs.body.message, /gs_base is not canonical/);
+  const step = await x64.call("thread_write_state", {
+    handle: thread,
+    kind: "ZX_THREAD_STATE_SINGLE_STEP",
+    regs: { value: 2 },
+  });
+  assert.match(step.body.message, /0 or 1, not 2/);
+  const dr = await x64.call("thread_write_state", {
+    handle: thread,
+    kind: "ZX_THREAD_STATE_DEBUG_REGS",
+    regs: { "dr[1]": "0x1000" },
+  });
+  assert.match(dr.body.message, /dr\[1\] 0x1000/);
+
+  const arm = await TestKernel.create(inProcess(), { arch: "arm64" });
+  const stopped = await arm.suspendedThread();
+  const bvr = await arm.call("thread_write_state", {
+    handle: stopped.thread,
+    kind: "ZX_THREAD_STATE_DEBUG_REGS",
+    regs: { "hw_bps[0].dbgbvr": "0xffffffffffffffff" },
+  });
+  assertStatus(bvr, "ZX_ERR_INVALID_ARGS", 400);
+  assert.match(bvr.body.message, /hw_bps\[0\]\.dbgbvr/);
+  const fp = await arm.call("thread_read_state", { handle: stopped.thread, kind: 1 });
+  assertStatus(fp, "ZX_ERR_NOT_SUPPORTED", 501);
+  assert.match(fp.body.message, /not supported/);
+});

@@ -1,6 +1,6 @@
 // mx_thread_read_state / mx_thread_write_state: the Magenta (mid-2017) ABI
 // on /v1/mx, on both architectures. Every sentence of the seed man page
-// (/work/shared/spec/seeds/000_eebc2bb2cfbc70b7.txt, mx_thread_write_state)
+// (the Magenta mx_thread_write_state man page)
 // is checked here, with the rules decisions.md ("Magenta ABI") settles:
 // REGSET0 only (x64 144 bytes, arm64 272), Magenta's order of checks
 // (rights before type, len > 4096, BAD_STATE before kind, exact len on

@@ -3,8 +3,8 @@
 // the start registers, byte-exact round trips with every masking rule,
 // rejected writes changing nothing, and named `regs` writes.
 //
-// Expectations follow /work/shared/spec/decisions.md, thread-state.md and
-// core-tests.md (Zircon's own core tests).
+// Expectations follow Zircon's kernel sources (2022-2023) and its own core
+// tests (threads.cc, register-set.cc).
 
 import assert from "node:assert/strict";
 import { ARCHES, assertStatus, inProcess, type Json, type Reply, TestKernel } from "./helpers.ts";

@@ -1,5 +1,5 @@
 // The arm64 architecture: register storage and the write rules Zircon
-// applies to thread state (see /work/shared/spec/decisions.md).
+// applies to thread state (the rules are summarised in README.md, "Which Zircon").
 //
 // /v1/zx follows the 2022-2023 kernel; /v1/mx follows Magenta of mid-2017,
 // which only had the 272-byte general register set.
@@ -103,6 +103,7 @@ function maskCpsr(b: Uint8Array, off: number): void {
 
 /** Register state of one arm64 thread. */
 export class Arm64Registers implements ThreadRegisters {
+  rejection = "";
   // General registers in the zx layout, except that the cpsr slot holds the
   // whole saved SPSR; reads show only its NZCV bits.
   private readonly gen: Uint8Array;
@@ -190,7 +191,10 @@ export class Arm64Registers implements ThreadRegisters {
         case ZX_THREAD_STATE.SINGLE_STEP: {
           if (input.length < 4) return ERR.BUFFER_TOO_SMALL;
           const step = getU32(input, 0);
-          if (step > 1) return ERR.INVALID_ARGS;
+          if (step > 1) {
+            this.rejection = `single step must be 0 or 1, not ${step}`;
+            return ERR.INVALID_ARGS;
+          }
           this.singleStep = step === 1;
           return ZX_OK;
         }
@@ -228,16 +232,21 @@ export class Arm64Registers implements ThreadRegisters {
    * addresses must be 0 or user addresses. Accepted entries are normalised
    * (see the ARM64_DBG* constants); the rest of the struct is ignored.
    */
+  private rejectAddress(field: string, address: bigint): ZxStatus {
+    this.rejection = `${field} 0x${address.toString(16)} is neither 0 nor a user address`;
+    return ERR.INVALID_ARGS;
+  }
+
   private writeDebug(input: Uint8Array): ZxStatus {
     if (input.length < DBG_SIZE) return ERR.BUFFER_TOO_SMALL;
     const inView = new DataView(input.buffer, input.byteOffset, DBG_SIZE);
     for (let i = 0; i < ARM64_HW_BREAKPOINT_COUNT; i++) {
       const a = inView.getBigUint64(BP0 + i * BP_STRIDE + BVR, true);
-      if (a !== 0n && !isUserAddress(a)) return ERR.INVALID_ARGS;
+      if (a !== 0n && !isUserAddress(a)) return this.rejectAddress(`hw_bps[${i}].dbgbvr`, a);
     }
     for (let i = 0; i < ARM64_HW_WATCHPOINT_COUNT; i++) {
       const a = inView.getBigUint64(WP0 + i * WP_STRIDE + WVR, true);
-      if (a !== 0n && !isUserAddress(a)) return ERR.INVALID_ARGS;
+      if (a !== 0n && !isUserAddress(a)) return this.rejectAddress(`hw_wps[${i}].dbgwvr`, a);
     }
     this.dbg.fill(0);
     const v = this.dbgView;

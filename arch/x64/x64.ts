@@ -1,5 +1,5 @@
 // The x86-64 architecture: register storage and the write rules Zircon
-// applies to thread state (see /work/shared/spec/decisions.md).
+// applies to thread state (the rules are summarised in README.md, "Which Zircon").
 //
 // /v1/zx follows the 2022-2023 kernel; /v1/mx follows Magenta of mid-2017,
 // which only had the 144-byte general register set.
@@ -121,6 +121,7 @@ function head(input: Uint8Array, size: number): Uint8Array {
 
 /** Register state of one x86-64 thread. */
 export class X64Registers implements ThreadRegisters {
+  rejection = "";
   // General registers as the zx layout; rflags is the full value.
   private readonly gen: Uint8Array;
   private readonly genView: DataView;
@@ -220,15 +221,27 @@ export class X64Registers implements ThreadRegisters {
     return this.writeGeneralMx(input, ctx);
   }
 
+  /** Records why a u64 register at `offset` of `input` was refused. */
+  private reject(why: string, input: Uint8Array, offset: number): ZxStatus {
+    const value = new DataView(input.buffer, input.byteOffset + offset, 8).getBigUint64(0, true);
+    this.rejection = `${why}: 0x${value.toString(16).padStart(16, "0")}`;
+    return ERR.INVALID_ARGS;
+  }
+
   /** Copies the GPRs with rflags limited to the user bits. Hot path: no allocation. */
   private writeGeneral(input: Uint8Array): ZxStatus {
     if (input.length < GEN_SIZE) return ERR.BUFFER_TOO_SMALL;
     // The kernel would fault loading a non-canonical segment base.
-    if (!isCanonicalAt(input, FS_BASE) || !isCanonicalAt(input, GS_BASE)) {
-      return ERR.INVALID_ARGS;
+    if (!isCanonicalAt(input, FS_BASE)) {
+      return this.reject("fs_base is not canonical", input, FS_BASE);
+    }
+    if (!isCanonicalAt(input, GS_BASE)) {
+      return this.reject("gs_base is not canonical", input, GS_BASE);
     }
     // rip must be a lower-half address (this also rules out non-canonical ones).
-    if (top17(input, RIP) !== 0) return ERR.INVALID_ARGS;
+    if (top17(input, RIP) !== 0) {
+      return this.reject("rip is not a canonical user address (below 1<<47)", input, RIP);
+    }
     this.copyWithUserFlags(head(input, GEN_SIZE));
     return ZX_OK;
   }
@@ -239,7 +252,9 @@ export class X64Registers implements ThreadRegisters {
    */
   private writeGeneralMx(input: Uint8Array, ctx: WriteContext): ZxStatus {
     if (input.length < MX_GEN_SIZE) return ERR.BUFFER_TOO_SMALL;
-    if (ctx.stoppedInSyscall && top17(input, RIP) !== 0) return ERR.INVALID_ARGS;
+    if (ctx.stoppedInSyscall && top17(input, RIP) !== 0) {
+      return this.reject("rip >= 1<<47 cannot be returned to from a syscall (SYSRET)", input, RIP);
+    }
     this.copyWithUserFlags(input.subarray(0, MX_GEN_SIZE));
     return ZX_OK;
   }
@@ -268,7 +283,12 @@ export class X64Registers implements ThreadRegisters {
   private writeVector(input: Uint8Array): ZxStatus {
     if (input.length < VEC_SIZE) return ERR.BUFFER_TOO_SMALL;
     const mxcsr = getU32(input, MXCSR);
-    if ((mxcsr & ~X86_MXCSR_MASK) !== 0) return ERR.INVALID_ARGS;
+    if ((mxcsr & ~X86_MXCSR_MASK) !== 0) {
+      this.rejection = `mxcsr 0x${mxcsr.toString(16)} sets bits outside 0x${
+        X86_MXCSR_MASK.toString(16)
+      }`;
+      return ERR.INVALID_ARGS;
+    }
     for (let i = 0; i < VEC_REGS_KEPT; i++) {
       const at = i * ZMM_STRIDE;
       this.vec.set(input.subarray(at, at + VEC_BYTES_KEPT), at);
@@ -285,7 +305,10 @@ export class X64Registers implements ThreadRegisters {
     const dr: bigint[] = [];
     for (let i = 0; i < 4; i++) {
       const a = inView.getBigUint64(DR0 + 8 * i, true);
-      if (a !== 0n && (a < base || a >= end)) return ERR.INVALID_ARGS;
+      if (a !== 0n && (a < base || a >= end)) {
+        this.rejection = `dr[${i}] 0x${a.toString(16)} is neither 0 nor a user address`;
+        return ERR.INVALID_ARGS;
+      }
       dr.push(a);
     }
     const v = this.dbgView;
@@ -301,7 +324,10 @@ export class X64Registers implements ThreadRegisters {
   private writeSingleStep(input: Uint8Array): ZxStatus {
     if (input.length < 4) return ERR.BUFFER_TOO_SMALL;
     const step = getU32(input, 0);
-    if (step > 1) return ERR.INVALID_ARGS;
+    if (step > 1) {
+      this.rejection = `single step must be 0 or 1, not ${step}`;
+      return ERR.INVALID_ARGS;
+    }
     const v = this.genView;
     const lo = v.getUint32(RFLAGS, true);
     v.setUint32(RFLAGS, step === 1 ? lo | X86_FLAGS_TF : lo & ~X86_FLAGS_TF, true);

@@ -41,11 +41,17 @@ function badState(thread: Thread): ZxError {
   );
 }
 
-function throwIfFailed(status: ZxStatus, layout: StructLayout, abi: Abi, verb: string): void {
+function throwIfFailed(
+  status: ZxStatus,
+  thread: Thread,
+  layout: StructLayout,
+  abi: Abi,
+  verb: string,
+): void {
   if (status === ZX_OK) return;
   const why = status === ERR.NOT_SUPPORTED
     ? `${layout.name} is not supported on this architecture`
-    : `a value in ${layout.name} is not allowed (nothing was changed)`;
+    : `${layout.name} refused (nothing was changed): ${thread.registers.rejection}`;
   throw new ZxError(status, `${abi}_thread_${verb}_state: ${why}`);
 }
 
@@ -64,7 +70,7 @@ function mergeNamed(
   regs: Record<string, unknown>,
 ): Uint8Array {
   const merged = new Uint8Array(layout.size);
-  throwIfFailed(thread.registers.read(abi, kind, merged), layout, abi, "write");
+  throwIfFailed(thread.registers.read(abi, kind, merged), thread, layout, abi, "write");
   layout.applyNamed(merged, regs);
   return merged;
 }
@@ -85,7 +91,7 @@ function applyWrite(
   input: Uint8Array,
 ) {
   const context = { stoppedInSyscall: thread.blockedReason !== 0 };
-  throwIfFailed(thread.registers.write(abi, kind, input, context), layout, abi, "write");
+  throwIfFailed(thread.registers.write(abi, kind, input, context), thread, layout, abi, "write");
 }
 
 const invalidPointer = (what: string, wanted: number, sent: number) =>
@@ -133,7 +139,7 @@ export const threadReadState = defineSyscall({
     }
     if (!thread.stateAccessible) throw badState(thread);
     const buffer = new Uint8Array(layout.size);
-    throwIfFailed(thread.registers.read("zx", kind, buffer), layout, "zx", "read");
+    throwIfFailed(thread.registers.read("zx", kind, buffer), thread, layout, "zx", "read");
     return { buffer, regs: layout.toNamed(buffer) };
   },
 });
@@ -266,7 +272,7 @@ export const mxThreadReadState = defineSyscall({
       );
     }
     const buffer = new Uint8Array(layout.size);
-    throwIfFailed(thread.registers.read("mx", kind, buffer), layout, "mx", "read");
+    throwIfFailed(thread.registers.read("mx", kind, buffer), thread, layout, "mx", "read");
     return { buffer, regs: layout.toNamed(buffer), actual: layout.size };
   },
 });

@@ -1,8 +1,9 @@
 // Serves zxsim: `deno task start [--port N]`. PORT and HOST env override the
-// defaults 8000 and 127.0.0.1; ZXSIM_MAX_BLOCK_MS caps one blocking request.
+// defaults 8000 and 127.0.0.1; ZXSIM_MAX_BLOCK_MS caps one blocking request
+// and ZXSIM_MAX_KERNELS the number of kernels.
 
 import { parseArgs } from "node:util";
-import { createApp, DEFAULT_MAX_BLOCK_MS } from "./routes/app.ts";
+import { createApp, DEFAULT_MAX_BLOCK_MS, DEFAULT_MAX_KERNELS } from "./routes/app.ts";
 
 function numberFrom(text: string | undefined, fallback: number, what: string): number {
   if (text === undefined || text === "") return fallback;
@@ -26,7 +27,12 @@ if (import.meta.main) {
     DEFAULT_MAX_BLOCK_MS,
     "ZXSIM_MAX_BLOCK_MS",
   );
-  const { app } = createApp({ maxBlockMs });
+  const maxKernels = numberFrom(
+    Deno.env.get("ZXSIM_MAX_KERNELS"),
+    DEFAULT_MAX_KERNELS,
+    "ZXSIM_MAX_KERNELS",
+  );
+  const { app } = createApp({ maxBlockMs, maxKernels });
   Deno.serve({
     hostname,
     port,

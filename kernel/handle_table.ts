@@ -18,12 +18,37 @@ export class Handle {
   ) {}
 }
 
-/** Hands out handle ids that are never reused, so stale values stay invalid. */
+/** kMaxHandleCount: how many handles may be alive at once (per kernel here). */
+export const MAX_LIVE_HANDLES = 256 * 1024;
+
+/**
+ * A kernel's handle ids: never reused (so stale values stay invalid) and
+ * limited in number like Zircon's handle arena.
+ */
 export class HandleIdSource {
   #next = 1;
+  #live = 0;
+
+  constructor(readonly limit = MAX_LIVE_HANDLES) {}
+
+  /** Throws NO_MEMORY unless `count` more handles fit; call before any side effect. */
+  reserve(count: number): void {
+    if (this.#live + count > this.limit || this.#next + count >= 1 << 30) {
+      throw new ZxError(
+        ERR.NO_MEMORY,
+        `out of handles: this kernel already has ${this.#live} of ${this.limit}`,
+      );
+    }
+  }
+
   next(): number {
-    if (this.#next >= 1 << 30) throw new ZxError(ERR.NO_RESOURCES, "out of handle ids");
+    this.reserve(1);
+    this.#live++;
     return this.#next++;
+  }
+
+  release(): void {
+    this.#live--;
   }
 }
 
@@ -38,6 +63,11 @@ export class HandleTable {
 
   get size(): number {
     return this.#byValue.size;
+  }
+
+  /** Throws NO_MEMORY unless `count` more handles can be made. */
+  reserve(count: number): void {
+    this.ids.reserve(count);
   }
 
   handles(): IterableIterator<Handle> {
@@ -62,6 +92,7 @@ export class HandleTable {
     const handle = this.#byValue.get(value);
     if (!handle) return undefined;
     this.#byValue.delete(value);
+    this.ids.release();
     for (const listener of handle.closeListeners) listener();
     handle.closeListeners.clear();
     if (--handle.object.handleCount === 0) handle.object.onZeroHandles();

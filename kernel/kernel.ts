@@ -2,7 +2,7 @@
 // objects a bootstrap thread starts with. Kernels share nothing.
 
 import type { Arch } from "../arch/arch.ts";
-import { HandleIdSource } from "./handle_table.ts";
+import { HandleIdSource, MAX_LIVE_HANDLES } from "./handle_table.ts";
 import { Job } from "./job.ts";
 import { Process } from "./process.ts";
 import { Resource } from "./resource.ts";
@@ -38,13 +38,19 @@ const encoder = new TextEncoder();
 export class Kernel {
   #nextKoid = KOID_FIRST;
   readonly #bootMs = performance.now();
-  readonly handleIds = new HandleIdSource();
+  readonly handleIds: HandleIdSource;
   readonly rootJob: Job;
   readonly hypervisorResource: Resource;
   readonly bootThread: Thread;
   readonly bootstrapHandles: BootstrapHandles;
 
-  constructor(readonly id: string, readonly arch: Arch, readonly bootOptions: BootOptions) {
+  constructor(
+    readonly id: string,
+    readonly arch: Arch,
+    readonly bootOptions: BootOptions,
+    maxHandles = MAX_LIVE_HANDLES,
+  ) {
+    this.handleIds = new HandleIdSource(maxHandles);
     this.rootJob = new Job(this.nextKoid(), null);
     this.rootJob.setNameBytes(encoder.encode("root"));
     this.hypervisorResource = new Resource(

@@ -3,6 +3,7 @@
 
 import { Hono } from "hono";
 import { ABIS } from "./abi.ts";
+import { MAX_LIVE_HANDLES } from "../kernel/handle_table.ts";
 import { ERR } from "../kernel/status.ts";
 import { errorResponse, jsonResponse, RequestError } from "./http.ts";
 import { kernelRoutes } from "./kernels.ts";
@@ -13,12 +14,20 @@ import { syscallHandler } from "./syscalls.ts";
 export interface AppOptions {
   /** How long one blocking request may wait (object_wait_one), in ms. */
   readonly maxBlockMs?: number;
+  /** How many kernels may exist at once. */
+  readonly maxKernels?: number;
+  /** How many handles may be alive at once in one kernel (Zircon's arena size). */
+  readonly maxHandles?: number;
 }
 
 export const DEFAULT_MAX_BLOCK_MS = 30_000;
+export const DEFAULT_MAX_KERNELS = 1024;
 
 export function createApp(options: AppOptions = {}) {
-  const registry = new KernelRegistry();
+  const registry = new KernelRegistry({
+    maxKernels: options.maxKernels ?? DEFAULT_MAX_KERNELS,
+    maxHandles: options.maxHandles ?? MAX_LIVE_HANDLES,
+  });
   const kernels = kernelRoutes(registry);
   const syscall = syscallHandler({
     registry,

@@ -90,6 +90,13 @@ export function kernelRoutes(registry: KernelRegistry) {
 
   async function create(request: Request): Promise<Response> {
     const { arch, boot_options } = parseWith(createKernelSchema, await readJson(request));
+    if (registry.full) {
+      throw new RequestError(
+        503,
+        ERR.NO_RESOURCES,
+        `this server already hosts ${registry.limits.maxKernels} kernels; delete one first`,
+      );
+    }
     const { kernel, token } = registry.create(arch as "x64" | "arm64", boot_options);
     return jsonResponse(
       JSON.stringify({

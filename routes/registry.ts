@@ -18,14 +18,22 @@ function randomToken(bytes: number): string {
   });
 }
 
+/** How many kernels one server hosts, and how many handles each may have. */
+export interface Limits {
+  readonly maxKernels: number;
+  readonly maxHandles: number;
+}
+
 export class KernelRegistry {
+  constructor(readonly limits: Limits) {}
+
   readonly #kernels = new Map<string, { kernel: Kernel; tokens: Set<string> }>();
   readonly #sessions = new Map<string, Session>();
 
   create(arch: ArchName, bootOptions: BootOptions): { kernel: Kernel; token: string } {
     const impl = archByName(arch);
     if (!impl) throw new Error(`unknown arch ${arch}`);
-    const kernel = new Kernel(randomToken(9), impl, bootOptions);
+    const kernel = new Kernel(randomToken(9), impl, bootOptions, this.limits.maxHandles);
     this.#kernels.set(kernel.id, { kernel, tokens: new Set() });
     return { kernel, token: this.issueToken(kernel, kernel.bootThread) };
   }
@@ -58,5 +66,9 @@ export class KernelRegistry {
 
   get size(): number {
     return this.#kernels.size;
+  }
+
+  get full(): boolean {
+    return this.#kernels.size >= this.limits.maxKernels;
   }
 }

@@ -1,7 +1,7 @@
 // Lifecycle rules that span several objects.
 
 import assert from "node:assert/strict";
-import { assertStatus, type Json, send, TestKernel } from "./helpers.ts";
+import { assertStatus, inProcess, type Json, send, TestKernel } from "./helpers.ts";
 
 Deno.test("closing the last handle of a never-started process ends it", async () => {
   const k = await TestKernel.create();
@@ -49,4 +49,48 @@ Deno.test("deleting a kernel ends a blocked call of one of its threads", async (
   await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "DELETE");
   const reply = await pending;
   assertStatus(reply, "ZX_ERR_INTERNAL_INTR_KILLED", 409);
+});
+
+Deno.test("limits: kernels per server", async () => {
+  const fetcher = inProcess({ maxKernels: 2 });
+  const a = await TestKernel.create(fetcher);
+  await TestKernel.create(fetcher);
+  const third = await send(fetcher, "/v1/kernels", {});
+  assertStatus(third, "ZX_ERR_NO_RESOURCES", 503);
+  await send(fetcher, `/v1/kernels/${a.id}`, undefined, a.token, "DELETE");
+  await TestKernel.create(fetcher);
+});
+
+Deno.test("limits: live handles per kernel give NO_MEMORY with nothing half-done", async () => {
+  // The bootstrap process starts with 5 handles; allow 3 more.
+  const k = await TestKernel.create(inProcess({ maxHandles: 8 }));
+  const thread = await k.newThread();
+  await k.newThread();
+  // process_create needs two handles (process and root VMAR): refused whole.
+  const process = await k.call("process_create", { job: k.handles.root_job, name: "big" });
+  assertStatus(process, "ZX_ERR_NO_MEMORY", 503);
+  const summary = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
+  assert.equal(summary.body.root_job.processes.length, 1);
+  await k.newThread();
+  // The arena is full: a suspend that cannot return its token suspends nothing.
+  await k.ok("thread_start", { handle: thread, thread_entry: 0, stack: 0 });
+  assertStatus(await k.call("task_suspend", { handle: thread }), "ZX_ERR_NO_MEMORY", 503);
+  const info = await k.ok("object_get_info", { handle: thread, topic: "ZX_INFO_THREAD" });
+  assert.equal(info.info.state, 1, "still RUNNING");
+  assertStatus(
+    await k.call("handle_duplicate", { handle: thread, rights: 0 }),
+    "ZX_ERR_NO_MEMORY",
+    503,
+  );
+  // handle_replace keeps its source when it cannot make the new handle.
+  assertStatus(
+    await k.call("handle_replace", { handle: thread, rights: 0 }),
+    "ZX_ERR_NO_MEMORY",
+    503,
+  );
+  await k.ok("object_get_info", { handle: thread, topic: "ZX_INFO_HANDLE_VALID" });
+  // Closing a handle makes room again.
+  await k.ok("handle_close", { handle: k.handles.vmar });
+  const { token } = await k.ok("task_suspend", { handle: thread });
+  assert.equal(typeof token, "number");
 });

@@ -94,6 +94,7 @@ function duplicateOrReplace(replace: boolean) {
             `0x${source.rights.toString(16)}${replace ? " (the source handle was closed)" : ""}`,
         );
       }
+      caller.handles.reserve(1);
       const out = caller.handles.add(source.object, newRights);
       if (replace) caller.handles.remove(handle);
       return { out: out.value };

@@ -73,6 +73,7 @@ export const processCreate = defineSyscall({
       parent = caller.handles.lookupAs(job, Job, RIGHT.WRITE);
     }
     if (parent.dead) throw new ZxError(ERR.BAD_STATE, `job ${parent.koid} has been killed`);
+    caller.handles.reserve(2);
     const process = caller.kernel.createProcess(parent, nameBytes);
     const proc = caller.handles.add(process, DEFAULT_RIGHTS.process);
     const vmar = caller.handles.add(process.rootVmar, process.rootVmar.handleRights);
@@ -100,6 +101,7 @@ export const threadCreate = defineSyscall({
     }
     const nameBytes = copyName(name, name_size);
     const target = caller.handles.lookupAs(process, Process, RIGHT.MANAGE_THREAD);
+    caller.handles.reserve(1);
     const thread = caller.kernel.createThread(target, nameBytes);
     return { out: caller.handles.add(thread, DEFAULT_RIGHTS.thread).value };
   },
@@ -189,6 +191,7 @@ function suspend(name: string, alias: boolean) {
       const task = caller.handles.lookup(handle);
       requireRights(task, RIGHT.WRITE);
       const object = task.object;
+      caller.handles.reserve(1);
       let resume: () => void;
       if (object instanceof Thread) {
         if (object === caller.thread) {

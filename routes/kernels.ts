@@ -17,7 +17,7 @@ import {
   readJson,
   RequestError,
 } from "./http.ts";
-import type { KernelRegistry } from "./registry.ts";
+import { callerOf, type KernelRegistry } from "./registry.ts";
 
 export const createKernelSchema = z.strictObject({
   arch: z.enum(ARCH_NAMES as [string, ...string[]]).default("x64"),
@@ -121,22 +121,15 @@ export function kernelRoutes(registry: KernelRegistry) {
   }
 
   async function issueToken(request: Request, id: string): Promise<Response> {
-    const { kernel, thread: caller } = authorize(request, id);
+    const session = authorize(request, id);
     const { thread } = parseWith(createTokenSchema, await readJson(request));
     try {
-      if (!caller.alive) throw new ZxError(ERR.BAD_STATE, "the calling thread is dead");
-      const started = startClientThread(
-        {
-          kernel,
-          thread: caller,
-          process: caller.process,
-          handles: caller.process.handles,
-          abi: "zx",
-          maxBlockMs: 0,
-        },
-        thread,
+      if (!session.thread.alive) throw new ZxError(ERR.BAD_STATE, "the calling thread is dead");
+      const started = startClientThread(callerOf(session, "zx", 0), thread);
+      return jsonResponse(
+        JSON.stringify({ token: registry.issueToken(session.kernel, started) }),
+        201,
       );
-      return jsonResponse(JSON.stringify({ token: registry.issueToken(kernel, started) }), 201);
     } catch (error) {
       if (error instanceof ZxError) return errorResponse("zx", error.status, error.message);
       throw error;

@@ -1,7 +1,8 @@
 // The kernels this server hosts and the bearer tokens that act as their
 // threads. Tokens are an HTTP notion, so they live here, not in kernel/.
 
-import type { ArchName } from "../arch/arch.ts";
+import type { Abi, ArchName } from "../arch/arch.ts";
+import type { Caller } from "../kernel/syscalls/define.ts";
 import { archByName } from "../arch/registry.ts";
 import { type BootOptions, Kernel } from "../kernel/kernel.ts";
 import type { Thread } from "../kernel/thread.ts";
@@ -9,6 +10,19 @@ import type { Thread } from "../kernel/thread.ts";
 export interface Session {
   readonly kernel: Kernel;
   readonly thread: Thread;
+}
+
+/** The syscall caller a session's request acts as. */
+export function callerOf(session: Session, abi: Abi, maxBlockMs: number): Caller {
+  const { kernel, thread } = session;
+  return {
+    kernel,
+    thread,
+    process: thread.process,
+    handles: thread.process.handles,
+    abi,
+    maxBlockMs,
+  };
 }
 
 function randomToken(bytes: number): string {

@@ -3,7 +3,7 @@
 // the syscall's schema, runs the call and spells the reply for the ABI.
 
 import type { Abi } from "../arch/arch.ts";
-import type { Caller, Syscall } from "../kernel/syscalls/define.ts";
+import type { Syscall } from "../kernel/syscalls/define.ts";
 import { syscallsOf } from "../kernel/syscalls/table.ts";
 import { ERR, ZxError } from "../kernel/status.ts";
 import type { Thread } from "../kernel/thread.ts";
@@ -16,7 +16,7 @@ import {
   readJson,
   RequestError,
 } from "./http.ts";
-import type { KernelRegistry } from "./registry.ts";
+import { callerOf, type KernelRegistry } from "./registry.ts";
 
 export interface SyscallRouteOptions {
   readonly registry: KernelRegistry;
@@ -53,17 +53,10 @@ export function syscallHandler(options: SyscallRouteOptions) {
         throw new RequestError(404, ERR.BAD_SYSCALL, `there is no syscall ${abi}_${name}`);
       }
       const args = parseWith(syscall.params, await readJson(request));
-      const { kernel, thread } = session;
+      const thread = session.thread;
       const busy = notReady(thread);
       if (busy) throw new RequestError(409, ERR.BAD_STATE, busy);
-      const caller: Caller = {
-        kernel,
-        thread,
-        process: thread.process,
-        handles: thread.process.handles,
-        abi,
-        maxBlockMs: options.maxBlockMs,
-      };
+      const caller = callerOf(session, abi, options.maxBlockMs);
       let outs = syscall.impl(caller, args);
       if (outs instanceof Promise) {
         thread.busy = true;

@@ -23,23 +23,6 @@ const STATE_SUSPENDED = 2;
 const THREAD_RUNNING = 0x10;
 const THREAD_SUSPENDED = 0x20;
 
-interface Basic {
-  koid: number;
-  rights: number;
-  type: number;
-  related: number;
-}
-
-async function basic(k: TestKernel, handle: number, token = k.token): Promise<Basic> {
-  const body = await k.ok("object_get_info", { handle, topic: "ZX_INFO_HANDLE_BASIC" }, token);
-  return {
-    koid: Number(BigInt(body.info.koid)),
-    rights: body.info.rights,
-    type: body.info.type,
-    related: Number(BigInt(body.info.related_koid)),
-  };
-}
-
 /** ZX_INFO_HANDLE_VALID: true if `handle` is live in the caller's process. */
 async function isValid(k: TestKernel, handle: number, token = k.token): Promise<boolean> {
   const reply = await k.call("object_get_info", { handle, topic: "ZX_INFO_HANDLE_VALID" }, token);
@@ -48,25 +31,11 @@ async function isValid(k: TestKernel, handle: number, token = k.token): Promise<
   return false;
 }
 
-async function threadState(k: TestKernel, thread: number): Promise<number> {
-  return (await k.ok("object_get_info", { handle: thread, topic: "ZX_INFO_THREAD" })).info.state;
-}
-
 /** The thread's signals, read with a zero-deadline wait for every signal. */
 async function signals(k: TestKernel, handle: number): Promise<number> {
   const reply = await k.call("object_wait_one", { handle, signals: 0xffff_ffff, deadline: 0 });
   assert.ok(reply.body.code === 0 || reply.body.status === "ZX_ERR_TIMED_OUT");
   return reply.body.observed;
-}
-
-async function dup(k: TestKernel, handle: number, rights: Json[string] = "ZX_RIGHT_SAME_RIGHTS") {
-  return (await k.ok("handle_duplicate", { handle, rights })).out as number;
-}
-
-/** A copy of `handle` reduced to `rights` (the original is kept). */
-async function reduced(k: TestKernel, handle: number, rights: number): Promise<number> {
-  const copy = await dup(k, handle);
-  return (await k.ok("handle_replace", { handle: copy, rights })).out;
 }
 
 /** A token for a NEW thread of the bootstrap process (starts it). */
@@ -101,7 +70,7 @@ Deno.test("handle_close: ZX_HANDLE_INVALID (0) is OK and closes nothing", async 
 
 Deno.test("handle_close: a closed value is BAD_HANDLE, also after new handles are made", async () => {
   const k = await TestKernel.create();
-  const copy = await dup(k, k.handles.thread);
+  const copy = await k.dup(k.handles.thread);
   await k.ok("handle_close", { handle: copy });
   assert.equal(await isValid(k, copy), false);
   const again = await k.call("handle_close", { handle: copy });
@@ -109,7 +78,7 @@ Deno.test("handle_close: a closed value is BAD_HANDLE, also after new handles ar
   assert.equal(again.body.code, -11);
   // Slots are never handed out again under the old value.
   const fresh: number[] = [];
-  for (let i = 0; i < 20; i++) fresh.push(await dup(k, k.handles.thread));
+  for (let i = 0; i < 20; i++) fresh.push(await k.dup(k.handles.thread));
   assert.ok(!fresh.includes(copy));
   assertStatus(await k.call("handle_close", { handle: copy }), "ZX_ERR_BAD_HANDLE", 400);
   // The source handle is untouched.
@@ -125,7 +94,7 @@ Deno.test("handle_close: values whose low two bits are not 0b11 are BAD_HANDLE",
   }
   // None of those closed the real handle.
   assert.ok(await isValid(k, value));
-  assert.equal((await basic(k, value)).type, OBJ_TYPE_THREAD);
+  assert.equal((await k.basic(value)).type, OBJ_TYPE_THREAD);
 });
 
 Deno.test("handle_close: made-up values are BAD_HANDLE", async () => {
@@ -162,7 +131,7 @@ Deno.test("handle values: never 0, low two bits always 1, all distinct", async (
   for (const arch of ARCHES) {
     const k = await TestKernel.create(inProcess(), { arch });
     const values: number[] = Object.values(k.handles);
-    for (let i = 0; i < 16; i++) values.push(await dup(k, k.handles.process));
+    for (let i = 0; i < 16; i++) values.push(await k.dup(k.handles.process));
     const { proc_handle, vmar_handle } = await k.ok("process_create", {
       job: k.handles.root_job,
       name: "p",
@@ -198,8 +167,8 @@ Deno.test("handle values: per kernel; another kernel's value is BAD_HANDLE even 
   }
   // Kernel A still has its handles; B's token cannot have touched them.
   for (const value of Object.values(a.handles)) assert.ok(await isValid(a, value));
-  const aThread = await basic(a, a.handles.thread);
-  const bThread = await basic(b, b.handles.thread);
+  const aThread = await a.basic(a.handles.thread);
+  const bThread = await b.basic(b.handles.thread);
   assert.equal(aThread.type, bThread.type);
 });
 
@@ -208,8 +177,8 @@ Deno.test("handle values: per kernel; another kernel's value is BAD_HANDLE even 
 
 Deno.test("handle_close_many: skips 0 and closes the rest", async () => {
   const k = await TestKernel.create();
-  const h1 = await dup(k, k.handles.thread);
-  const h2 = await dup(k, k.handles.process);
+  const h1 = await k.dup(k.handles.thread);
+  const h2 = await k.dup(k.handles.process);
   await k.ok("handle_close_many", { handles: [0, h1, 0, h2, 0] });
   assert.equal(await isValid(k, h1), false);
   assert.equal(await isValid(k, h2), false);
@@ -220,9 +189,9 @@ Deno.test("handle_close_many: skips 0 and closes the rest", async () => {
 
 Deno.test("handle_close_many: a bad entry gives BAD_HANDLE but every valid one is closed", async () => {
   const k = await TestKernel.create();
-  const h1 = await dup(k, k.handles.thread);
-  const h2 = await dup(k, k.handles.thread);
-  const h3 = await dup(k, k.handles.thread);
+  const h1 = await k.dup(k.handles.thread);
+  const h2 = await k.dup(k.handles.thread);
+  const h3 = await k.dup(k.handles.thread);
   await k.ok("handle_close", { handle: h3 });
   const reply = await k.call("handle_close_many", { handles: [h1, h3, h2, (h1 & ~3) >>> 0] });
   assertStatus(reply, "ZX_ERR_BAD_HANDLE", 400);
@@ -233,8 +202,8 @@ Deno.test("handle_close_many: a bad entry gives BAD_HANDLE but every valid one i
 
 Deno.test("handle_close_many: a handle listed twice is BAD_HANDLE the second time", async () => {
   const k = await TestKernel.create();
-  const h1 = await dup(k, k.handles.thread);
-  const h2 = await dup(k, k.handles.thread);
+  const h1 = await k.dup(k.handles.thread);
+  const h2 = await k.dup(k.handles.thread);
   assertStatus(
     await k.call("handle_close_many", { handles: [h1, h2, h1] }),
     "ZX_ERR_BAD_HANDLE",
@@ -246,8 +215,8 @@ Deno.test("handle_close_many: a handle listed twice is BAD_HANDLE the second tim
 
 Deno.test("handle_close_many: num_handles past the array is INVALID_ARGS; fewer closes fewer", async () => {
   const k = await TestKernel.create();
-  const h1 = await dup(k, k.handles.thread);
-  const h2 = await dup(k, k.handles.thread);
+  const h1 = await k.dup(k.handles.thread);
+  const h2 = await k.dup(k.handles.thread);
   const reply = await k.call("handle_close_many", { handles: [h1, h2], num_handles: 3 });
   assertStatus(reply, "ZX_ERR_INVALID_ARGS", 400);
   // The array could not be copied in, so nothing was closed.
@@ -264,21 +233,21 @@ Deno.test("handle_close_many: chunks of 64; only the last chunk's status is retu
   const k = await TestKernel.create();
   const bad = (k.handles.thread & ~3) >>> 0;
   // A bad value in the first chunk, the second chunk fine: Zircon reports ZX_OK.
-  const late = await dup(k, k.handles.thread);
-  const early = await dup(k, k.handles.thread);
+  const late = await k.dup(k.handles.thread);
+  const early = await k.dup(k.handles.thread);
   const handles = [bad, early, ...new Array(62).fill(0), late];
   assert.equal(handles.length, 65);
   await k.ok("handle_close_many", { handles });
   assert.equal(await isValid(k, early), false);
   assert.equal(await isValid(k, late), false);
   // A bad value in the last chunk is reported.
-  const h = await dup(k, k.handles.thread);
+  const h = await k.dup(k.handles.thread);
   const tail = [h, ...new Array(63).fill(0), bad];
   assertStatus(await k.call("handle_close_many", { handles: tail }), "ZX_ERR_BAD_HANDLE", 400);
   assert.equal(await isValid(k, h), false);
   // Past the array in the second chunk: the first chunk is closed, then INVALID_ARGS.
-  const first = await dup(k, k.handles.thread);
-  const second = await dup(k, k.handles.thread);
+  const first = await k.dup(k.handles.thread);
+  const second = await k.dup(k.handles.thread);
   const short = [first, ...new Array(63).fill(0), second];
   assertStatus(
     await k.call("handle_close_many", { handles: short, num_handles: 70 }),
@@ -294,36 +263,36 @@ Deno.test("handle_close_many: chunks of 64; only the last chunk's status is retu
 
 Deno.test("handle_duplicate: SAME_RIGHTS keeps the rights; the copy is a new value", async () => {
   const k = await TestKernel.create();
-  const original = await basic(k, k.handles.thread);
+  const original = await k.basic(k.handles.thread);
   assert.equal(original.rights, THREAD_RIGHTS);
   for (const rights of ["ZX_RIGHT_SAME_RIGHTS", RIGHT.SAME_RIGHTS, ["ZX_RIGHT_SAME_RIGHTS"]]) {
-    const copy = await dup(k, k.handles.thread, rights);
+    const copy = await k.dup(k.handles.thread, rights);
     assert.notEqual(copy, k.handles.thread);
-    assert.deepEqual(await basic(k, copy), original);
+    assert.deepEqual(await k.basic(copy), original);
   }
   assert.ok(await isValid(k, k.handles.thread));
 });
 
 Deno.test("handle_duplicate: a subset of the rights, or none at all", async () => {
   const k = await TestKernel.create();
-  const original = await basic(k, k.handles.thread);
-  const io = await dup(k, k.handles.thread, ["ZX_RIGHT_READ", "ZX_RIGHT_WRITE"]);
-  assert.equal((await basic(k, io)).rights, RIGHT.READ | RIGHT.WRITE);
-  assert.equal((await basic(k, io)).koid, original.koid);
-  const numeric = await dup(k, k.handles.thread, RIGHT.DUPLICATE | RIGHT.INSPECT);
-  assert.equal((await basic(k, numeric)).rights, RIGHT.DUPLICATE | RIGHT.INSPECT);
+  const original = await k.basic(k.handles.thread);
+  const io = await k.dup(k.handles.thread, ["ZX_RIGHT_READ", "ZX_RIGHT_WRITE"]);
+  assert.equal((await k.basic(io)).rights, RIGHT.READ | RIGHT.WRITE);
+  assert.equal((await k.basic(io)).koid, original.koid);
+  const numeric = await k.dup(k.handles.thread, RIGHT.DUPLICATE | RIGHT.INSPECT);
+  assert.equal((await k.basic(numeric)).rights, RIGHT.DUPLICATE | RIGHT.INSPECT);
   for (const none of [0, "ZX_RIGHT_NONE"]) {
-    const zero = await dup(k, k.handles.thread, none);
-    assert.equal((await basic(k, zero)).rights, 0);
+    const zero = await k.dup(k.handles.thread, none);
+    assert.equal((await k.basic(zero)).rights, 0);
   }
   // Duplicating a copy that itself has DUPLICATE works, with a further subset.
-  const again = await dup(k, numeric, RIGHT.INSPECT);
-  assert.equal((await basic(k, again)).rights, RIGHT.INSPECT);
+  const again = await k.dup(numeric, RIGHT.INSPECT);
+  assert.equal((await k.basic(again)).rights, RIGHT.INSPECT);
 });
 
 Deno.test("handle_duplicate: rights beyond the source are INVALID_ARGS and the source is kept", async () => {
   const k = await TestKernel.create();
-  const small = await dup(k, k.handles.thread, RIGHT.DUPLICATE | RIGHT.READ);
+  const small = await k.dup(k.handles.thread, RIGHT.DUPLICATE | RIGHT.READ);
   for (const rights of [RIGHT.DUPLICATE | RIGHT.WRITE, RIGHT.WAIT, 0x7fff_ffff]) {
     const reply = await k.call("handle_duplicate", { handle: small, rights });
     assertStatus(reply, "ZX_ERR_INVALID_ARGS", 400);
@@ -340,14 +309,14 @@ Deno.test("handle_duplicate: rights beyond the source are INVALID_ARGS and the s
     400,
   );
   assert.ok(await isValid(k, small));
-  assert.equal((await basic(k, small)).rights, RIGHT.DUPLICATE | RIGHT.READ);
+  assert.equal((await k.basic(small)).rights, RIGHT.DUPLICATE | RIGHT.READ);
 });
 
 Deno.test("handle_duplicate: needs ZX_RIGHT_DUPLICATE (checked before the rights subset)", async () => {
   const k = await TestKernel.create();
   // handle_replace needs no rights, so it can take DUPLICATE away.
-  const noDup = await reduced(k, k.handles.thread, THREAD_RIGHTS & ~RIGHT.DUPLICATE);
-  assert.equal((await basic(k, noDup)).rights, THREAD_RIGHTS & ~RIGHT.DUPLICATE);
+  const noDup = await k.reduced(k.handles.thread, THREAD_RIGHTS & ~RIGHT.DUPLICATE);
+  assert.equal((await k.basic(noDup)).rights, THREAD_RIGHTS & ~RIGHT.DUPLICATE);
   for (const rights of ["ZX_RIGHT_SAME_RIGHTS", 0, RIGHT.READ, RIGHT.DUPLICATE | 0x100_0000]) {
     const reply = await k.call("handle_duplicate", { handle: noDup, rights });
     assertStatus(reply, "ZX_ERR_ACCESS_DENIED", 403);
@@ -368,26 +337,26 @@ Deno.test("handle_duplicate: needs ZX_RIGHT_DUPLICATE (checked before the rights
 
 Deno.test("handle_replace: needs no rights; the source is closed and the new value differs", async () => {
   const k = await TestKernel.create();
-  const original = await basic(k, k.handles.process);
-  const zero = await reduced(k, k.handles.process, 0);
-  assert.equal((await basic(k, zero)).rights, 0);
+  const original = await k.basic(k.handles.process);
+  const zero = await k.reduced(k.handles.process, 0);
+  assert.equal((await k.basic(zero)).rights, 0);
   // A handle with no rights at all can still be replaced.
   const same = (await k.ok("handle_replace", { handle: zero, rights: "ZX_RIGHT_SAME_RIGHTS" })).out;
   assert.notEqual(same, zero);
   assert.equal(await isValid(k, zero), false);
-  assert.deepEqual(await basic(k, same), { ...original, rights: 0 });
-  const copy = await dup(k, k.handles.process);
+  assert.deepEqual(await k.basic(same), { ...original, rights: 0 });
+  const copy = await k.dup(k.handles.process);
   const fewer = (await k.ok("handle_replace", { handle: copy, rights: RIGHT.INSPECT })).out;
   assert.notEqual(fewer, copy);
   assert.equal(await isValid(k, copy), false);
-  assert.deepEqual(await basic(k, fewer), { ...original, rights: RIGHT.INSPECT });
+  assert.deepEqual(await k.basic(fewer), { ...original, rights: RIGHT.INSPECT });
   const kept = (await k.ok("handle_replace", { handle: fewer, rights: RIGHT.SAME_RIGHTS })).out;
-  assert.equal((await basic(k, kept)).rights, RIGHT.INSPECT);
+  assert.equal((await k.basic(kept)).rights, RIGHT.INSPECT);
 });
 
 Deno.test("handle_replace: rights beyond the source are INVALID_ARGS and the source is closed anyway", async () => {
   const k = await TestKernel.create();
-  const small = await reduced(k, k.handles.thread, RIGHT.INSPECT);
+  const small = await k.reduced(k.handles.thread, RIGHT.INSPECT);
   const reply = await k.call("handle_replace", {
     handle: small,
     rights: RIGHT.INSPECT | RIGHT.WRITE,
@@ -403,7 +372,7 @@ Deno.test("handle_replace: rights beyond the source are INVALID_ARGS and the sou
     400,
   );
   // The original is unaffected.
-  assert.equal((await basic(k, k.handles.thread)).rights, THREAD_RIGHTS);
+  assert.equal((await k.basic(k.handles.thread)).rights, THREAD_RIGHTS);
 });
 
 // ---------------------------------------------------------------------------
@@ -414,13 +383,13 @@ for (const arch of ARCHES) {
     const k = await TestKernel.create(inProcess(), { arch });
     const thread = await k.runningThread();
     const { token } = await k.ok("task_suspend", { handle: thread });
-    const info = await basic(k, token);
+    const info = await k.basic(token);
     assert.equal(info.type, OBJ_TYPE_SUSPEND_TOKEN);
     assert.equal(info.rights, SUSPEND_TOKEN_RIGHTS);
-    assert.equal(await threadState(k, thread), STATE_SUSPENDED);
+    assert.equal(await k.threadState(thread), STATE_SUSPENDED);
     assert.equal(await signals(k, thread) & (THREAD_RUNNING | THREAD_SUSPENDED), THREAD_SUSPENDED);
     await k.ok("handle_close", { handle: token });
-    assert.equal(await threadState(k, thread), STATE_RUNNING);
+    assert.equal(await k.threadState(thread), STATE_RUNNING);
     assert.equal(await signals(k, thread) & (THREAD_RUNNING | THREAD_SUSPENDED), THREAD_RUNNING);
   });
 
@@ -437,15 +406,15 @@ for (const arch of ARCHES) {
     // Replacing closes the old value, but the token object lives on.
     const moved = (await k.ok("handle_replace", { handle: token, rights: RIGHT.INSPECT })).out;
     assert.equal(await isValid(k, token), false);
-    assert.equal(await threadState(k, thread), STATE_SUSPENDED);
-    assert.equal((await basic(k, moved)).rights, RIGHT.INSPECT);
+    assert.equal(await k.threadState(thread), STATE_SUSPENDED);
+    assert.equal((await k.basic(moved)).rights, RIGHT.INSPECT);
     // A failed replace closes the source: that is the last handle, so the thread resumes.
     assertStatus(
       await k.call("handle_replace", { handle: moved, rights: RIGHT.WRITE }),
       "ZX_ERR_INVALID_ARGS",
       400,
     );
-    assert.equal(await threadState(k, thread), STATE_RUNNING);
+    assert.equal(await k.threadState(thread), STATE_RUNNING);
   });
 
   Deno.test(`[${arch}] two tokens: the thread resumes only when both are closed`, async () => {
@@ -454,13 +423,13 @@ for (const arch of ARCHES) {
     const first = (await k.ok("task_suspend", { handle: thread })).token;
     const second = (await k.ok("task_suspend_token", { handle: thread })).token;
     assert.notEqual(first, second);
-    assert.notEqual((await basic(k, first)).koid, (await basic(k, second)).koid);
+    assert.notEqual((await k.basic(first)).koid, (await k.basic(second)).koid);
     await k.ok("handle_close", { handle: first });
-    assert.equal(await threadState(k, thread), STATE_SUSPENDED);
+    assert.equal(await k.threadState(thread), STATE_SUSPENDED);
     assert.equal(await signals(k, thread) & THREAD_RUNNING, 0);
     // close_many closes the last one and resumes.
     await k.ok("handle_close_many", { handles: [0, second] });
-    assert.equal(await threadState(k, thread), STATE_RUNNING);
+    assert.equal(await k.threadState(thread), STATE_RUNNING);
   });
 }
 

@@ -100,6 +100,33 @@ export class TestKernel {
     return { thread, token };
   }
 
+  /** ZX_INFO_HANDLE_BASIC of `handle`, koids as numbers. */
+  async basic(handle: number, token = this.token): Promise<BasicInfo> {
+    const body = await this.ok("object_get_info", { handle, topic: "ZX_INFO_HANDLE_BASIC" }, token);
+    return {
+      koid: Number(BigInt(body.info.koid)),
+      rights: body.info.rights,
+      type: body.info.type,
+      related: Number(BigInt(body.info.related_koid)),
+    };
+  }
+
+  /** zx_info_thread_t.state of `thread`. */
+  async threadState(thread: number): Promise<number> {
+    return (await this.ok("object_get_info", { handle: thread, topic: "ZX_INFO_THREAD" })).info
+      .state;
+  }
+
+  /** A duplicate of `handle` (same rights unless given). */
+  async dup(handle: number, rights: Json[string] = "ZX_RIGHT_SAME_RIGHTS"): Promise<number> {
+    return (await this.ok("handle_duplicate", { handle, rights })).out;
+  }
+
+  /** A copy of `handle` reduced to `rights` (the original is kept). */
+  async reduced(handle: number, rights: number): Promise<number> {
+    return (await this.ok("handle_replace", { handle: await this.dup(handle), rights })).out;
+  }
+
   /** A started thread that is running (not suspended). */
   async runningThread(): Promise<number> {
     const thread = await this.newThread();
@@ -109,6 +136,28 @@ export class TestKernel {
       stack: "0x2000000",
     });
     return thread;
+  }
+}
+
+export interface BasicInfo {
+  koid: number;
+  rights: number;
+  type: number;
+  related: number;
+}
+
+/** Registers `fn` as one test per architecture, each with a fresh kernel. */
+export function archTest(
+  name: string,
+  fn: (k: TestKernel) => Promise<void>,
+  fetcher: () => Fetcher = () => inProcess(),
+): void {
+  for (const arch of ARCHES) {
+    Deno.test(`[${arch}] ${name}`, async () => {
+      const k = await TestKernel.create(fetcher(), { arch });
+      assert.equal(k.arch, arch);
+      await fn(k);
+    });
   }
 }
 

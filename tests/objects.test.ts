@@ -5,9 +5,8 @@
 
 import assert from "node:assert/strict";
 import {
-  ARCHES,
+  archTest,
   assertStatus,
-  type Fetcher,
   inProcess,
   type Json,
   type Reply,
@@ -39,29 +38,8 @@ const SIGNAL = { TERMINATED: 0x8, RUNNING: 0x10, SUSPENDED: 0x20, HANDLE_CLOSED:
 const NAME_LEN = 32;
 const encoder = new TextEncoder();
 
-function archTest(
-  name: string,
-  fn: (k: TestKernel) => Promise<void>,
-  fetcher: () => Fetcher = () => inProcess(),
-) {
-  for (const arch of ARCHES) {
-    Deno.test(`[${arch}] ${name}`, async () => {
-      const k = await TestKernel.create(fetcher(), { arch });
-      await fn(k);
-    });
-  }
-}
-
 function badValue(k: TestKernel): number {
   return (k.handles.thread & ~3) >>> 0;
-}
-
-async function dup(k: TestKernel, handle: number): Promise<number> {
-  return (await k.ok("handle_duplicate", { handle, rights: "ZX_RIGHT_SAME_RIGHTS" })).out;
-}
-
-async function reduced(k: TestKernel, handle: number, rights: number): Promise<number> {
-  return (await k.ok("handle_replace", { handle: await dup(k, handle), rights })).out;
 }
 
 function info(
@@ -72,10 +50,6 @@ function info(
   token = k.token,
 ) {
   return k.call("object_get_info", { handle, topic, ...extra }, token);
-}
-
-async function threadState(k: TestKernel, thread: number): Promise<number> {
-  return (await k.ok("object_get_info", { handle: thread, topic: "ZX_INFO_THREAD" })).info.state;
 }
 
 async function koidOf(k: TestKernel, handle: number): Promise<number> {
@@ -157,7 +131,7 @@ archTest("get_info: ZX_INFO_HANDLE_VALID", async (k) => {
       assert.equal(reply.body.buffer, undefined);
     }
     // Needs no rights at all.
-    assert.equal((await info(k, await reduced(k, k.handles.thread, 0), topic)).http, 200);
+    assert.equal((await info(k, await k.reduced(k.handles.thread, 0), topic)).http, 200);
     assertStatus(await info(k, badValue(k), topic), "ZX_ERR_BAD_HANDLE", 400);
     assertStatus(await info(k, 0, topic), "ZX_ERR_BAD_HANDLE", 400);
   }
@@ -189,7 +163,7 @@ archTest("get_info: ZX_INFO_HANDLE_BASIC of the bootstrap handles", async (k) =>
 });
 
 archTest("get_info: ZX_INFO_HANDLE_BASIC needs no rights; the record is 32 bytes", async (k) => {
-  const none = await reduced(k, k.handles.thread, 0);
+  const none = await k.reduced(k.handles.thread, 0);
   const body = await k.ok("object_get_info", { handle: none, topic: "ZX_INFO_HANDLE_BASIC" });
   assert.equal(body.actual, 1);
   assert.equal(body.avail, 1);
@@ -211,21 +185,21 @@ archTest("get_info: ZX_INFO_HANDLE_BASIC needs no rights; the record is 32 bytes
 });
 
 archTest("get_info: THREAD and PROCESS need ZX_RIGHT_INSPECT", async (k) => {
-  const thread = await reduced(k, k.handles.thread, DEFAULT_RIGHTS.thread & ~RIGHT.INSPECT);
-  const process = await reduced(k, k.handles.process, DEFAULT_RIGHTS.process & ~RIGHT.INSPECT);
+  const thread = await k.reduced(k.handles.thread, DEFAULT_RIGHTS.thread & ~RIGHT.INSPECT);
+  const process = await k.reduced(k.handles.process, DEFAULT_RIGHTS.process & ~RIGHT.INSPECT);
   assertStatus(await info(k, thread, "ZX_INFO_THREAD"), "ZX_ERR_ACCESS_DENIED", 403);
   assertStatus(await info(k, process, "ZX_INFO_PROCESS"), "ZX_ERR_ACCESS_DENIED", 403);
   // INSPECT alone is enough.
-  assert.equal((await info(k, await reduced(k, k.handles.thread, RIGHT.INSPECT), 10)).http, 200);
+  assert.equal((await info(k, await k.reduced(k.handles.thread, RIGHT.INSPECT), 10)).http, 200);
   assert.equal(
-    (await info(k, await reduced(k, k.handles.process, RIGHT.INSPECT), INFO.PROCESS)).http,
+    (await info(k, await k.reduced(k.handles.process, RIGHT.INSPECT), INFO.PROCESS)).http,
     200,
   );
 });
 
 archTest("get_info: a handle of the wrong type is WRONG_TYPE, before the rights", async (k) => {
-  const processNoRights = await reduced(k, k.handles.process, 0);
-  const threadNoRights = await reduced(k, k.handles.thread, 0);
+  const processNoRights = await k.reduced(k.handles.process, 0);
+  const threadNoRights = await k.reduced(k.handles.thread, 0);
   assertStatus(await info(k, processNoRights, "ZX_INFO_THREAD"), "ZX_ERR_WRONG_TYPE", 400);
   assertStatus(await info(k, threadNoRights, "ZX_INFO_PROCESS"), "ZX_ERR_WRONG_TYPE", 400);
   for (const handle of [k.handles.root_job, k.handles.vmar, k.handles.hypervisor_resource]) {
@@ -273,7 +247,7 @@ archTest(
       "ZX_ERR_WRONG_TYPE",
       400,
     );
-    const noInspect = await reduced(k, k.handles.thread, RIGHT.DUPLICATE);
+    const noInspect = await k.reduced(k.handles.thread, RIGHT.DUPLICATE);
     assertStatus(
       await info(k, noInspect, "ZX_INFO_THREAD", { buffer_size: 0 }),
       "ZX_ERR_ACCESS_DENIED",
@@ -341,7 +315,7 @@ archTest("property: set and get ZX_PROP_NAME by name, number and array", async (
   // Jobs, processes and threads carry names; a duplicate sees the same name.
   for (const handle of [k.handles.root_job, k.handles.process, k.handles.thread]) {
     await k.ok("object_set_property", { handle, property: "ZX_PROP_NAME", name: "renamed" });
-    const copy = await dup(k, handle);
+    const copy = await k.dup(handle);
     const reply = await k.call("object_get_property", { handle: copy, property: "ZX_PROP_NAME" });
     assert.equal(reply.body.name, "renamed");
   }
@@ -419,8 +393,8 @@ archTest(
 
 archTest("property: GET_PROPERTY / SET_PROPERTY rights", async (k) => {
   const t = await k.newThread(k.handles.process, "guarded");
-  const noGet = await reduced(k, t, DEFAULT_RIGHTS.thread & ~RIGHT.GET_PROPERTY);
-  const noSet = await reduced(k, t, DEFAULT_RIGHTS.thread & ~RIGHT.SET_PROPERTY);
+  const noGet = await k.reduced(t, DEFAULT_RIGHTS.thread & ~RIGHT.GET_PROPERTY);
+  const noSet = await k.reduced(t, DEFAULT_RIGHTS.thread & ~RIGHT.SET_PROPERTY);
   assertStatus(
     await k.call("object_get_property", { handle: noGet, property: "ZX_PROP_NAME" }),
     "ZX_ERR_ACCESS_DENIED",
@@ -435,7 +409,7 @@ archTest("property: GET_PROPERTY / SET_PROPERTY rights", async (k) => {
   await k.ok("object_set_property", { handle: noGet, property: "ZX_PROP_NAME", name: "set" });
   const got = await k.ok("object_get_property", { handle: noSet, property: "ZX_PROP_NAME" });
   assert.equal(got.name, "set");
-  const getOnly = await reduced(k, t, RIGHT.GET_PROPERTY);
+  const getOnly = await k.reduced(t, RIGHT.GET_PROPERTY);
   assert.equal((await k.ok("object_get_property", { handle: getOnly, property: 3 })).name, "set");
   // Rights are checked before the property and the size.
   assertStatus(
@@ -540,7 +514,7 @@ archTest("property: a dead thread has no name any more (BAD_STATE)", async (k) =
     200,
   );
   await k.ok("task_kill", { handle: proc_handle });
-  assert.equal(await threadState(k, t), STATE.DEAD);
+  assert.equal(await k.threadState(t), STATE.DEAD);
   assertStatus(
     await k.call("object_get_property", { handle: t, property: "ZX_PROP_NAME" }),
     "ZX_ERR_BAD_STATE",
@@ -566,7 +540,7 @@ archTest("wait_one: BAD_HANDLE, then the WAIT right", async (k) => {
     "ZX_ERR_BAD_HANDLE",
     400,
   );
-  const noWait = await reduced(k, k.handles.thread, DEFAULT_RIGHTS.thread & ~RIGHT.WAIT);
+  const noWait = await k.reduced(k.handles.thread, DEFAULT_RIGHTS.thread & ~RIGHT.WAIT);
   const denied = await k.call("object_wait_one", { handle: noWait, signals: 0x10, deadline: 0 });
   assertStatus(denied, "ZX_ERR_ACCESS_DENIED", 403);
   // VMARs, resources and suspend tokens have no WAIT right.
@@ -580,7 +554,7 @@ archTest("wait_one: BAD_HANDLE, then the WAIT right", async (k) => {
     );
   }
   // WAIT alone is enough.
-  const waitOnly = await reduced(k, k.handles.thread, RIGHT.WAIT);
+  const waitOnly = await k.reduced(k.handles.thread, RIGHT.WAIT);
   const ok = await k.call("object_wait_one", { handle: waitOnly, signals: 0x10, deadline: 0 });
   assert.equal(ok.http, 200);
 });
@@ -643,7 +617,7 @@ archTest("wait_one: a short deadline expires on the monotonic clock", async (k) 
   assertStatus(reply, "ZX_ERR_TIMED_OUT", 504);
   assert.equal(reply.body.observed, SIGNAL.RUNNING);
   assert.ok((await now(k)) >= deadline);
-  assert.equal(await threadState(k, k.handles.thread), STATE.RUNNING);
+  assert.equal(await k.threadState(k.handles.thread), STATE.RUNNING);
 });
 
 archTest(
@@ -661,7 +635,7 @@ archTest(
     const waited = (await now(k)) - before;
     assert.ok(waited >= 90_000_000n, `waited ${waited} ns`);
     assert.ok(waited < 2_000_000_000n, `waited ${waited} ns`);
-    assert.equal(await threadState(k, k.handles.thread), STATE.RUNNING);
+    assert.equal(await k.threadState(k.handles.thread), STATE.RUNNING);
   },
   () => inProcess({ maxBlockMs: 100 }),
 );
@@ -675,7 +649,7 @@ archTest("wait_one: a blocked client thread is woken when the signal is asserted
     { handle: c, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
     b.token,
   );
-  await eventually(async () => (await threadState(k, b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
   const blocked = await k.ok("object_get_info", { handle: b.thread, topic: "ZX_INFO_THREAD" });
   assert.equal(blocked.info.state, 0x0603);
   // Blocked threads still assert RUNNING.
@@ -693,22 +667,22 @@ archTest("wait_one: a blocked client thread is woken when the signal is asserted
   assert.equal(reply.body.observed & SIGNAL.SUSPENDED, SIGNAL.SUSPENDED);
   assert.equal(reply.body.observed & SIGNAL.RUNNING, 0);
   assert.ok((await now(k)) < deadline);
-  assert.equal(await threadState(k, b.thread), STATE.RUNNING);
+  assert.equal(await k.threadState(b.thread), STATE.RUNNING);
   await k.ok("clock_get_monotonic", {}, b.token);
 });
 
 archTest("wait_one: closing the waited-on handle cancels the wait", async (k) => {
   const b = await clientThread(k, "waiter");
   const c = await k.runningThread();
-  const watched = await dup(k, c);
-  const other = await dup(k, c);
+  const watched = await k.dup(c);
+  const other = await k.dup(c);
   const deadline = (await now(k)) + 2_000_000_000n;
   const pending = k.call(
     "object_wait_one",
     { handle: watched, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
     b.token,
   );
-  await eventually(async () => (await threadState(k, b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
   // Closing another handle to the same object does not matter.
   await k.ok("handle_close", { handle: other });
   assert.equal(await settlesWithin(pending, 20), false);
@@ -719,9 +693,9 @@ archTest("wait_one: closing the waited-on handle cancels the wait", async (k) =>
   assert.equal(reply.body.code, -23);
   assert.equal(reply.body.observed & SIGNAL.HANDLE_CLOSED, SIGNAL.HANDLE_CLOSED);
   assert.equal(reply.body.observed & SIGNAL.RUNNING, SIGNAL.RUNNING);
-  assert.equal(await threadState(k, b.thread), STATE.RUNNING);
+  assert.equal(await k.threadState(b.thread), STATE.RUNNING);
   // The object itself is untouched.
-  assert.equal(await threadState(k, c), STATE.RUNNING);
+  assert.equal(await k.threadState(c), STATE.RUNNING);
 });
 
 archTest("wait_one: a wait on a process ends when the process is killed", async (k) => {
@@ -737,7 +711,7 @@ archTest("wait_one: a wait on a process ends when the process is killed", async 
     },
     b.token,
   );
-  await eventually(async () => (await threadState(k, b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
   await k.ok("task_kill", { handle: proc_handle });
   const reply = await pending;
   assert.equal(reply.http, 200);
@@ -753,16 +727,16 @@ archTest("wait_one: a waiter suspended meanwhile replies only once resumed", asy
     { handle: c, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
     b.token,
   );
-  await eventually(async () => (await threadState(k, b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
   const { token } = await k.ok("task_suspend", { handle: b.thread });
-  assert.equal(await threadState(k, b.thread), STATE.SUSPENDED);
+  assert.equal(await k.threadState(b.thread), STATE.SUSPENDED);
   await k.ok("task_suspend", { handle: c });
   assert.equal(await settlesWithin(pending, 30), false);
   await k.ok("handle_close", { handle: token });
   const reply = await pending;
   assert.equal(reply.http, 200);
   assert.equal(reply.body.observed & SIGNAL.SUSPENDED, SIGNAL.SUSPENDED);
-  assert.equal(await threadState(k, b.thread), STATE.RUNNING);
+  assert.equal(await k.threadState(b.thread), STATE.RUNNING);
 });
 
 archTest(
@@ -776,7 +750,7 @@ archTest(
       { handle: c, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
       b.token,
     );
-    await eventually(async () => (await threadState(k, b.thread)) === STATE.BLOCKED_WAIT_ONE);
+    await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
     // B and the bootstrap thread share the process; killing it kills B.
     const kill = await k.call("task_kill", { handle: k.handles.process });
     assert.equal(kill.http, 200);
@@ -807,13 +781,13 @@ archTest("clock_get_monotonic: non-negative and increasing", async (k) => {
 archTest("tokens: a NEW thread becomes a client thread that can make syscalls", async (k) => {
   const { proc_handle } = await k.ok("process_create", { job: k.handles.root_job, name: "p" });
   const t = await k.newThread(proc_handle, "client");
-  assert.equal(await threadState(k, t), STATE.NEW);
+  assert.equal(await k.threadState(t), STATE.NEW);
   const reply = await tokenFor(k, t);
   assert.equal(reply.http, 201);
   const token = reply.body.token as string;
   assert.ok(token.length >= 32);
   assert.notEqual(token, k.token);
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
   // The token's thread started its process.
   const process = await k.ok("object_get_info", { handle: proc_handle, topic: "ZX_INFO_PROCESS" });
   assert.equal(process.info.flags, 1);
@@ -838,12 +812,12 @@ archTest("tokens: error paths", async (k) => {
     assertStatus(await tokenFor(k, handle), "ZX_ERR_WRONG_TYPE", 400);
   }
   // Type before rights.
-  assertStatus(await tokenFor(k, await reduced(k, k.handles.process, 0)), "ZX_ERR_WRONG_TYPE", 400);
+  assertStatus(await tokenFor(k, await k.reduced(k.handles.process, 0)), "ZX_ERR_WRONG_TYPE", 400);
   // A thread handle without WRITE.
   const t = await k.newThread();
-  const noWrite = await reduced(k, t, DEFAULT_RIGHTS.thread & ~RIGHT.WRITE);
+  const noWrite = await k.reduced(t, DEFAULT_RIGHTS.thread & ~RIGHT.WRITE);
   assertStatus(await tokenFor(k, noWrite), "ZX_ERR_ACCESS_DENIED", 403);
-  assert.equal(await threadState(k, t), STATE.NEW);
+  assert.equal(await k.threadState(t), STATE.NEW);
   // Already started.
   assertStatus(await tokenFor(k, k.handles.thread), "ZX_ERR_BAD_STATE", 409);
   assertStatus(await tokenFor(k, await k.runningThread()), "ZX_ERR_BAD_STATE", 409);
@@ -855,7 +829,7 @@ archTest("tokens: error paths", async (k) => {
   await k.ok("task_kill", { handle: proc_handle });
   assertStatus(await tokenFor(k, orphan), "ZX_ERR_BAD_STATE", 409);
   // WRITE alone is enough.
-  const writeOnly = await reduced(k, t, RIGHT.WRITE);
+  const writeOnly = await k.reduced(t, RIGHT.WRITE);
   assert.equal((await tokenFor(k, writeOnly)).http, 201);
 });
 
@@ -872,6 +846,6 @@ Deno.test("tokens: another kernel's token, or none, is 401", async () => {
   const made = await send(fetcher, `/v1/kernels/${a.id}/tokens`, { thread: t }, "not-a-token");
   assert.equal(made.http, 401);
   // The thread was not started by any of those.
-  assert.equal(await threadState(a, t), STATE.NEW);
+  assert.equal(await a.threadState(t), STATE.NEW);
   assert.equal((await tokenFor(a, t)).http, 201);
 });

@@ -3,7 +3,7 @@
 // HTTP against modern Zircon's results and check order.
 
 import assert from "node:assert/strict";
-import { ARCHES, assertStatus, inProcess, type Json, send, TestKernel } from "./helpers.ts";
+import { archTest, assertStatus, type Json, send, TestKernel } from "./helpers.ts";
 
 const RIGHT = {
   DUPLICATE: 0x1,
@@ -28,40 +28,9 @@ const RETCODE_SYSCALL_KILL = -1024n;
 const ENTRY = "0x1000000";
 const STACK = "0x2000000";
 
-function archTest(name: string, fn: (k: TestKernel) => Promise<void>) {
-  for (const arch of ARCHES) {
-    Deno.test(`[${arch}] ${name}`, async () => {
-      const k = await TestKernel.create(inProcess(), { arch });
-      assert.equal(k.arch, arch);
-      await fn(k);
-    });
-  }
-}
-
-interface Basic {
-  koid: number;
-  rights: number;
-  type: number;
-  related: number;
-}
-
-async function basic(k: TestKernel, handle: number): Promise<Basic> {
-  const body = await k.ok("object_get_info", { handle, topic: "ZX_INFO_HANDLE_BASIC" });
-  return {
-    koid: Number(BigInt(body.info.koid)),
-    rights: body.info.rights,
-    type: body.info.type,
-    related: Number(BigInt(body.info.related_koid)),
-  };
-}
-
 async function threadInfo(k: TestKernel, thread: number): Promise<Json> {
   const body = await k.ok("object_get_info", { handle: thread, topic: "ZX_INFO_THREAD" });
   return body.info;
-}
-
-async function threadState(k: TestKernel, thread: number): Promise<number> {
-  return (await threadInfo(k, thread)).state;
 }
 
 interface ProcessInfo {
@@ -96,15 +65,6 @@ async function signals(k: TestKernel, handle: number): Promise<number> {
 
 async function runState(k: TestKernel, thread: number): Promise<number> {
   return (await signals(k, thread)) & (SIGNAL.RUNNING | SIGNAL.SUSPENDED);
-}
-
-async function dup(k: TestKernel, handle: number): Promise<number> {
-  return (await k.ok("handle_duplicate", { handle, rights: "ZX_RIGHT_SAME_RIGHTS" })).out;
-}
-
-/** A copy of `handle` with only `rights` (the original stays). */
-async function reduced(k: TestKernel, handle: number, rights: number): Promise<number> {
-  return (await k.ok("handle_replace", { handle: await dup(k, handle), rights })).out;
 }
 
 async function newProcess(k: TestKernel, name = "child"): Promise<{ proc: number; vmar: number }> {
@@ -152,7 +112,7 @@ archTest(
       name: "shared",
       options: "ZX_PROCESS_SHARED",
     });
-    assert.equal((await basic(k, shared.proc_handle)).type, OBJ.PROCESS);
+    assert.equal((await k.basic(shared.proc_handle)).type, OBJ.PROCESS);
     await k.ok("process_create", { job: k.handles.root_job, name: "one", options: 1 });
   },
 );
@@ -209,12 +169,12 @@ archTest("process_create: names are cut to 31 bytes, to name_size, and at a NUL"
 
 archTest("process_create: the job needs MANAGE_PROCESS or WRITE", async (k) => {
   const job = k.handles.root_job;
-  const writeOnly = await reduced(k, job, RIGHT.WRITE);
+  const writeOnly = await k.reduced(job, RIGHT.WRITE);
   await k.ok("process_create", { job: writeOnly, name: "via-write" });
-  const manageOnly = await reduced(k, job, RIGHT.MANAGE_PROCESS);
+  const manageOnly = await k.reduced(job, RIGHT.MANAGE_PROCESS);
   await k.ok("process_create", { job: manageOnly, name: "via-manage" });
   for (const rights of [0, RIGHT.DUPLICATE | RIGHT.INSPECT | RIGHT.READ | RIGHT.DESTROY]) {
-    const neither = await reduced(k, job, rights);
+    const neither = await k.reduced(job, rights);
     const reply = await k.call("process_create", { job: neither, name: "denied" });
     assertStatus(reply, "ZX_ERR_ACCESS_DENIED", 403);
     assert.equal(reply.body.proc_handle, undefined);
@@ -229,7 +189,7 @@ archTest("process_create: a non-job handle is WRONG_TYPE, even without rights", 
       400,
     );
     assertStatus(
-      await k.call("process_create", { job: await reduced(k, handle, 0), name: "x" }),
+      await k.call("process_create", { job: await k.reduced(handle, 0), name: "x" }),
       "ZX_ERR_WRONG_TYPE",
       400,
     );
@@ -242,21 +202,21 @@ archTest("process_create: a non-job handle is WRONG_TYPE, even without rights", 
 });
 
 archTest("process_create: process and root VMAR handles, rights and koids", async (k) => {
-  const job = await basic(k, k.handles.root_job);
+  const job = await k.basic(k.handles.root_job);
   assert.equal(job.type, OBJ.JOB);
   const { proc, vmar } = await newProcess(k, "p");
   assert.notEqual(proc, vmar);
-  const p = await basic(k, proc);
+  const p = await k.basic(proc);
   assert.equal(p.type, OBJ.PROCESS);
   assert.equal(p.rights, PROCESS_RIGHTS);
   assert.equal(p.related, job.koid);
-  const v = await basic(k, vmar);
+  const v = await k.basic(vmar);
   assert.equal(v.type, OBJ.VMAR);
   assert.equal(v.rights, ROOT_VMAR_RIGHTS);
   assert.equal(v.related, 0);
   assert.notEqual(p.koid, v.koid);
   // A second process is a different object.
-  const other = await basic(k, (await newProcess(k, "q")).proc);
+  const other = await k.basic((await newProcess(k, "q")).proc);
   assert.notEqual(other.koid, p.koid);
   // Not started yet.
   assert.deepEqual(await processInfo(k, proc), { returnCode: 0n, startTime: 0n, flags: 0 });
@@ -307,15 +267,15 @@ archTest("thread_create: a NULL or short name is INVALID_ARGS before the handle"
 
 archTest("thread_create: needs MANAGE_THREAD on a process (WRITE is not enough)", async (k) => {
   const process = k.handles.process;
-  const writeOnly = await reduced(k, process, PROCESS_RIGHTS & ~RIGHT.MANAGE_THREAD);
+  const writeOnly = await k.reduced(process, PROCESS_RIGHTS & ~RIGHT.MANAGE_THREAD);
   assertStatus(
     await k.call("thread_create", { process: writeOnly, name: "t" }),
     "ZX_ERR_ACCESS_DENIED",
     403,
   );
-  const manageOnly = await reduced(k, process, RIGHT.MANAGE_THREAD);
+  const manageOnly = await k.reduced(process, RIGHT.MANAGE_THREAD);
   const t = (await k.ok("thread_create", { process: manageOnly, name: "t" })).out;
-  assert.equal((await basic(k, t)).type, OBJ.THREAD);
+  assert.equal((await k.basic(t)).type, OBJ.THREAD);
   // Wrong type beats missing rights.
   for (const handle of [k.handles.root_job, k.handles.thread, k.handles.vmar]) {
     assertStatus(
@@ -324,7 +284,7 @@ archTest("thread_create: needs MANAGE_THREAD on a process (WRITE is not enough)"
       400,
     );
     assertStatus(
-      await k.call("thread_create", { process: await reduced(k, handle, 0), name: "t" }),
+      await k.call("thread_create", { process: await k.reduced(handle, 0), name: "t" }),
       "ZX_ERR_WRONG_TYPE",
       400,
     );
@@ -340,10 +300,10 @@ archTest("thread_create: a NEW thread, its info, rights and related koid", async
   const { proc } = await newProcess(k);
   for (const process of [k.handles.process, proc]) {
     const t = await k.newThread(process, "fresh");
-    const b = await basic(k, t);
+    const b = await k.basic(t);
     assert.equal(b.type, OBJ.THREAD);
     assert.equal(b.rights, THREAD_RIGHTS);
-    assert.equal(b.related, (await basic(k, process)).koid);
+    assert.equal(b.related, (await k.basic(process)).koid);
     const body = await k.ok("object_get_info", { handle: t, topic: "ZX_INFO_THREAD" });
     assert.equal(Uint8Array.fromBase64(body.buffer).length, 72);
     assert.equal(body.info.state, STATE.NEW);
@@ -366,11 +326,11 @@ archTest(
       if (startFirst) assert.equal((await start(k, await k.newThread(proc))).http, 200);
       await k.ok("task_kill", { handle: proc });
       const t = await k.newThread(proc, "late");
-      assert.equal(await threadState(k, t), STATE.NEW);
+      assert.equal(await k.threadState(t), STATE.NEW);
       assertStatus(await start(k, t), "ZX_ERR_BAD_STATE", 409);
       // The process check comes before the entry check.
       assertStatus(await start(k, t, "0xffffff8000000000"), "ZX_ERR_BAD_STATE", 409);
-      assert.equal(await threadState(k, t), STATE.NEW);
+      assert.equal(await k.threadState(t), STATE.NEW);
     }
   },
 );
@@ -388,19 +348,19 @@ archTest("thread_start: handle, type, then MANAGE_THREAD", async (k) => {
   for (const handle of [k.handles.process, k.handles.root_job]) {
     assertStatus(await start(k, handle), "ZX_ERR_WRONG_TYPE", 400);
     assertStatus(
-      await start(k, await reduced(k, handle, 0), "0x80000000000000"),
+      await start(k, await k.reduced(handle, 0), "0x80000000000000"),
       "ZX_ERR_WRONG_TYPE",
       400,
     );
   }
-  const noManage = await reduced(k, t, THREAD_RIGHTS & ~RIGHT.MANAGE_THREAD);
+  const noManage = await k.reduced(t, THREAD_RIGHTS & ~RIGHT.MANAGE_THREAD);
   // Rights are checked before the entry.
   assertStatus(await start(k, noManage, "0xffffff8000000000"), "ZX_ERR_ACCESS_DENIED", 403);
   assertStatus(await start(k, noManage), "ZX_ERR_ACCESS_DENIED", 403);
-  assert.equal(await threadState(k, t), STATE.NEW);
-  const manageOnly = await reduced(k, t, RIGHT.MANAGE_THREAD);
+  assert.equal(await k.threadState(t), STATE.NEW);
+  const manageOnly = await k.reduced(t, RIGHT.MANAGE_THREAD);
   assert.equal((await start(k, manageOnly)).http, 200);
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
 });
 
 archTest("thread_start: kernel and non-user entries are INVALID_ARGS; 0 is valid", async (k) => {
@@ -412,7 +372,7 @@ archTest("thread_start: kernel and non-user entries are INVALID_ARGS; 0 is valid
     assertStatus(reply, "ZX_ERR_INVALID_ARGS", 400);
     assert.equal(reply.body.code, -10);
     // The thread is still NEW and can be started properly.
-    assert.equal(await threadState(k, t), STATE.NEW);
+    assert.equal(await k.threadState(t), STATE.NEW);
     assert.equal((await start(k, t)).http, 200);
   }
   // A refused first thread does not start its process.
@@ -429,7 +389,7 @@ archTest("thread_start: kernel and non-user entries are INVALID_ARGS; 0 is valid
     const t = await k.newThread();
     const reply = await start(k, t, entry);
     assert.equal(reply.http, 200, `${entry}: ${JSON.stringify(reply.body)}`);
-    assert.equal(await threadState(k, t), STATE.RUNNING);
+    assert.equal(await k.threadState(t), STATE.RUNNING);
     assert.equal(await runState(k, t), SIGNAL.RUNNING);
   }
 });
@@ -441,7 +401,7 @@ archTest("thread_start: starting twice is BAD_STATE, after the entry check", asy
   assertStatus(await start(k, t, "0x80000000000000"), "ZX_ERR_INVALID_ARGS", 400);
   // The bootstrap thread is running too.
   assertStatus(await start(k, k.handles.thread), "ZX_ERR_BAD_STATE", 409);
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
 });
 
 archTest(
@@ -462,10 +422,10 @@ archTest(
       before <= info.startTime && info.startTime <= after,
       `${before} ${info.startTime} ${after}`,
     );
-    assert.equal(await threadState(k, first), STATE.RUNNING);
+    assert.equal(await k.threadState(first), STATE.RUNNING);
     // Later threads join the running process; start_time stays.
     assert.equal((await start(k, second)).http, 200);
-    assert.equal(await threadState(k, second), STATE.RUNNING);
+    assert.equal(await k.threadState(second), STATE.RUNNING);
     assert.equal((await processInfo(k, proc)).startTime, info.startTime);
     // A running process has not terminated.
     assert.equal(await signals(k, proc) & SIGNAL.TERMINATED, 0);
@@ -479,38 +439,38 @@ for (const call of ["task_suspend", "task_suspend_token"]) {
   archTest(`${call}: BAD_HANDLE, then WRITE, then the object type`, async (k) => {
     assertStatus(await k.call(call, { handle: badValue(k) }), "ZX_ERR_BAD_HANDLE", 400);
     const t = await k.runningThread();
-    const noWrite = await reduced(k, t, THREAD_RIGHTS & ~RIGHT.WRITE);
+    const noWrite = await k.reduced(t, THREAD_RIGHTS & ~RIGHT.WRITE);
     const denied = await k.call(call, { handle: noWrite });
     assertStatus(denied, "ZX_ERR_ACCESS_DENIED", 403);
     assert.equal(denied.body.token, undefined);
-    assert.equal(await threadState(k, t), STATE.RUNNING);
+    assert.equal(await k.threadState(t), STATE.RUNNING);
     // Jobs, VMARs and resources have WRITE but cannot be suspended.
     for (const handle of [k.handles.root_job, k.handles.vmar, k.handles.hypervisor_resource]) {
       assertStatus(await k.call(call, { handle }), "ZX_ERR_WRONG_TYPE", 400);
     }
     // The generic lookup checks rights before the type switch.
-    const jobNoWrite = await reduced(k, k.handles.root_job, RIGHT.INSPECT);
+    const jobNoWrite = await k.reduced(k.handles.root_job, RIGHT.INSPECT);
     assertStatus(await k.call(call, { handle: jobNoWrite }), "ZX_ERR_ACCESS_DENIED", 403);
     const { token } = await k.ok(call, { handle: t });
     assertStatus(await k.call(call, { handle: token }), "ZX_ERR_ACCESS_DENIED", 403);
   });
 
   archTest(`${call}: the calling thread or process cannot suspend itself`, async (k) => {
-    for (const handle of [k.handles.thread, await dup(k, k.handles.thread)]) {
+    for (const handle of [k.handles.thread, await k.dup(k.handles.thread)]) {
       assertStatus(await k.call(call, { handle }), "ZX_ERR_NOT_SUPPORTED", 501);
     }
-    for (const handle of [k.handles.process, await dup(k, k.handles.process)]) {
+    for (const handle of [k.handles.process, await k.dup(k.handles.process)]) {
       assertStatus(await k.call(call, { handle }), "ZX_ERR_NOT_SUPPORTED", 501);
     }
     // Rights come first.
-    const noWrite = await reduced(k, k.handles.thread, RIGHT.INSPECT);
+    const noWrite = await k.reduced(k.handles.thread, RIGHT.INSPECT);
     assertStatus(await k.call(call, { handle: noWrite }), "ZX_ERR_ACCESS_DENIED", 403);
     // Still running and able to call.
-    assert.equal(await threadState(k, k.handles.thread), STATE.RUNNING);
+    assert.equal(await k.threadState(k.handles.thread), STATE.RUNNING);
     // Another thread of the caller's own process can be suspended.
     const t = await k.runningThread();
     const { token } = await k.ok(call, { handle: t });
-    assert.equal(await threadState(k, t), STATE.SUSPENDED);
+    assert.equal(await k.threadState(t), STATE.SUSPENDED);
     await k.ok("handle_close", { handle: token });
   });
 }
@@ -521,7 +481,7 @@ archTest(
     const t = await k.runningThread();
     assert.equal(await runState(k, t), SIGNAL.RUNNING);
     const { token } = await k.ok("task_suspend", { handle: t });
-    assert.equal(await threadState(k, t), STATE.SUSPENDED);
+    assert.equal(await k.threadState(t), STATE.SUSPENDED);
     const suspended = await k.call("object_wait_one", {
       handle: t,
       signals: "ZX_THREAD_SUSPENDED",
@@ -538,13 +498,13 @@ archTest(
     assertStatus(running, "ZX_ERR_TIMED_OUT", 504);
     assert.equal(running.body.observed & (SIGNAL.RUNNING | SIGNAL.SUSPENDED), SIGNAL.SUSPENDED);
     // The token.
-    const b = await basic(k, token);
+    const b = await k.basic(token);
     assert.equal(b.type, OBJ.SUSPEND_TOKEN);
     assert.equal(b.rights, 0x8002);
     assert.equal(b.related, 0);
-    assert.notEqual(b.koid, (await basic(k, t)).koid);
+    assert.notEqual(b.koid, (await k.basic(t)).koid);
     await k.ok("handle_close", { handle: token });
-    assert.equal(await threadState(k, t), STATE.RUNNING);
+    assert.equal(await k.threadState(t), STATE.RUNNING);
     assert.equal(await runState(k, t), SIGNAL.RUNNING);
   },
 );
@@ -556,11 +516,11 @@ archTest("task_suspend: tokens nest; closing the last one resumes", async (k) =>
   assert.equal(new Set(tokens).size, 3);
   for (const token of tokens.slice(0, 2)) {
     await k.ok("handle_close", { handle: token });
-    assert.equal(await threadState(k, t), STATE.SUSPENDED);
+    assert.equal(await k.threadState(t), STATE.SUSPENDED);
     assert.equal(await runState(k, t), SIGNAL.SUSPENDED);
   }
   await k.ok("handle_close", { handle: tokens[2] });
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
   assert.equal(await runState(k, t), SIGNAL.RUNNING);
 });
 
@@ -568,18 +528,18 @@ archTest("task_suspend: a NEW thread may be suspended and starts SUSPENDED", asy
   const t = await k.newThread();
   const { token } = await k.ok("task_suspend", { handle: t });
   // Nothing happens until it starts.
-  assert.equal(await threadState(k, t), STATE.NEW);
+  assert.equal(await k.threadState(t), STATE.NEW);
   assert.equal(await signals(k, t), 0);
   assert.equal((await start(k, t)).http, 200);
-  assert.equal(await threadState(k, t), STATE.SUSPENDED);
+  assert.equal(await k.threadState(t), STATE.SUSPENDED);
   assert.equal(await runState(k, t), SIGNAL.SUSPENDED);
   await k.ok("handle_close", { handle: token });
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
   // Suspended and resumed before the start: starts running.
   const u = await k.newThread();
   await k.ok("handle_close", { handle: (await k.ok("task_suspend", { handle: u })).token });
   assert.equal((await start(k, u)).http, 200);
-  assert.equal(await threadState(k, u), STATE.RUNNING);
+  assert.equal(await k.threadState(u), STATE.RUNNING);
 });
 
 archTest(
@@ -590,21 +550,21 @@ archTest(
     const waiting = await k.newThread(proc, "not-started");
     assert.equal((await start(k, first)).http, 200);
     const { token } = await k.ok("task_suspend", { handle: proc });
-    assert.equal(await threadState(k, first), STATE.SUSPENDED);
+    assert.equal(await k.threadState(first), STATE.SUSPENDED);
     assert.equal(await runState(k, first), SIGNAL.SUSPENDED);
     // A NEW thread of the process is not affected until it starts...
-    assert.equal(await threadState(k, waiting), STATE.NEW);
+    assert.equal(await k.threadState(waiting), STATE.NEW);
     // ...and then starts suspended.
     assert.equal((await start(k, waiting)).http, 200);
-    assert.equal(await threadState(k, waiting), STATE.SUSPENDED);
+    assert.equal(await k.threadState(waiting), STATE.SUSPENDED);
     const late = await k.newThread(proc, "late");
     assert.equal((await start(k, late)).http, 200);
-    assert.equal(await threadState(k, late), STATE.SUSPENDED);
+    assert.equal(await k.threadState(late), STATE.SUSPENDED);
     // The process itself keeps running (no process-level suspended state).
     assert.equal((await processInfo(k, proc)).flags, FLAG.STARTED);
     await k.ok("handle_close", { handle: token });
     for (const t of [first, waiting, late]) {
-      assert.equal(await threadState(k, t), STATE.RUNNING);
+      assert.equal(await k.threadState(t), STATE.RUNNING);
       assert.equal(await runState(k, t), SIGNAL.RUNNING);
     }
   },
@@ -619,11 +579,11 @@ archTest(
     const t = await k.newThread(proc);
     assert.equal((await start(k, t)).http, 200);
     assert.equal((await processInfo(k, proc)).flags, FLAG.STARTED);
-    assert.equal(await threadState(k, t), STATE.SUSPENDED);
+    assert.equal(await k.threadState(t), STATE.SUSPENDED);
     await k.ok("handle_close", { handle: first });
-    assert.equal(await threadState(k, t), STATE.SUSPENDED);
+    assert.equal(await k.threadState(t), STATE.SUSPENDED);
     await k.ok("handle_close", { handle: second });
-    assert.equal(await threadState(k, t), STATE.RUNNING);
+    assert.equal(await k.threadState(t), STATE.RUNNING);
   },
 );
 
@@ -635,28 +595,28 @@ archTest("task_suspend: process and thread tokens are independent counts", async
   let processToken = (await k.ok("task_suspend", { handle: proc })).token;
   let threadToken = (await k.ok("task_suspend", { handle: t })).token;
   await k.ok("handle_close", { handle: processToken });
-  assert.equal(await threadState(k, t), STATE.SUSPENDED);
+  assert.equal(await k.threadState(t), STATE.SUSPENDED);
   await k.ok("handle_close", { handle: threadToken });
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
   // Thread first, thread closed first.
   threadToken = (await k.ok("task_suspend", { handle: t })).token;
   processToken = (await k.ok("task_suspend", { handle: proc })).token;
   await k.ok("handle_close", { handle: threadToken });
-  assert.equal(await threadState(k, t), STATE.SUSPENDED);
+  assert.equal(await k.threadState(t), STATE.SUSPENDED);
   assert.equal(await runState(k, t), SIGNAL.SUSPENDED);
   await k.ok("handle_close", { handle: processToken });
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
   // Thread and process suspended before the start.
   const u = await k.newThread(proc);
   threadToken = (await k.ok("task_suspend", { handle: u })).token;
   processToken = (await k.ok("task_suspend", { handle: proc })).token;
   assert.equal((await start(k, u)).http, 200);
-  assert.equal(await threadState(k, u), STATE.SUSPENDED);
+  assert.equal(await k.threadState(u), STATE.SUSPENDED);
   await k.ok("handle_close", { handle: processToken });
-  assert.equal(await threadState(k, u), STATE.SUSPENDED);
-  assert.equal(await threadState(k, t), STATE.RUNNING);
+  assert.equal(await k.threadState(u), STATE.SUSPENDED);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
   await k.ok("handle_close", { handle: threadToken });
-  assert.equal(await threadState(k, u), STATE.RUNNING);
+  assert.equal(await k.threadState(u), STATE.RUNNING);
 });
 
 archTest(
@@ -675,7 +635,7 @@ archTest(
     }
     // ThreadDispatcher::Suspend only counts a suspension on a never-started thread.
     const { token } = await k.ok("task_suspend", { handle: unstarted });
-    assert.equal(await threadState(k, unstarted), STATE.NEW);
+    assert.equal(await k.threadState(unstarted), STATE.NEW);
     await k.ok("handle_close", { handle: token });
     // A never-started process that was killed cannot be suspended either.
     const other = (await newProcess(k)).proc;
@@ -708,7 +668,7 @@ Deno.test("task_suspend: a client thread can suspend the bootstrap thread of its
     501,
   );
   await k.ok("handle_close", { handle: token }, workerToken);
-  assert.equal(await threadState(k, k.handles.thread), STATE.RUNNING);
+  assert.equal(await k.threadState(k.handles.thread), STATE.RUNNING);
 });
 
 // ---------------------------------------------------------------------------
@@ -717,20 +677,20 @@ Deno.test("task_suspend: a client thread can suspend the bootstrap thread of its
 archTest("task_kill: DESTROY is checked before the type; threads are WRONG_TYPE", async (k) => {
   assertStatus(await k.call("task_kill", { handle: badValue(k) }), "ZX_ERR_BAD_HANDLE", 400);
   const { proc } = await newProcess(k);
-  const noDestroy = await reduced(k, proc, PROCESS_RIGHTS & ~RIGHT.DESTROY);
+  const noDestroy = await k.reduced(proc, PROCESS_RIGHTS & ~RIGHT.DESTROY);
   assertStatus(await k.call("task_kill", { handle: noDestroy }), "ZX_ERR_ACCESS_DENIED", 403);
   assert.equal((await processInfo(k, proc)).flags, 0);
   const t = await k.runningThread();
   assertStatus(await k.call("task_kill", { handle: t }), "ZX_ERR_WRONG_TYPE", 400);
-  assert.equal(await threadState(k, t), STATE.RUNNING);
-  const threadNoDestroy = await reduced(k, t, THREAD_RIGHTS & ~RIGHT.DESTROY);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
+  const threadNoDestroy = await k.reduced(t, THREAD_RIGHTS & ~RIGHT.DESTROY);
   assertStatus(await k.call("task_kill", { handle: threadNoDestroy }), "ZX_ERR_ACCESS_DENIED", 403);
   // VMARs, resources and tokens carry no DESTROY right.
   const { token } = await k.ok("task_suspend", { handle: t });
   for (const handle of [k.handles.vmar, k.handles.hypervisor_resource, token]) {
     assertStatus(await k.call("task_kill", { handle }), "ZX_ERR_ACCESS_DENIED", 403);
   }
-  const jobNoDestroy = await reduced(k, k.handles.root_job, RIGHT.INSPECT | RIGHT.WRITE);
+  const jobNoDestroy = await k.reduced(k.handles.root_job, RIGHT.INSPECT | RIGHT.WRITE);
   assertStatus(await k.call("task_kill", { handle: jobNoDestroy }), "ZX_ERR_ACCESS_DENIED", 403);
   // The caller is unharmed.
   await k.ok("clock_get_monotonic");
@@ -763,7 +723,7 @@ archTest(
       assert.equal(await signals(k, t), SIGNAL.TERMINATED);
     }
     // A thread that never started is left alone.
-    assert.equal(await threadState(k, unstarted), STATE.NEW);
+    assert.equal(await k.threadState(unstarted), STATE.NEW);
     assert.equal(await signals(k, proc) & SIGNAL.TERMINATED, SIGNAL.TERMINATED);
     const waited = await k.call("object_wait_one", {
       handle: proc,
@@ -779,7 +739,7 @@ archTest(
     assert.equal(info.startTime, startTime);
     // The dead thread's token can still be closed.
     await k.ok("handle_close", { handle: token });
-    assert.equal(await threadState(k, suspended), STATE.DEAD);
+    assert.equal(await k.threadState(suspended), STATE.DEAD);
   },
 );
 
@@ -801,7 +761,7 @@ archTest("task_kill: killing a dead process again is OK and changes nothing", as
   await k.ok("task_kill", { handle: proc });
   const first = await processInfo(k, proc);
   await k.ok("task_kill", { handle: proc });
-  await k.ok("task_kill", { handle: await dup(k, proc) });
+  await k.ok("task_kill", { handle: await k.dup(proc) });
   assert.deepEqual(await processInfo(k, proc), first);
 });
 

@@ -31,20 +31,6 @@ async function isValid(k: TestKernel, handle: number, token = k.token): Promise<
   return false;
 }
 
-/** The thread's signals, read with a zero-deadline wait for every signal. */
-async function signals(k: TestKernel, handle: number): Promise<number> {
-  const reply = await k.call("object_wait_one", { handle, signals: 0xffff_ffff, deadline: 0 });
-  assert.ok(reply.body.code === 0 || reply.body.status === "ZX_ERR_TIMED_OUT");
-  return reply.body.observed;
-}
-
-/** A token for a NEW thread of the bootstrap process (starts it). */
-async function clientToken(k: TestKernel, thread: number): Promise<string> {
-  const reply = await send(k.fetcher, `/v1/kernels/${k.id}/tokens`, { thread }, k.token);
-  assert.equal(reply.http, 201, JSON.stringify(reply.body));
-  return reply.body.token;
-}
-
 async function kernelHandleValues(k: TestKernel): Promise<Set<number>> {
   const reply = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
   assert.equal(reply.http, 200);
@@ -387,10 +373,10 @@ for (const arch of ARCHES) {
     assert.equal(info.type, OBJ_TYPE_SUSPEND_TOKEN);
     assert.equal(info.rights, SUSPEND_TOKEN_RIGHTS);
     assert.equal(await k.threadState(thread), STATE_SUSPENDED);
-    assert.equal(await signals(k, thread) & (THREAD_RUNNING | THREAD_SUSPENDED), THREAD_SUSPENDED);
+    assert.equal(await k.signals(thread) & (THREAD_RUNNING | THREAD_SUSPENDED), THREAD_SUSPENDED);
     await k.ok("handle_close", { handle: token });
     assert.equal(await k.threadState(thread), STATE_RUNNING);
-    assert.equal(await signals(k, thread) & (THREAD_RUNNING | THREAD_SUSPENDED), THREAD_RUNNING);
+    assert.equal(await k.signals(thread) & (THREAD_RUNNING | THREAD_SUSPENDED), THREAD_RUNNING);
   });
 
   Deno.test(`[${arch}] a replaced token keeps the thread suspended until it is closed`, async () => {
@@ -426,7 +412,7 @@ for (const arch of ARCHES) {
     assert.notEqual((await k.basic(first)).koid, (await k.basic(second)).koid);
     await k.ok("handle_close", { handle: first });
     assert.equal(await k.threadState(thread), STATE_SUSPENDED);
-    assert.equal(await signals(k, thread) & THREAD_RUNNING, 0);
+    assert.equal(await k.signals(thread) & THREAD_RUNNING, 0);
     // close_many closes the last one and resumes.
     await k.ok("handle_close_many", { handles: [0, second] });
     assert.equal(await k.threadState(thread), STATE_RUNNING);
@@ -436,7 +422,7 @@ for (const arch of ARCHES) {
 Deno.test("closing a token resumes a thread a client drives", async () => {
   const k = await TestKernel.create();
   const worker = await k.newThread();
-  const workerToken = await clientToken(k, worker);
+  const workerToken = await k.clientToken(worker);
   await k.ok("clock_get_monotonic", {}, workerToken);
   const { token } = await k.ok("task_suspend", { handle: worker });
   // A suspended thread makes no syscalls.

@@ -127,6 +127,27 @@ export class TestKernel {
     return (await this.ok("handle_replace", { handle: await this.dup(handle), rights })).out;
   }
 
+  /** Signals asserted on `handle`, read with a zero-deadline wait for every signal. */
+  async signals(handle: number): Promise<number> {
+    const reply = await this.call("object_wait_one", { handle, signals: 0xffff_ffff, deadline: 0 });
+    assert.ok(reply.body.code === 0 || reply.body.status === "ZX_ERR_TIMED_OUT");
+    return reply.body.observed;
+  }
+
+  /** Starts NEW `thread` as a client thread and returns its token. */
+  async clientToken(thread: number): Promise<string> {
+    const reply = await send(this.fetcher, `/v1/kernels/${this.id}/tokens`, { thread }, this.token);
+    assert.equal(reply.http, 201, JSON.stringify(reply.body));
+    assert.equal(typeof reply.body.token, "string");
+    return reply.body.token;
+  }
+
+  /** A new thread of the bootstrap process, driven by its own token. */
+  async clientThread(name = "client"): Promise<{ thread: number; token: string }> {
+    const thread = await this.newThread(this.handles.process, name);
+    return { thread, token: await this.clientToken(thread) };
+  }
+
   /** A started thread that is running (not suspended). */
   async runningThread(): Promise<number> {
     const thread = await this.newThread();

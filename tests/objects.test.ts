@@ -86,18 +86,6 @@ async function tokenFor(k: TestKernel, thread: number, token = k.token): Promise
   return await send(k.fetcher, `/v1/kernels/${k.id}/tokens`, { thread }, token);
 }
 
-/** A second client thread in the bootstrap process. */
-async function clientThread(
-  k: TestKernel,
-  name = "client",
-): Promise<{ thread: number; token: string }> {
-  const thread = await k.newThread(k.handles.process, name);
-  const reply = await tokenFor(k, thread);
-  assert.equal(reply.http, 201, JSON.stringify(reply.body));
-  assert.equal(typeof reply.body.token, "string");
-  return { thread, token: reply.body.token };
-}
-
 function u32(bytes: Uint8Array, offset: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset).getUint32(offset, true);
 }
@@ -641,7 +629,7 @@ archTest(
 );
 
 archTest("wait_one: a blocked client thread is woken when the signal is asserted", async (k) => {
-  const b = await clientThread(k, "waiter");
+  const b = await k.clientThread("waiter");
   const c = await k.runningThread();
   const deadline = (await now(k)) + 2_000_000_000n;
   const pending = k.call(
@@ -672,7 +660,7 @@ archTest("wait_one: a blocked client thread is woken when the signal is asserted
 });
 
 archTest("wait_one: closing the waited-on handle cancels the wait", async (k) => {
-  const b = await clientThread(k, "waiter");
+  const b = await k.clientThread("waiter");
   const c = await k.runningThread();
   const watched = await k.dup(c);
   const other = await k.dup(c);
@@ -699,7 +687,7 @@ archTest("wait_one: closing the waited-on handle cancels the wait", async (k) =>
 });
 
 archTest("wait_one: a wait on a process ends when the process is killed", async (k) => {
-  const b = await clientThread(k, "waiter");
+  const b = await k.clientThread("waiter");
   const { proc_handle } = await k.ok("process_create", { job: k.handles.root_job, name: "p" });
   const deadline = (await now(k)) + 2_000_000_000n;
   const pending = k.call(
@@ -719,7 +707,7 @@ archTest("wait_one: a wait on a process ends when the process is killed", async 
 });
 
 archTest("wait_one: a waiter suspended meanwhile replies only once resumed", async (k) => {
-  const b = await clientThread(k, "waiter");
+  const b = await k.clientThread("waiter");
   const c = await k.runningThread();
   const deadline = (await now(k)) + 2_000_000_000n;
   const pending = k.call(
@@ -742,7 +730,7 @@ archTest("wait_one: a waiter suspended meanwhile replies only once resumed", asy
 archTest(
   "wait_one: killing the waiter's process ends the wait with INTERNAL_INTR_KILLED",
   async (k) => {
-    const b = await clientThread(k, "waiter");
+    const b = await k.clientThread("waiter");
     const c = await k.runningThread();
     const deadline = (await now(k)) + 2_000_000_000n;
     const pending = k.call(

@@ -56,15 +56,8 @@ async function processInfo(k: TestKernel, process: number): Promise<ProcessInfo>
   return info;
 }
 
-/** Signals asserted on `handle`, read with a zero-deadline wait. */
-async function signals(k: TestKernel, handle: number): Promise<number> {
-  const reply = await k.call("object_wait_one", { handle, signals: 0xffff_ffff, deadline: 0 });
-  assert.ok(reply.body.code === 0 || reply.body.status === "ZX_ERR_TIMED_OUT");
-  return reply.body.observed;
-}
-
 async function runState(k: TestKernel, thread: number): Promise<number> {
-  return (await signals(k, thread)) & (SIGNAL.RUNNING | SIGNAL.SUSPENDED);
+  return (await k.signals(thread)) & (SIGNAL.RUNNING | SIGNAL.SUSPENDED);
 }
 
 async function newProcess(k: TestKernel, name = "child"): Promise<{ proc: number; vmar: number }> {
@@ -78,12 +71,6 @@ async function start(k: TestKernel, thread: number, entry: string | number = ENT
 
 async function getName(k: TestKernel, handle: number): Promise<string> {
   return (await k.ok("object_get_property", { handle, property: "ZX_PROP_NAME" })).name;
-}
-
-async function clientToken(k: TestKernel, thread: number): Promise<string> {
-  const reply = await send(k.fetcher, `/v1/kernels/${k.id}/tokens`, { thread }, k.token);
-  assert.equal(reply.http, 201, JSON.stringify(reply.body));
-  return reply.body.token;
 }
 
 /** A bad handle value: a live value with its low bits cleared. */
@@ -220,7 +207,7 @@ archTest("process_create: process and root VMAR handles, rights and koids", asyn
   assert.notEqual(other.koid, p.koid);
   // Not started yet.
   assert.deepEqual(await processInfo(k, proc), { returnCode: 0n, startTime: 0n, flags: 0 });
-  assert.equal(await signals(k, proc), 0);
+  assert.equal(await k.signals(proc), 0);
 });
 
 // ---------------------------------------------------------------------------
@@ -311,7 +298,7 @@ archTest("thread_create: a NEW thread, its info, rights and related koid", async
     const mask = body.info.cpu_affinity_mask.mask.map((w: string) => BigInt(w));
     assert.deepEqual(mask, [0xffff_ffffn, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
     // A NEW thread asserts neither RUNNING nor SUSPENDED.
-    assert.equal(await signals(k, t), 0);
+    assert.equal(await k.signals(t), 0);
     assert.equal(await getName(k, t), "fresh");
   }
   // Creating threads does not start the process.
@@ -428,7 +415,7 @@ archTest(
     assert.equal(await k.threadState(second), STATE.RUNNING);
     assert.equal((await processInfo(k, proc)).startTime, info.startTime);
     // A running process has not terminated.
-    assert.equal(await signals(k, proc) & SIGNAL.TERMINATED, 0);
+    assert.equal(await k.signals(proc) & SIGNAL.TERMINATED, 0);
   },
 );
 
@@ -529,7 +516,7 @@ archTest("task_suspend: a NEW thread may be suspended and starts SUSPENDED", asy
   const { token } = await k.ok("task_suspend", { handle: t });
   // Nothing happens until it starts.
   assert.equal(await k.threadState(t), STATE.NEW);
-  assert.equal(await signals(k, t), 0);
+  assert.equal(await k.signals(t), 0);
   assert.equal((await start(k, t)).http, 200);
   assert.equal(await k.threadState(t), STATE.SUSPENDED);
   assert.equal(await runState(k, t), SIGNAL.SUSPENDED);
@@ -647,7 +634,7 @@ archTest(
 Deno.test("task_suspend: a client thread can suspend the bootstrap thread of its process", async () => {
   const k = await TestKernel.create();
   const worker = await k.newThread();
-  const workerToken = await clientToken(k, worker);
+  const workerToken = await k.clientToken(worker);
   // Same process: the bootstrap process's handle values work for the worker.
   const { token } = await k.ok("task_suspend", { handle: k.handles.thread }, workerToken);
   assert.equal(
@@ -720,11 +707,11 @@ archTest(
         info.cpu_affinity_mask.mask.map((w: string) => BigInt(w)),
         new Array(8).fill(0n),
       );
-      assert.equal(await signals(k, t), SIGNAL.TERMINATED);
+      assert.equal(await k.signals(t), SIGNAL.TERMINATED);
     }
     // A thread that never started is left alone.
     assert.equal(await k.threadState(unstarted), STATE.NEW);
-    assert.equal(await signals(k, proc) & SIGNAL.TERMINATED, SIGNAL.TERMINATED);
+    assert.equal(await k.signals(proc) & SIGNAL.TERMINATED, SIGNAL.TERMINATED);
     const waited = await k.call("object_wait_one", {
       handle: proc,
       signals: "ZX_PROCESS_TERMINATED",
@@ -747,7 +734,7 @@ archTest("task_kill: a never-started process dies at once with start_time 0", as
   const { proc } = await newProcess(k);
   await k.newThread(proc);
   await k.ok("task_kill", { handle: proc });
-  assert.equal(await signals(k, proc), SIGNAL.TERMINATED);
+  assert.equal(await k.signals(proc), SIGNAL.TERMINATED);
   assert.deepEqual(await processInfo(k, proc), {
     returnCode: RETCODE_SYSCALL_KILL,
     startTime: 0n,
@@ -771,7 +758,7 @@ archTest(
     // A thread of another process, driven by a client.
     const { proc } = await newProcess(k);
     const worker = await k.newThread(proc, "worker");
-    const workerToken = await clientToken(k, worker);
+    const workerToken = await k.clientToken(worker);
     await k.ok("clock_get_monotonic", {}, workerToken);
     // The bootstrap process holds a token suspending the worker...
     await k.ok("task_suspend", { handle: worker });
@@ -793,7 +780,7 @@ archTest(
   "task_kill: killing the caller's own process succeeds; its threads then get BAD_STATE",
   async (k) => {
     const sibling = await k.newThread(k.handles.process, "sibling");
-    const siblingToken = await clientToken(k, sibling);
+    const siblingToken = await k.clientToken(sibling);
     const reply = await k.call("task_kill", { handle: k.handles.process });
     assert.equal(reply.http, 200);
     assert.deepEqual(reply.body, { status: "ZX_OK", code: 0 });
@@ -809,7 +796,7 @@ archTest(
 archTest("task_kill: killing a job kills its processes", async (k) => {
   const { proc } = await newProcess(k);
   const worker = await k.newThread(proc, "worker");
-  const workerToken = await clientToken(k, worker);
+  const workerToken = await k.clientToken(worker);
   await k.ok("clock_get_monotonic", {}, workerToken);
   // The only job is the root job, which also holds the caller's process.
   const reply = await k.call("task_kill", { handle: k.handles.root_job });

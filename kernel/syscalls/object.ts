@@ -255,19 +255,24 @@ export const objectWaitOne = defineSyscall({
     if (end === "killed" || !thread.alive) {
       throw new ZxError(ERR.INTERNAL_INTR_KILLED, "the calling thread was killed while blocked");
     }
-    if (end === "signaled") return { observed };
-    if (end === "closed") {
-      throw new ZxError(ERR.CANCELED, "the handle was closed during the wait", { observed });
+    switch (end) {
+      case "signaled":
+        return { observed };
+      case "closed":
+        throw new ZxError(ERR.CANCELED, "the handle was closed during the wait", { observed });
+      case "cap":
+        throw new ZxError(
+          ERR.TIMED_OUT,
+          `the server's cap of ${caller.maxBlockMs} ms for one blocking request was reached`,
+          { observed: object.signals },
+        );
+      default:
+        throw new ZxError(
+          ERR.TIMED_OUT,
+          "the deadline passed before any of the signals was asserted",
+          { observed: object.signals },
+        );
     }
-    if (!(end === "cap" || end === "deadline")) throw new Error(`unexpected wait end ${end}`);
-    observed = object.signals;
-    throw new ZxError(
-      ERR.TIMED_OUT,
-      end === "cap"
-        ? `the server's cap of ${caller.maxBlockMs} ms for one blocking request was reached`
-        : "the deadline passed before any of the signals was asserted",
-      { observed },
-    );
   },
 });
 

@@ -73,6 +73,28 @@ async function eventually(check: () => Promise<boolean>, ms = 2000): Promise<voi
   }
 }
 
+/**
+ * Starts a 2-second object_wait_one by client thread `waiter` (token) on
+ * `handle`; returns its pending reply (and deadline) once the waiter is
+ * BLOCKED_WAIT_ONE.
+ */
+async function blockedWait(
+  k: TestKernel,
+  token: string,
+  waiter: number,
+  handle: number,
+  signals: string,
+): Promise<{ pending: Promise<Reply>; deadline: bigint }> {
+  const deadline = (await now(k)) + 2_000_000_000n;
+  const pending = k.call(
+    "object_wait_one",
+    { handle, signals, deadline: `0x${deadline.toString(16)}` },
+    token,
+  );
+  await eventually(async () => (await k.threadState(waiter)) === STATE.BLOCKED_WAIT_ONE);
+  return { pending, deadline };
+}
+
 /** Whether `promise` settles within `ms`. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -631,13 +653,7 @@ archTest(
 archTest("wait_one: a blocked client thread is woken when the signal is asserted", async (k) => {
   const b = await k.clientThread("waiter");
   const c = await k.runningThread();
-  const deadline = (await now(k)) + 2_000_000_000n;
-  const pending = k.call(
-    "object_wait_one",
-    { handle: c, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
-    b.token,
-  );
-  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  const { pending, deadline } = await blockedWait(k, b.token, b.thread, c, "ZX_THREAD_SUSPENDED");
   const blocked = await k.ok("object_get_info", { handle: b.thread, topic: "ZX_INFO_THREAD" });
   assert.equal(blocked.info.state, 0x0603);
   // Blocked threads still assert RUNNING.
@@ -664,13 +680,7 @@ archTest("wait_one: closing the waited-on handle cancels the wait", async (k) =>
   const c = await k.runningThread();
   const watched = await k.dup(c);
   const other = await k.dup(c);
-  const deadline = (await now(k)) + 2_000_000_000n;
-  const pending = k.call(
-    "object_wait_one",
-    { handle: watched, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
-    b.token,
-  );
-  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  const { pending } = await blockedWait(k, b.token, b.thread, watched, "ZX_THREAD_SUSPENDED");
   // Closing another handle to the same object does not matter.
   await k.ok("handle_close", { handle: other });
   assert.equal(await settlesWithin(pending, 20), false);
@@ -689,17 +699,7 @@ archTest("wait_one: closing the waited-on handle cancels the wait", async (k) =>
 archTest("wait_one: a wait on a process ends when the process is killed", async (k) => {
   const b = await k.clientThread("waiter");
   const { proc_handle } = await k.ok("process_create", { job: k.handles.root_job, name: "p" });
-  const deadline = (await now(k)) + 2_000_000_000n;
-  const pending = k.call(
-    "object_wait_one",
-    {
-      handle: proc_handle,
-      signals: "ZX_PROCESS_TERMINATED",
-      deadline: `0x${deadline.toString(16)}`,
-    },
-    b.token,
-  );
-  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  const { pending } = await blockedWait(k, b.token, b.thread, proc_handle, "ZX_PROCESS_TERMINATED");
   await k.ok("task_kill", { handle: proc_handle });
   const reply = await pending;
   assert.equal(reply.http, 200);
@@ -709,13 +709,7 @@ archTest("wait_one: a wait on a process ends when the process is killed", async 
 archTest("wait_one: a waiter suspended meanwhile replies only once resumed", async (k) => {
   const b = await k.clientThread("waiter");
   const c = await k.runningThread();
-  const deadline = (await now(k)) + 2_000_000_000n;
-  const pending = k.call(
-    "object_wait_one",
-    { handle: c, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
-    b.token,
-  );
-  await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
+  const { pending } = await blockedWait(k, b.token, b.thread, c, "ZX_THREAD_SUSPENDED");
   const { token } = await k.ok("task_suspend", { handle: b.thread });
   assert.equal(await k.threadState(b.thread), STATE.SUSPENDED);
   await k.ok("task_suspend", { handle: c });
@@ -732,13 +726,7 @@ archTest(
   async (k) => {
     const b = await k.clientThread("waiter");
     const c = await k.runningThread();
-    const deadline = (await now(k)) + 2_000_000_000n;
-    const pending = k.call(
-      "object_wait_one",
-      { handle: c, signals: "ZX_THREAD_SUSPENDED", deadline: `0x${deadline.toString(16)}` },
-      b.token,
-    );
-    await eventually(async () => (await k.threadState(b.thread)) === STATE.BLOCKED_WAIT_ONE);
+    const { pending } = await blockedWait(k, b.token, b.thread, c, "ZX_THREAD_SUSPENDED");
     // B and the bootstrap thread share the process; killing it kills B.
     const kill = await k.call("task_kill", { handle: k.handles.process });
     assert.equal(kill.http, 200);

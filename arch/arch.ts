@@ -34,6 +34,15 @@ export interface ThreadRegisters {
    * only if every check passes, applies it. A failed write changes nothing.
    */
   write(abi: Abi, kind: number, input: Uint8Array, ctx: WriteContext): ZxStatus;
+  /**
+   * A syscall is being made: its arguments are where the architecture's
+   * syscall convention puts them (x64 rdi, rsi, rdx, r10, r8, r9; arm64
+   * x0-x7), as a debugger sees them while the thread is stopped in it.
+   */
+  setSyscallArgs(args: readonly bigint[]): void;
+  /** The syscall return register (x64 rax, arm64 x0) as a zx_status_t. */
+  syscallResult(): number;
+  setSyscallResult(status: number): void;
   /** Why the last refused write was refused, in words (for error messages). */
   readonly rejection: string;
 }

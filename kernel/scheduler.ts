@@ -21,6 +21,7 @@ function setLifecycle(thread: Thread, next: Lifecycle): void {
       break;
     case "SUSPENDED":
       thread.updateSignals(THREAD_RUNNING, THREAD_SUSPENDED);
+      for (const listener of [...thread.suspendListeners]) listener();
       break;
     case "DEAD":
       thread.updateSignals(THREAD_RUNNING | THREAD_SUSPENDED, TASK_TERMINATED);

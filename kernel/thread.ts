@@ -34,6 +34,8 @@ export class Thread extends NamedObject {
   readonly #resumeWaiters = new Set<() => void>();
   /** Told when the thread dies, e.g. to end a syscall it was blocked in. */
   readonly deathListeners = new Set<() => void>();
+  /** Told when the thread is suspended, e.g. to interrupt a syscall it was blocked in. */
+  readonly suspendListeners = new Set<() => void>();
 
   constructor(koid: number, readonly process: Process, readonly registers: ThreadRegisters) {
     super(koid);

@@ -138,8 +138,20 @@ export class Arm64Registers implements ThreadRegisters {
     this.singleStep = false;
   }
 
-  /** The thread has executed user code. Nothing visible changes on arm64. */
-  noteUserExecution(): void {}
+  /** Arguments in x0-x7, as the arm64 Zircon syscall convention passes them. */
+  setSyscallArgs(args: readonly bigint[]): void {
+    const v = this.genView;
+    args.forEach((arg, i) => v.setBigUint64(X0 + 8 * i, BigInt.asUintN(64, arg), true));
+  }
+
+  syscallResult(): number {
+    return this.genView.getInt32(X0, true);
+  }
+
+  /** x0 = the status, sign-extended as the 64-bit register holds it. */
+  setSyscallResult(status: number): void {
+    this.genView.setBigInt64(X0, BigInt(status), true);
+  }
 
   read(abi: Abi, kind: number, out: Uint8Array): ZxStatus {
     const layout = ARM64_REGSETS[abi].get(kind);

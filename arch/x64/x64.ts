@@ -78,6 +78,11 @@ export function x64IsValidUserPc(pc: bigint): boolean {
 const GEN_SIZE = X64_GENERAL_REGS.size;
 const MX_GEN_SIZE = X64_GENERAL_REGS_MX.size;
 const RIP = X64_GENERAL_REGS.offsetOf("rip");
+const RAX = X64_GENERAL_REGS.offsetOf("rax");
+/** Where the x86-64 Zircon syscall convention passes arguments 1-6. */
+const SYSCALL_ARGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"].map((r) =>
+  X64_GENERAL_REGS.offsetOf(r)
+);
 const RSP = X64_GENERAL_REGS.offsetOf("rsp");
 const RDI = X64_GENERAL_REGS.offsetOf("rdi");
 const RSI = X64_GENERAL_REGS.offsetOf("rsi");
@@ -166,11 +171,25 @@ export class X64Registers implements ThreadRegisters {
    * The thread has executed user code: the saved rflags now shows what the
    * CPU keeps set in user mode, the always-one bit 1 and IF. A thread that
    * has only been started reads 0x200; once it has run, a write of
-   * 0x244ed7 reads back unchanged. (Not part of ThreadRegisters yet.)
+   * 0x244ed7 reads back unchanged. The interpreter core will call this.
    */
   noteUserExecution(): void {
     const v = this.genView;
     v.setUint32(RFLAGS, v.getUint32(RFLAGS, true) | X86_FLAGS_ALWAYS_ONE | X86_FLAGS_IF, true);
+  }
+
+  setSyscallArgs(args: readonly bigint[]): void {
+    const v = this.genView;
+    args.forEach((arg, i) => v.setBigUint64(SYSCALL_ARGS[i], BigInt.asUintN(64, arg), true));
+  }
+
+  syscallResult(): number {
+    return this.genView.getInt32(RAX, true);
+  }
+
+  /** rax = the status, sign-extended as the 64-bit register holds it. */
+  setSyscallResult(status: number): void {
+    this.genView.setBigInt64(RAX, BigInt(status), true);
   }
 
   read(abi: Abi, kind: number, out: Uint8Array): ZxStatus {

@@ -3,7 +3,7 @@
 
 import { z } from "zod";
 import type { StructLayout } from "../../arch/layout.ts";
-import { requireRights } from "../handle_table.ts";
+import { badHandle, type Handle, requireRights } from "../handle_table.ts";
 import {
   handleBasicInfo,
   INFO_HANDLE_BASIC,
@@ -15,7 +15,7 @@ import {
 import type { SignalObserver } from "../object.ts";
 import { Process } from "../process.ts";
 import { RIGHT } from "../rights.ts";
-import { ERR, ZxError } from "../status.ts";
+import { ERR, ZX_OK, ZxError, type ZxStatus } from "../status.ts";
 import { Thread } from "../thread.ts";
 import { INFO, MAX_NAME_LEN, PROP, SIGNAL, THREAD_STATE } from "../types.ts";
 import { type Caller, defineSyscall } from "./define.ts";
@@ -183,7 +183,69 @@ export const objectSetProperty = defineSyscall({
   },
 });
 
-type WaitEnd = "signaled" | "deadline" | "cap" | "closed" | "killed";
+/** How one blocking attempt of a wait ended. */
+type WaitEnd = "signaled" | "deadline" | "cap" | "closed" | "killed" | "suspended";
+
+/** The status each ending leaves in the syscall return register. */
+const STATUS_OF_END: Record<Exclude<WaitEnd, "killed">, ZxStatus> = {
+  signaled: ZX_OK,
+  deadline: ERR.TIMED_OUT,
+  cap: ERR.TIMED_OUT,
+  closed: ERR.CANCELED,
+  // A suspension interrupts the wait; the vDSO retries it once resumed.
+  suspended: ERR.INTERNAL_INTR_RETRY,
+};
+
+/**
+ * Blocks until one of `signals` is asserted on the handle's object, the
+ * deadline or the server's cap passes, the handle is closed, or the calling
+ * thread is suspended or dies. Level-triggered: asserted signals end it at once.
+ */
+function waitOnce(
+  caller: Caller,
+  h: Handle,
+  signals: number,
+  deadline: bigint,
+  capAt: number,
+): Promise<{ end: WaitEnd; observed: number }> {
+  const { object } = h;
+  const thread = caller.thread;
+  if (object.signals & signals) {
+    return Promise.resolve({ end: "signaled", observed: object.signals });
+  }
+  const untilDeadlineMs = Number(deadline - caller.kernel.now()) / 1e6;
+  const untilCapMs = capAt - performance.now();
+  if (untilDeadlineMs <= 0 || untilCapMs <= 0) {
+    const end = untilDeadlineMs <= 0 ? "deadline" : "cap";
+    return Promise.resolve({ end, observed: object.signals });
+  }
+  return new Promise((resolve) => {
+    const finish = (end: WaitEnd, observed = object.signals) => {
+      clearTimeout(timer);
+      object.removeObserver(observer);
+      h.closeListeners.delete(onClose);
+      thread.deathListeners.delete(onDeath);
+      thread.suspendListeners.delete(onSuspend);
+      resolve({ end, observed });
+    };
+    const observer: SignalObserver = { mask: signals, onSignals: (now) => finish("signaled", now) };
+    const onClose = () => finish("closed", (object.signals | SIGNAL.HANDLE_CLOSED) >>> 0);
+    const onDeath = () => finish("killed");
+    const onSuspend = () => finish("suspended");
+    const timer = setTimeout(
+      () => finish(untilDeadlineMs <= untilCapMs ? "deadline" : "cap"),
+      Math.min(untilDeadlineMs, untilCapMs),
+    );
+    object.addObserver(observer);
+    h.closeListeners.add(onClose);
+    thread.deathListeners.add(onDeath);
+    thread.suspendListeners.add(onSuspend);
+  });
+}
+
+function killedWhileBlocked(): ZxError {
+  return new ZxError(ERR.INTERNAL_INTR_KILLED, "the calling thread was killed while blocked");
+}
 
 export const objectWaitOne = defineSyscall({
   name: "object_wait_one",
@@ -192,9 +254,12 @@ export const objectWaitOne = defineSyscall({
   description: "Needs ZX_RIGHT_WAIT. Returns at once if any of `signals` is asserted; a " +
     "deadline at or before now (zx_clock_get_monotonic) polls. `observed` is returned in every " +
     "outcome. Closing the handle during the wait gives CANCELED. One request blocks at most " +
-    "the server's cap (default 30 s) and then gives TIMED_OUT. If the caller's thread is " +
-    "suspended meanwhile, the reply waits until it resumes; if it is killed, the reply is " +
-    "ZX_ERR_INTERNAL_INTR_KILLED.",
+    "the server's cap (default 30 s) and then gives TIMED_OUT. While blocked, the calling " +
+    "thread's registers hold the syscall's arguments (x64 rdi, rsi, rdx, r10; arm64 x0-x3); " +
+    "suspending it interrupts the wait, leaving ZX_ERR_INTERNAL_INTR_RETRY (-6) in rax / x0, " +
+    "and the wait resumes when the thread does, unless a debugger wrote another value there " +
+    "with thread_write_state, which the call then returns. If the thread is killed, the reply " +
+    "is ZX_ERR_INTERNAL_INTR_KILLED.",
   params: z.strictObject({
     handle: handle(),
     signals: flags("signals", "the signals to wait for"),
@@ -209,69 +274,60 @@ export const objectWaitOne = defineSyscall({
     const object = h.object;
     if (!object.waitable) throw new ZxError(ERR.NOT_SUPPORTED, "this object cannot be waited on");
     if (object.signals & signals) return { observed: object.signals };
-    const now = caller.kernel.now();
-    if (deadline <= now) {
+    if (deadline <= caller.kernel.now()) {
       throw new ZxError(ERR.TIMED_OUT, "none of the signals is asserted", {
         observed: object.signals,
       });
     }
 
     const thread = caller.thread;
-    const untilDeadlineMs = Number(deadline - now) / 1e6;
-    const capped = untilDeadlineMs > caller.maxBlockMs;
+    const registers = thread.registers;
+    const capAt = performance.now() + caller.maxBlockMs;
+    registers.setSyscallArgs([BigInt(handle), BigInt(signals), deadline, 0n]);
     thread.blockedReason = THREAD_STATE.BLOCKED_WAIT_ONE;
-    let observed = object.signals;
-    const end = await new Promise<WaitEnd>((resolve) => {
-      const finish = (why: WaitEnd) => {
-        clearTimeout(timer);
-        object.removeObserver(observer);
-        h.closeListeners.delete(onClose);
-        thread.deathListeners.delete(onDeath);
-        resolve(why);
-      };
-      const observer: SignalObserver = {
-        mask: signals,
-        onSignals: (now) => {
-          observed = now;
-          finish("signaled");
-        },
-      };
-      const onClose = () => {
-        observed = (object.signals | SIGNAL.HANDLE_CLOSED) >>> 0;
-        finish("closed");
-      };
-      const onDeath = () => finish("killed");
-      const timer = setTimeout(
-        () => finish(capped ? "cap" : "deadline"),
-        Math.min(untilDeadlineMs, caller.maxBlockMs),
-      );
-      object.addObserver(observer);
-      h.closeListeners.add(onClose);
-      thread.deathListeners.add(onDeath);
-    });
-    // A thread suspended while blocked reports its result only once resumed.
-    if (end !== "killed") await thread.untilRunnable();
-    thread.blockedReason = 0;
-    if (end === "killed" || !thread.alive) {
-      throw new ZxError(ERR.INTERNAL_INTR_KILLED, "the calling thread was killed while blocked");
-    }
-    switch (end) {
-      case "signaled":
-        return { observed };
-      case "closed":
-        throw new ZxError(ERR.CANCELED, "the handle was closed during the wait", { observed });
-      case "cap":
-        throw new ZxError(
-          ERR.TIMED_OUT,
-          `the server's cap of ${caller.maxBlockMs} ms for one blocking request was reached`,
-          { observed: object.signals },
-        );
-      default:
-        throw new ZxError(
-          ERR.TIMED_OUT,
-          "the deadline passed before any of the signals was asserted",
-          { observed: object.signals },
-        );
+    try {
+      for (;;) {
+        const { end, observed } = await waitOnce(caller, h, signals, deadline, capAt);
+        if (end === "killed") throw killedWhileBlocked();
+        const status = STATUS_OF_END[end];
+        registers.setSyscallResult(status);
+        // A stopped thread returns from the syscall only once it runs again.
+        await thread.untilRunnable();
+        if (!thread.alive) throw killedWhileBlocked();
+        const result = registers.syscallResult();
+        if (result === ERR.INTERNAL_INTR_RETRY) {
+          if (caller.handles.get(handle) !== h) throw badHandle(handle);
+          continue;
+        }
+        if (result !== status) {
+          if (result === ZX_OK) return { observed };
+          throw new ZxError(
+            result as ZxStatus,
+            "the syscall's return register was set to this status while the thread was stopped",
+            { observed },
+          );
+        }
+        switch (end) {
+          case "signaled":
+            return { observed };
+          case "closed":
+            throw new ZxError(ERR.CANCELED, "the handle was closed during the wait", { observed });
+          case "cap":
+            throw new ZxError(
+              ERR.TIMED_OUT,
+              `the server's cap of ${caller.maxBlockMs} ms for one blocking request was reached`,
+              { observed },
+            );
+          default:
+            throw new ZxError(
+              ERR.TIMED_OUT,
+              "the deadline passed before any of the signals was asserted",
+              { observed },
+            );
+        }
+      }
+    } finally {
+      thread.blockedReason = 0;
     }
   },
 });

@@ -15,6 +15,11 @@ export class Job extends NamedObject {
     parent?.childJobs.add(this);
   }
 
+  /** How many jobs lie above this one (the root job is at 0). */
+  get depth(): number {
+    return this.parent ? this.parent.depth + 1 : 0;
+  }
+
   override get relatedKoid(): number {
     return this.parent?.koid ?? 0;
   }

@@ -94,3 +94,59 @@ Deno.test("limits: live handles per kernel give NO_MEMORY with nothing half-done
   const { token } = await k.ok("task_suspend", { handle: thread });
   assert.equal(typeof token, "number");
 });
+
+Deno.test("job_create: child jobs, rights, order of checks, depth", async () => {
+  const k = await TestKernel.create();
+  const root = await k.basic(k.handles.root_job);
+  const child = (await k.ok("job_create", { parent_job: k.handles.root_job })).out;
+  const info = await k.basic(child);
+  assert.equal(info.type, 17);
+  assert.equal(info.rights, 0x7dfcf);
+  assert.equal(info.related, root.koid);
+  // options are checked before the handle.
+  assertStatus(
+    await k.call("job_create", { parent_job: 4, options: 1 }),
+    "ZX_ERR_INVALID_ARGS",
+    400,
+  );
+  assertStatus(await k.call("job_create", { parent_job: 4 }), "ZX_ERR_BAD_HANDLE", 400);
+  assertStatus(
+    await k.call("job_create", { parent_job: k.handles.process }),
+    "ZX_ERR_WRONG_TYPE",
+    400,
+  );
+  // WRITE is accepted in place of MANAGE_JOB; neither is ACCESS_DENIED.
+  const writeOnly = await k.reduced(child, 0x8);
+  await k.ok("job_create", { parent_job: writeOnly });
+  const neither = await k.reduced(child, 0x1);
+  assertStatus(await k.call("job_create", { parent_job: neither }), "ZX_ERR_ACCESS_DENIED", 403);
+  // 32 levels below the root at most.
+  let parent = child;
+  for (let depth = 2; depth <= 32; depth++) {
+    parent = (await k.ok("job_create", { parent_job: parent })).out;
+  }
+  assertStatus(await k.call("job_create", { parent_job: parent }), "ZX_ERR_OUT_OF_RANGE", 400);
+});
+
+Deno.test("a killed job takes its processes with it and accepts no new children", async () => {
+  const k = await TestKernel.create();
+  const job = (await k.ok("job_create", { parent_job: k.handles.root_job })).out;
+  const grandchild = (await k.ok("job_create", { parent_job: job })).out;
+  const { proc_handle } = await k.ok("process_create", { job: grandchild, name: "p" });
+  const thread = await k.newThread(proc_handle);
+  await k.ok("thread_start", { handle: thread, thread_entry: 0, stack: 0 });
+  await k.ok("task_kill", { handle: job });
+  for (const task of [job, grandchild, proc_handle, thread]) {
+    const seen = await k.ok("object_wait_one", {
+      handle: task,
+      signals: "ZX_TASK_TERMINATED",
+      deadline: 0,
+    });
+    assert.equal(seen.observed & 0x8, 0x8);
+  }
+  assert.equal(await k.threadState(thread), 5);
+  assertStatus(await k.call("job_create", { parent_job: job }), "ZX_ERR_BAD_STATE", 409);
+  assertStatus(await k.call("process_create", { job: grandchild }), "ZX_ERR_BAD_STATE", 409);
+  // The bootstrap process, in the root job, lives on.
+  assert.equal(await k.threadState(k.handles.thread), 1);
+});

@@ -11,6 +11,7 @@ import {
   objectWaitOne,
 } from "./object.ts";
 import {
+  jobCreate,
   processCreate,
   taskKill,
   taskSuspend,
@@ -35,6 +36,7 @@ export const SYSCALLS: readonly Syscall[] = [
   objectSetProperty,
   objectWaitOne,
   clockGetMonotonic,
+  jobCreate,
   processCreate,
   threadCreate,
   threadStart,

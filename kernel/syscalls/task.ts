@@ -43,6 +43,57 @@ const nameParams = {
   name_size: size().optional().describe("defaults to the name's length in bytes"),
 };
 
+/** JobDispatcher's kMaxHeight: how deep the job tree may grow below the root. */
+const MAX_JOB_HEIGHT = 32;
+
+export const jobCreate = defineSyscall({
+  name: "job_create",
+  abis: ["zx", "mx"],
+  summary: "Create a child job",
+  description: "Needs ZX_RIGHT_MANAGE_JOB on the parent (ZX_RIGHT_WRITE is accepted instead, as " +
+    "in Zircon). A killed parent gives BAD_STATE; a tree deeper than 32 jobs OUT_OF_RANGE.",
+  params: z.strictObject({
+    parent_job: handle(),
+    options: flags("options", "must be 0").default(0),
+  }),
+  outs: z.object({ out: handle() }),
+  errors: [
+    "INVALID_ARGS",
+    "BAD_HANDLE",
+    "WRONG_TYPE",
+    "ACCESS_DENIED",
+    "BAD_STATE",
+    "OUT_OF_RANGE",
+  ],
+  example: { parent_job: 0 },
+  impl(caller, { parent_job, options }) {
+    if (options !== 0) {
+      throw new ZxError(ERR.INVALID_ARGS, `options must be 0, got 0x${options.toString(16)}`);
+    }
+    const parent = lookupWithWriteFallback(caller, parent_job, RIGHT.MANAGE_JOB);
+    if (parent.depth >= MAX_JOB_HEIGHT) {
+      throw new ZxError(ERR.OUT_OF_RANGE, `the job tree may not be deeper than ${MAX_JOB_HEIGHT}`);
+    }
+    if (parent.dead) throw new ZxError(ERR.BAD_STATE, `job ${parent.koid} has been killed`);
+    caller.handles.reserve(1);
+    const job = new Job(caller.kernel.nextKoid(), parent);
+    return { out: caller.handles.add(job, DEFAULT_RIGHTS.job).value };
+  },
+});
+
+/**
+ * The job lookup of job_create / process_create: Zircon retries with WRITE
+ * when the MANAGE_* right fails for any reason and reports the second status.
+ */
+function lookupWithWriteFallback(caller: Caller, value: number, rights: number): Job {
+  try {
+    return caller.handles.lookupAs(value, Job, rights);
+  } catch (error) {
+    if (!(error instanceof ZxError)) throw error;
+    return caller.handles.lookupAs(value, Job, RIGHT.WRITE);
+  }
+}
+
 export const processCreate = defineSyscall({
   name: "process_create",
   abis: ["zx", "mx"],
@@ -63,15 +114,7 @@ export const processCreate = defineSyscall({
       throw new ZxError(ERR.INVALID_ARGS, `options 0x${options.toString(16)} are not supported`);
     }
     const nameBytes = copyName(name, name_size);
-    // Zircon retries with WRITE when MANAGE_PROCESS fails for any reason and
-    // reports the second lookup's status.
-    let parent: Job;
-    try {
-      parent = caller.handles.lookupAs(job, Job, RIGHT.MANAGE_PROCESS);
-    } catch (error) {
-      if (!(error instanceof ZxError)) throw error;
-      parent = caller.handles.lookupAs(job, Job, RIGHT.WRITE);
-    }
+    const parent = lookupWithWriteFallback(caller, job, RIGHT.MANAGE_PROCESS);
     if (parent.dead) throw new ZxError(ERR.BAD_STATE, `job ${parent.koid} has been killed`);
     caller.handles.reserve(2);
     const process = caller.kernel.createProcess(parent, nameBytes);

@@ -182,6 +182,35 @@ export function archTest(
   }
 }
 
+/** Expected code and HTTP status per status suffix, as the contract states them. */
+export const STATUS: Record<string, { code: number; http: number }> = {
+  NOT_SUPPORTED: { code: -2, http: 501 },
+  NO_MEMORY: { code: -4, http: 503 },
+  INVALID_ARGS: { code: -10, http: 400 },
+  BAD_HANDLE: { code: -11, http: 400 },
+  WRONG_TYPE: { code: -12, http: 400 },
+  BUFFER_TOO_SMALL: { code: -15, http: 400 },
+  BAD_STATE: { code: -20, http: 409 },
+  UNAVAILABLE: { code: -28, http: 503 },
+  ACCESS_DENIED: { code: -30, http: 403 },
+};
+
+/** Asserts a failure by its suffix ("INVALID_ARGS"): name, code and HTTP status. */
+export function expectErr(reply: Reply, suffix: string, prefix = "ZX"): void {
+  const want = STATUS[suffix];
+  assert.ok(want, `unknown status ${suffix}`);
+  assertStatus(reply, `${prefix}_ERR_${suffix}`, want.http);
+  assert.equal(reply.body.code, want.code);
+}
+
+/** A kernel of `arch` with the debugging-syscalls boot option as given. */
+export function newKernel(arch: string, debugging = true): Promise<TestKernel> {
+  return TestKernel.create(inProcess(), {
+    arch,
+    boot_options: { enable_debugging_syscalls: debugging },
+  });
+}
+
 /** Asserts a failed call's status name, code and HTTP status. */
 export function assertStatus(reply: Reply, status: string, http?: number): void {
   assert.equal(reply.body.status, status, JSON.stringify(reply.body));

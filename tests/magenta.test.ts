@@ -9,11 +9,12 @@
 import assert from "node:assert/strict";
 import {
   ARCHES,
-  assertStatus,
-  inProcess,
+  expectErr,
   type Json,
+  newKernel,
   type Reply,
   send,
+  STATUS,
   TestKernel,
 } from "./helpers.ts";
 
@@ -47,41 +48,13 @@ const X_RAX = 0, X_RSP = 56, X_RIP = 128, X_RFLAGS = 136, X_FS_BASE = 144, X_GS_
 // arm64 offsets.
 const A_LR = 240, A_SP = 248, A_PC = 256, A_CPSR = 264, A_TPIDR = 272;
 
-const STATUS: Record<string, { code: number; http: number }> = {
-  NOT_SUPPORTED: { code: -2, http: 501 },
-  NO_MEMORY: { code: -4, http: 503 },
-  INVALID_ARGS: { code: -10, http: 400 },
-  BAD_HANDLE: { code: -11, http: 400 },
-  WRONG_TYPE: { code: -12, http: 400 },
-  BUFFER_TOO_SMALL: { code: -15, http: 400 },
-  BAD_STATE: { code: -20, http: 409 },
-  UNAVAILABLE: { code: -28, http: 503 },
-  ACCESS_DENIED: { code: -30, http: 403 },
-};
-
 // ---------------------------------------------------------------------------
 // Helpers
 
-function newKernel(arch: Arch, debugging = true): Promise<TestKernel> {
-  return TestKernel.create(inProcess(), {
-    arch,
-    boot_options: { enable_debugging_syscalls: debugging },
-  });
-}
-
 /** A failure spelled the Magenta way: MX_ERR_<suffix>, its number, its HTTP status. */
 function expectMxErr(reply: Reply, suffix: string): void {
-  const want = STATUS[suffix];
-  assert.ok(want, `unknown status ${suffix}`);
-  assertStatus(reply, `MX_ERR_${suffix}`, want.http);
-  assert.equal(reply.body.code, want.code);
+  expectErr(reply, suffix, "MX");
   assert.ok(reply.body.code < 0, "a failure is a negative error value");
-}
-
-function expectZxErr(reply: Reply, suffix: string): void {
-  const want = STATUS[suffix];
-  assertStatus(reply, `ZX_ERR_${suffix}`, want.http);
-  assert.equal(reply.body.code, want.code);
 }
 
 function expectMxOk(reply: Reply): void {
@@ -415,13 +388,13 @@ for (const arch of ARCHES) {
     }
     // ... while modern zx checks the type first: WRONG_TYPE for the same handles.
     for (const h of [procNoWrite, procNone]) {
-      expectZxErr(
+      expectErr(
         await k.call("thread_write_state", { handle: h, kind: 3, buffer: "", buffer_size: 0 }),
         "WRONG_TYPE",
       );
     }
     for (const h of [procNoRead, procNone]) {
-      expectZxErr(await k.call("thread_read_state", { handle: h, kind: 3 }), "WRONG_TYPE");
+      expectErr(await k.call("thread_read_state", { handle: h, kind: 3 }), "WRONG_TYPE");
     }
     // MX_ERR_WRONG_TYPE: "handle is not that of a thread" -- with the right it needs.
     for (const h of [k.handles.process, k.handles.root_job, procNoRead]) {
@@ -611,7 +584,7 @@ Deno.test("x64: mx has no rip check for a thread stopped between instructions; z
     zx.set(await zxGeneral(k, thread));
     setU64(zx, X_RIP, rip);
     const before = await snapshot(k, thread);
-    expectZxErr(
+    expectErr(
       await k.call("thread_write_state", { handle: thread, kind: 0, buffer: zx.toBase64() }),
       "INVALID_ARGS",
     );

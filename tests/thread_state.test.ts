@@ -7,7 +7,15 @@
 // tests (threads.cc, register-set.cc).
 
 import assert from "node:assert/strict";
-import { ARCHES, assertStatus, inProcess, type Json, type Reply, TestKernel } from "./helpers.ts";
+import {
+  ARCHES,
+  expectErr,
+  inProcess,
+  type Json,
+  newKernel,
+  type Reply,
+  TestKernel,
+} from "./helpers.ts";
 
 type Arch = (typeof ARCHES)[number];
 
@@ -54,33 +62,8 @@ const A_FAR = 512, A_ESR = 520, A_BPS_COUNT = 524, A_WPS_COUNT = 525;
 
 const X86_FLAGS_USER = 0x244dd5n;
 
-const STATUS: Record<string, { code: number; http: number }> = {
-  NOT_SUPPORTED: { code: -2, http: 501 },
-  INVALID_ARGS: { code: -10, http: 400 },
-  BAD_HANDLE: { code: -11, http: 400 },
-  WRONG_TYPE: { code: -12, http: 400 },
-  BUFFER_TOO_SMALL: { code: -15, http: 400 },
-  BAD_STATE: { code: -20, http: 409 },
-  ACCESS_DENIED: { code: -30, http: 403 },
-};
-
 // ---------------------------------------------------------------------------
 // Helpers
-
-function newKernel(arch: Arch, debugging = true): Promise<TestKernel> {
-  return TestKernel.create(inProcess(), {
-    arch,
-    boot_options: { enable_debugging_syscalls: debugging },
-  });
-}
-
-/** Asserts a failure by its suffix ("INVALID_ARGS"): name, code and HTTP status. */
-function expectErr(reply: Reply, suffix: string, prefix = "ZX"): void {
-  const want = STATUS[suffix];
-  assert.ok(want, `unknown status ${suffix}`);
-  assertStatus(reply, `${prefix}_ERR_${suffix}`, want.http);
-  assert.equal(reply.body.code, want.code);
-}
 
 function expectOk(reply: Reply): void {
   assert.equal(reply.body.status, "ZX_OK", JSON.stringify(reply.body));

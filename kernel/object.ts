@@ -1,6 +1,7 @@
 // What every kernel object has: a koid, a type, default rights, a signal
 // word with observers, a handle count and (for some types) a name.
 
+import { RIGHT } from "./rights.ts";
 import { MAX_NAME_LEN, type ObjType } from "./types.ts";
 
 /** Someone waiting for any of `mask` to become asserted on an object. */
@@ -13,9 +14,10 @@ export interface SignalObserver {
 export abstract class KernelObject {
   abstract readonly type: ObjType;
   abstract readonly defaultRights: number;
-  /** Objects without names read back an empty name and refuse to be renamed. */
+  /** Only some types have ZX_PROP_NAME (see NamedObject). */
   readonly hasName: boolean = false;
-  #name = "";
+  /** The name's bytes, without the NUL padding. */
+  #name = new Uint8Array(0);
   #signals = 0;
   #observers = new Set<SignalObserver>();
   handleCount = 0;
@@ -33,11 +35,11 @@ export abstract class KernelObject {
 
   /** is_waitable(): objects whose default rights include WAIT. */
   get waitable(): boolean {
-    return (this.defaultRights & (1 << 14)) !== 0;
+    return (this.defaultRights & RIGHT.WAIT) !== 0;
   }
 
   get name(): string {
-    return this.#name;
+    return new TextDecoder().decode(this.#name);
   }
 
   /** Stores at most MAX_NAME_LEN - 1 bytes, cut at the first NUL. */
@@ -45,15 +47,13 @@ export abstract class KernelObject {
     let end = Math.min(bytes.length, MAX_NAME_LEN - 1);
     const nul = bytes.subarray(0, end).indexOf(0);
     if (nul >= 0) end = nul;
-    this.#name = new TextDecoder().decode(bytes.subarray(0, end));
-    this.#nameBytes = bytes.slice(0, end);
+    this.#name = bytes.slice(0, end);
   }
-  #nameBytes = new Uint8Array(0);
 
   /** The name as Zircon stores it: MAX_NAME_LEN bytes, NUL padded. */
   nameBytes(): Uint8Array {
     const out = new Uint8Array(MAX_NAME_LEN);
-    out.set(this.#nameBytes);
+    out.set(this.#name);
     return out;
   }
 

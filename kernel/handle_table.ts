@@ -61,10 +61,6 @@ export class HandleTable {
     this.#mask = (secret << 2) >>> 0;
   }
 
-  get size(): number {
-    return this.#byValue.size;
-  }
-
   /** Throws NO_MEMORY unless `count` more handles can be made. */
   reserve(count: number): void {
     this.ids.reserve(count);

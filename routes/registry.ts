@@ -78,10 +78,6 @@ export class KernelRegistry {
     return true;
   }
 
-  get size(): number {
-    return this.#kernels.size;
-  }
-
   get full(): boolean {
     return this.#kernels.size >= this.limits.maxKernels;
   }

@@ -82,6 +82,9 @@ function checkOneSource(buffer: unknown, regs: unknown): void {
   }
 }
 
+const IN_SYSCALL = Object.freeze({ stoppedInSyscall: true });
+const BETWEEN_INSTRUCTIONS = Object.freeze({ stoppedInSyscall: false });
+
 /** The architecture's value checks, then the store (or nothing at all). */
 function applyWrite(
   thread: Thread,
@@ -90,7 +93,7 @@ function applyWrite(
   layout: StructLayout,
   input: Uint8Array,
 ) {
-  const context = { stoppedInSyscall: thread.blockedReason !== 0 };
+  const context = thread.blockedReason !== 0 ? IN_SYSCALL : BETWEEN_INSTRUCTIONS;
   throwIfFailed(thread.registers.write(abi, kind, input, context), thread, layout, abi, "write");
 }
 

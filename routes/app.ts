@@ -6,6 +6,8 @@ import { ABIS } from "./abi.ts";
 import { MAX_LIVE_HANDLES } from "../kernel/handle_table.ts";
 import { ERR } from "../kernel/status.ts";
 import { errorResponse, jsonResponse, RequestError } from "./http.ts";
+import { dashboardRoutes } from "./dashboard.ts";
+import { docsRoutes } from "./docs.ts";
 import { kernelRoutes } from "./kernels.ts";
 import { openApiDocument } from "./openapi.ts";
 import { KernelRegistry } from "./registry.ts";
@@ -45,6 +47,8 @@ export function createApp(options: AppOptions = {}) {
     app.post(`/v1/${abi}/:name`, (c) => syscall(c.req.raw, abi, c.req.param("name")));
   }
   app.get("/openapi.json", () => jsonResponse(openapi));
+  app.route("/", docsRoutes());
+  app.route("/", dashboardRoutes());
 
   app.notFound((c) =>
     errorResponse("zx", ERR.NOT_FOUND, `no route for ${c.req.method} ${c.req.path}`, 404)

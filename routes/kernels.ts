@@ -3,7 +3,6 @@
 
 import { z } from "zod";
 import { ARCH_NAMES } from "../arch/registry.ts";
-import type { Kernel } from "../kernel/kernel.ts";
 import type { Job } from "../kernel/job.ts";
 import type { Process } from "../kernel/process.ts";
 import { startClientThread } from "../kernel/syscalls/task.ts";
@@ -17,7 +16,7 @@ import {
   readJson,
   RequestError,
 } from "./http.ts";
-import { callerOf, type KernelRegistry } from "./registry.ts";
+import { callerOf, type KernelRegistry, type Session } from "./registry.ts";
 
 export const createKernelSchema = z.strictObject({
   arch: z.enum(ARCH_NAMES as [string, ...string[]]).default("x64"),
@@ -63,12 +62,15 @@ function jobSummary(job: Job): Record<string, unknown> {
   };
 }
 
-function kernelSummary(kernel: Kernel) {
+/** The kernel's object tree, and which thread the asking token makes syscalls as. */
+function kernelSummary(session: Session) {
+  const { kernel, thread } = session;
   return {
     kernel: kernel.id,
     arch: kernel.arch.name,
     boot_options: kernel.bootOptions,
     now: Number(kernel.now()),
+    caller: { thread: thread.koid, process: thread.process.koid },
     root_job: jobSummary(kernel.rootJob),
   };
 }
@@ -110,8 +112,7 @@ export function kernelRoutes(registry: KernelRegistry) {
   }
 
   function get(request: Request, id: string): Response {
-    const { kernel } = authorize(request, id);
-    return jsonResponse(JSON.stringify(kernelSummary(kernel)));
+    return jsonResponse(JSON.stringify(kernelSummary(authorize(request, id))));
   }
 
   function remove(request: Request, id: string): Response {

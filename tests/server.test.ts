@@ -2,46 +2,8 @@
 // port: the same contract over a socket.
 
 import assert from "node:assert/strict";
-import { assertStatus, type Fetcher, send, TestKernel } from "./helpers.ts";
-
-const root = new URL("..", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Starts main.ts and resolves once it says it is listening. */
-async function startServer(args: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "main.ts", ...args],
-    cwd: root,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("listening on")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited: ${seen}`);
-    seen += value;
-  }
-  const url = /listening on (\S+)/.exec(seen)![1];
-  const fetcher: Fetcher = (path, init) => fetch(url + path, init);
-  return {
-    url,
-    fetcher,
-    async stop() {
-      child.kill();
-      await child.status;
-      await reader.cancel();
-      await child.stderr.cancel();
-    },
-  };
-}
+import { assertStatus, send, TestKernel } from "./helpers.ts";
+import { freePort, root, startServer } from "./real_server.ts";
 
 Deno.test("real server: --port, and a register round trip on both arches", async () => {
   const port = freePort();

@@ -6,7 +6,8 @@ import { ERR, statusName, ZX_OK } from "../kernel/status.ts";
 
 export const ABIS: readonly Abi[] = ["zx", "mx"];
 
-const HTTP_BY_STATUS = new Map<number, number>([
+/** The HTTP status each Zircon status is reported with (anything else: 400). */
+export const HTTP_STATUS_TABLE: ReadonlyArray<readonly [code: number, http: number]> = [
   [ERR.INVALID_ARGS, 400],
   [ERR.OUT_OF_RANGE, 400],
   [ERR.BUFFER_TOO_SMALL, 400],
@@ -26,7 +27,9 @@ const HTTP_BY_STATUS = new Map<number, number>([
   [ERR.NO_MEMORY, 503],
   [ERR.NO_RESOURCES, 503],
   [ERR.TIMED_OUT, 504],
-]);
+];
+
+const HTTP_BY_STATUS = new Map<number, number>(HTTP_STATUS_TABLE);
 
 /** The HTTP status a failed syscall is reported with. */
 export function httpStatusFor(code: number): number {

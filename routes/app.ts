@@ -9,6 +9,7 @@ import { errorResponse, jsonResponse, RequestError } from "./http.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { docsRoutes } from "./docs.ts";
 import { kernelRoutes } from "./kernels.ts";
+import { workedExamples } from "./examples.ts";
 import { openApiDocument } from "./openapi.ts";
 import { KernelRegistry } from "./registry.ts";
 import { syscallHandler } from "./syscalls.ts";
@@ -24,6 +25,7 @@ export interface AppOptions {
 
 export const DEFAULT_MAX_BLOCK_MS = 30_000;
 export const DEFAULT_MAX_KERNELS = 1024;
+const SCRATCH_KERNELS = 8;
 
 export function createApp(options: AppOptions = {}) {
   const registry = new KernelRegistry({
@@ -35,7 +37,22 @@ export function createApp(options: AppOptions = {}) {
     registry,
     maxBlockMs: options.maxBlockMs ?? DEFAULT_MAX_BLOCK_MS,
   });
-  const openapi = JSON.stringify(openApiDocument());
+  // The document's worked examples run in a scratch app, never in the kernels
+  // this server hosts; they are made once, on the first request for them.
+  let openapi: Promise<string> | undefined;
+  const openApiJson = () => {
+    if (!openapi) {
+      // Default limits: the examples need a few kernels whatever this server allows.
+      const scratch = createApp({ maxKernels: SCRATCH_KERNELS }).app;
+      openapi = workedExamples((request) => scratch.fetch(request))
+        .then((examples) => JSON.stringify(openApiDocument(examples)))
+        .catch((error) => {
+          openapi = undefined; // a later request tries again
+          throw error;
+        });
+    }
+    return openapi;
+  };
 
   const app = new Hono();
   app.post("/v1/kernels", (c) => kernels.create(c.req.raw));
@@ -46,7 +63,7 @@ export function createApp(options: AppOptions = {}) {
   for (const abi of ABIS) {
     app.post(`/v1/${abi}/:name`, (c) => syscall(c.req.raw, abi, c.req.param("name")));
   }
-  app.get("/openapi.json", () => jsonResponse(openapi));
+  app.get("/openapi.json", async () => jsonResponse(await openApiJson()));
   app.route("/", docsRoutes());
   app.route("/", dashboardRoutes());
 

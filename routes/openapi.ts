@@ -1,13 +1,20 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas that
-// validate requests, so the document cannot drift from the server.
+// validate requests, so the document cannot drift from the server. Worked
+// examples (routes/examples.ts) are real replies, attached when given.
 
 import { z } from "zod";
 import { SYSCALLS } from "../kernel/syscalls/table.ts";
 import { ERR, statusName } from "../kernel/status.ts";
-import { ABIS, httpStatusFor, prefixOf } from "./abi.ts";
+import { ABIS, HTTP_STATUS_TABLE, httpStatusFor, prefixOf } from "./abi.ts";
+import type { Exchange, WorkedExample } from "./examples.ts";
 import { createKernelSchema, createTokenSchema } from "./kernels.ts";
 
 type Json = Record<string, unknown>;
+interface Operation extends Json {
+  operationId: string;
+  requestBody?: { required?: boolean; content: Record<string, Json> };
+  responses: Record<string, Json>;
+}
 
 function schemaOf(schema: z.ZodType, io: "input" | "output"): Json {
   const json = z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" });
@@ -16,27 +23,26 @@ function schemaOf(schema: z.ZodType, io: "input" | "output"): Json {
 }
 
 const errorRef = { $ref: "#/components/schemas/Error" };
+const json = (schema: Json) => ({ "application/json": { schema } });
 
-function errorResponses(codes: readonly number[]): Json {
-  const responses: Json = {
+function errorResponses(codes: readonly number[]): Record<string, Json> {
+  const responses: Record<string, Json> = {
     "400": { description: "INVALID_ARGS (malformed body or field) and other argument errors" },
     "401": { description: "missing or unknown bearer token" },
-    "413": { description: "body larger than 1 MiB" },
+    "413": { description: "OUT_OF_RANGE: body larger than 1 MiB" },
   };
   for (const code of codes) {
     const http = String(httpStatusFor(code));
-    const existing = (responses[http] as Json | undefined)?.description;
+    const existing = responses[http]?.description;
     const name = statusName(code);
     responses[http] = { description: existing ? `${existing}; ${name}` : name };
   }
-  for (const key of Object.keys(responses)) {
-    (responses[key] as Json).content = { "application/json": { schema: errorRef } };
-  }
+  for (const key of Object.keys(responses)) responses[key].content = json(errorRef);
   return responses;
 }
 
-function syscallPaths(): Json {
-  const paths: Json = {};
+function syscallPaths(): Record<string, { post: Operation }> {
+  const paths: Record<string, { post: Operation }> = {};
   for (const syscall of SYSCALLS) {
     for (const abi of ABIS.filter((a) => syscall.abis.includes(a))) {
       const prefix = prefixOf(abi);
@@ -45,7 +51,7 @@ function syscallPaths(): Json {
       paths[`/v1/${abi}/${syscall.name}`] = {
         post: {
           operationId: `${abi}_${syscall.name}`,
-          tags: [abi === "zx" ? "zx syscalls (modern Zircon)" : "mx syscalls (Magenta ABI)"],
+          tags: [abi],
           summary: syscall.summary,
           description: `${syscall.description}\n\nErrors: ${
             syscall.errors.map((e) => `${prefix}_ERR_${e}`).join(", ") || "none"
@@ -53,23 +59,12 @@ function syscallPaths(): Json {
           security: [{ bearer: [] }],
           requestBody: {
             required: false,
-            content: {
-              "application/json": {
-                schema: schemaOf(syscall.params, "input"),
-                example: syscall.example,
-              },
-            },
+            content: json(schemaOf(syscall.params, "input")),
           },
           responses: {
             "200": {
               description: `${prefix}_OK with the out parameters`,
-              content: {
-                "application/json": {
-                  schema: {
-                    allOf: [{ $ref: "#/components/schemas/Ok" }, outs],
-                  },
-                },
-              },
+              content: json({ allOf: [{ $ref: "#/components/schemas/Ok" }, outs] }),
             },
             ...errorResponses(codes),
           },
@@ -80,20 +75,24 @@ function syscallPaths(): Json {
   return paths;
 }
 
-function kernelPaths(): Json {
+function kernelPaths(): Record<string, Record<string, Operation>> {
   const idParam = [{ name: "id", in: "path", required: true, schema: { type: "string" } }];
-  const json = (schema: Json) => ({ "application/json": { schema } });
+  const unauthorized = { description: "no token of this kernel", content: json(errorRef) };
   return {
     "/v1/kernels": {
       post: {
         operationId: "create_kernel",
         tags: ["kernels"],
         summary: "Create a kernel; returns a bootstrap token and handles",
+        description: "Kernels share nothing. The token is a bearer credential of the kernel's " +
+          "bootstrap thread, which is RUNNING and makes every syscall sent with it; `handles` " +
+          "are the values that thread starts with, valid only in its process.",
         security: [],
         requestBody: { content: json(schemaOf(createKernelSchema, "input")) },
         responses: {
           "201": { description: "created", content: json({ $ref: "#/components/schemas/Kernel" }) },
           "400": { description: "bad body", content: json(errorRef) },
+          "503": { description: "NO_RESOURCES: the server hosts its maximum of kernels" },
         },
       },
     },
@@ -102,23 +101,24 @@ function kernelPaths(): Json {
         operationId: "get_kernel",
         tags: ["kernels"],
         summary: "Summary of a kernel's objects (jobs, processes, threads, handles)",
+        description: "The job tree with each process's threads (state, lifecycle, suspend " +
+          "count) and handle table (value, koid, type, rights), and `caller`: the koids of the " +
+          "thread the token acts as and of its process.",
         parameters: idParam,
         security: [{ bearer: [] }],
         responses: {
           "200": { description: "summary", content: json({ type: "object" }) },
-          "401": { description: "no token of this kernel", content: json(errorRef) },
+          "401": unauthorized,
         },
       },
       delete: {
         operationId: "delete_kernel",
         tags: ["kernels"],
         summary: "Delete a kernel; its tokens stop working",
+        description: "Kills everything in the kernel. Any token of the kernel may delete it.",
         parameters: idParam,
         security: [{ bearer: [] }],
-        responses: {
-          "204": { description: "deleted" },
-          "401": { description: "no token of this kernel", content: json(errorRef) },
-        },
+        responses: { "204": { description: "deleted" }, "401": unauthorized },
       },
     },
     "/v1/kernels/{id}/tokens": {
@@ -126,6 +126,9 @@ function kernelPaths(): Json {
         operationId: "create_token",
         tags: ["kernels"],
         summary: "Start a NEW thread driven by the client holding the returned token",
+        description: "`thread` is a handle, in the caller's process, to a thread that was " +
+          "created and never started, with ZX_RIGHT_WRITE. The thread becomes RUNNING and the " +
+          "new token makes its syscalls, one at a time.",
         parameters: idParam,
         security: [{ bearer: [] }],
         requestBody: { content: json(schemaOf(createTokenSchema, "input")) },
@@ -141,20 +144,81 @@ function kernelPaths(): Json {
   };
 }
 
-export function openApiDocument(): Json {
+/** Puts one exchange into an operation: its request body and the reply under its HTTP code. */
+function attach(operation: Operation, key: "ok" | "error", exchange: Exchange) {
+  const status = exchange.reply?.status ?? `HTTP ${exchange.http}`;
+  const label = key === "ok"
+    ? `worked example: ${status}`
+    : `worked example of a failure: ${status}`;
+  if (exchange.request !== undefined && operation.requestBody) {
+    const media = operation.requestBody.content["application/json"];
+    const examples = (media.examples ??= {}) as Json;
+    examples[key] = { summary: label, value: exchange.request };
+  }
+  const response = operation.responses[String(exchange.http)] ??= {
+    description: statusName(Number(exchange.reply?.code ?? 0)),
+    content: json(errorRef),
+  };
+  if (exchange.reply === undefined) return;
+  response.content ??= json({ type: "object" });
+  const media = (response.content as Record<string, Json>)["application/json"];
+  const examples = (media.examples ??= {}) as Json;
+  examples[key] = { summary: label, value: exchange.reply };
+}
+
+function statusTable(): string {
+  const rows = HTTP_STATUS_TABLE.map(([code, http]) =>
+    `| ${statusName(code)} | ${code} | ${http} |`
+  );
+  return [
+    "| status | code | HTTP |",
+    "| --- | --- | --- |",
+    "| ZX_OK | 0 | 200 (201 for created kernels and tokens, 204 for deletes) |",
+    ...rows,
+    "| (missing or unknown bearer token: ZX_ERR_ACCESS_DENIED) | -30 | 401 |",
+    "| (body over 1 MiB: ZX_ERR_OUT_OF_RANGE) | -14 | 413 |",
+  ].join("\n");
+}
+
+const DESCRIPTION = `A simulator of the Zircon microkernel over HTTP/JSON.
+
+- \`/v1/zx\` follows modern Zircon (2022-2023); \`/v1/mx\` follows Magenta (mid-2017) for
+  thread_read_state and thread_write_state, with \`MX_\` status names.
+- Create a kernel with \`POST /v1/kernels\`, then send its \`token\` as \`Authorization: Bearer\`.
+- Integers are JSON numbers; 64-bit values may also be \`"0x..."\` strings. Buffers are standard
+  base64. Flag parameters (kind, options, rights, topic, property, signals) take a number, a
+  constant name or an array of names OR-ed together. Unknown fields are refused.
+- Replies are \`{"status":"ZX_OK","code":0,...outs}\` or
+  \`{"status":"ZX_ERR_...","code":n,"message":"...",...outs Zircon writes anyway}\`.
+- Every worked example below is a real reply: the server ran it in a fresh kernel whose
+  bootstrap thread created a thread "worker" (started, held suspended) and a thread "new"
+  (never started). Handle values differ from kernel to kernel.
+
+## Statuses and HTTP codes
+
+`;
+
+/** The document; with `examples` (by operationId), each operation shows a real exchange. */
+export function openApiDocument(examples?: ReadonlyMap<string, WorkedExample>): Json {
+  const paths: Record<string, Record<string, Operation>> = { ...kernelPaths(), ...syscallPaths() };
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      const example = examples?.get(operation.operationId);
+      if (!example) continue;
+      attach(operation, "ok", example.ok);
+      attach(operation, "error", example.error);
+    }
+  }
   return {
     openapi: "3.1.0",
-    info: {
-      title: "zxsim",
-      version: "0.1.0",
-      description: "A simulator of the Zircon microkernel over HTTP/JSON. /v1/zx follows modern " +
-        "Zircon (2022-2023); /v1/mx follows Magenta (mid-2017) for thread_read_state and " +
-        'thread_write_state. Integers are JSON numbers; 64-bit values may also be "0x..." ' +
-        "strings; buffers are standard base64. Flag parameters take a number, a constant name " +
-        "or an array of names.",
-    },
-    servers: [{ url: "http://127.0.0.1:8000", description: "deno task start" }],
-    paths: { ...kernelPaths(), ...syscallPaths() },
+    info: { title: "zxsim", version: "0.1.0", description: DESCRIPTION + statusTable() },
+    servers: [{ url: "/", description: "the server that serves this document" }],
+    tags: [
+      { name: "kernels", description: "Create, inspect and delete kernels; tokens for threads" },
+      { name: "zx", description: "Syscalls with modern Zircon's ABI (2022-2023)" },
+      { name: "mx", description: "Syscalls with the Magenta ABI (mid-2017), MX_ status names" },
+    ],
+    paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       schemas: {

@@ -103,6 +103,8 @@ Deno.test("GET and DELETE /v1/kernels/{id} need a token of that kernel", async (
     boot.handles.map((h: Json) => h.handle).sort(),
     Object.values(a.handles).sort(),
   );
+  // `caller` says which thread (and process) this token makes syscalls as.
+  assert.deepEqual(summary.body.caller, { thread: boot.threads[0].koid, process: boot.koid });
 
   const deleted = await fetcher(`/v1/kernels/${a.id}`, {
     method: "DELETE",
@@ -339,6 +341,14 @@ Deno.test("a second client thread: tokens act as their thread", async () => {
   // Both tokens work on the kernel routes too.
   const summary = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, second, "GET");
   assert.equal(summary.http, 200);
+  const { koid } =
+    (await k.ok("object_get_info", { handle: thread, topic: "ZX_INFO_HANDLE_BASIC" }))
+      .info;
+  assert.equal(
+    summary.body.caller.thread,
+    Number(koid),
+    "the summary names the second token's thread",
+  );
   // A token of another kernel cannot mint tokens here.
   const other = await TestKernel.create(k.fetcher);
   const foreign = await send(k.fetcher, `/v1/kernels/${k.id}/tokens`, { thread }, other.token);

@@ -20,6 +20,29 @@ export interface Caller {
   readonly maxBlockMs: number;
 }
 
+/**
+ * Handles a documentation example may name. The docs run every example in a
+ * fresh kernel: the bootstrap handles, plus `worker` (a started thread held
+ * suspended by `suspend_token`), `new_thread` (created, never started), `job`
+ * (a child of the root job) and `closed` (a handle value that was valid and has
+ * been closed).
+ */
+export interface ExampleHandles {
+  readonly root_job: number;
+  readonly hypervisor_resource: number;
+  readonly process: number;
+  readonly vmar: number;
+  readonly thread: number;
+  readonly worker: number;
+  readonly suspend_token: number;
+  readonly new_thread: number;
+  readonly job: number;
+  readonly closed: number;
+}
+
+/** A request body for the docs, in terms of the example kernel's handles. */
+export type Example = (handles: ExampleHandles) => Record<string, unknown>;
+
 /** Out parameters by their Zircon names; Uint8Array values are byte buffers. */
 export type Outs = Record<string, unknown>;
 
@@ -34,8 +57,10 @@ export interface Syscall<P extends z.ZodType = z.ZodType<any, any>> {
   readonly outs: z.ZodType;
   /** Status suffixes (after ZX_ERR_) the call can return, for the docs. */
   readonly errors: readonly string[];
-  /** An example request body, for the docs. */
-  readonly example: Record<string, unknown>;
+  /** A call that succeeds, run for the docs to show its request and reply. */
+  readonly example: Example;
+  /** A call that fails, for the docs (default: the example with a closed handle). */
+  readonly errorExample?: Example;
   readonly impl: (caller: Caller, args: z.output<P>) => Outs | Promise<Outs>;
 }
 

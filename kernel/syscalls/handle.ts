@@ -19,7 +19,7 @@ export const handleClose = defineSyscall({
   params: z.strictObject({ handle: handle() }),
   outs: z.object({}),
   errors: ["BAD_HANDLE"],
-  example: { handle: 0 },
+  example: (h) => ({ handle: h.suspend_token }),
   impl(caller, { handle }) {
     if (handle === 0) return {};
     if (!caller.handles.remove(handle)) throw badHandle(handle);
@@ -40,7 +40,8 @@ export const handleCloseMany = defineSyscall({
   }),
   outs: z.object({}),
   errors: ["BAD_HANDLE", "INVALID_ARGS"],
-  example: { handles: [0] },
+  example: (h) => ({ handles: [h.suspend_token, h.new_thread] }),
+  errorExample: (h) => ({ handles: [h.new_thread, h.closed] }),
   impl(caller, { handles, num_handles = handles.length }) {
     let failed = -1;
     for (let start = 0; start < num_handles; start += CLOSE_MANY_CHUNK) {
@@ -81,7 +82,7 @@ function duplicateOrReplace(replace: boolean) {
     errors: replace
       ? ["BAD_HANDLE", "INVALID_ARGS"]
       : ["BAD_HANDLE", "ACCESS_DENIED", "INVALID_ARGS"],
-    example: { handle: 0, rights: "ZX_RIGHT_SAME_RIGHTS" },
+    example: (h) => ({ handle: h.worker, rights: ["ZX_RIGHT_READ", "ZX_RIGHT_WAIT"] }),
     impl(caller, { handle, rights }) {
       const source = caller.handles.lookup(handle);
       if (!replace) requireRights(source, RIGHT.DUPLICATE);

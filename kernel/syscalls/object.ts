@@ -62,7 +62,7 @@ export const objectGetInfo = defineSyscall({
     info: z.record(z.string(), z.unknown()).optional(),
   }),
   errors: ["NOT_SUPPORTED", "BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "BUFFER_TOO_SMALL"],
-  example: { handle: 0, topic: "ZX_INFO_THREAD" },
+  example: (h) => ({ handle: h.worker, topic: "ZX_INFO_THREAD" }),
   impl(caller, { handle, topic, buffer_size }) {
     const layout = infoLayouts.get(topic);
     const bufferSize = buffer_size ?? layout?.size ?? 0;
@@ -129,7 +129,7 @@ export const objectGetProperty = defineSyscall({
     "WRONG_TYPE",
     "BAD_STATE",
   ],
-  example: { handle: 0, property: "ZX_PROP_NAME" },
+  example: (h) => ({ handle: h.worker, property: "ZX_PROP_NAME" }),
   impl(caller, { handle, property, value_size = MAX_NAME_LEN }) {
     requireRights(caller.handles.lookup(handle), RIGHT.GET_PROPERTY);
     if (property !== PROP.NAME) throw unknownProperty(property);
@@ -165,7 +165,7 @@ export const objectSetProperty = defineSyscall({
     "WRONG_TYPE",
     "BAD_STATE",
   ],
-  example: { handle: 0, property: "ZX_PROP_NAME", name: "worker-1" },
+  example: (h) => ({ handle: h.worker, property: "ZX_PROP_NAME", name: "worker-1" }),
   impl(caller, { handle, property, value, name, value_size }) {
     const data = value ?? name ?? null;
     if (data === null) throw new ZxError(ERR.INVALID_ARGS, "value is a NULL pointer");
@@ -267,7 +267,7 @@ export const objectWaitOne = defineSyscall({
   }),
   outs: z.object({ observed: z.number() }),
   errors: ["BAD_HANDLE", "ACCESS_DENIED", "NOT_SUPPORTED", "TIMED_OUT", "CANCELED"],
-  example: { handle: 0, signals: ["ZX_THREAD_SUSPENDED"], deadline: 0 },
+  example: (h) => ({ handle: h.worker, signals: ["ZX_THREAD_SUSPENDED"], deadline: 0 }),
   async impl(caller, { handle, signals, deadline }) {
     const h = caller.handles.lookup(handle);
     requireRights(h, RIGHT.WAIT);
@@ -340,7 +340,8 @@ export const clockGetMonotonic = defineSyscall({
   params: z.strictObject({}),
   outs: z.object({ time: z.string() }),
   errors: [],
-  example: {},
+  example: () => ({}),
+  errorExample: () => ({ clock: 1 }),
   impl(caller) {
     return { time: caller.kernel.now() };
   },

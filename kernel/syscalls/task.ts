@@ -65,7 +65,8 @@ export const jobCreate = defineSyscall({
     "BAD_STATE",
     "OUT_OF_RANGE",
   ],
-  example: { parent_job: 0 },
+  example: (h) => ({ parent_job: h.root_job }),
+  errorExample: (h) => ({ parent_job: h.process }),
   impl(caller, { parent_job, options }) {
     if (options !== 0) {
       throw new ZxError(ERR.INVALID_ARGS, `options must be 0, got 0x${options.toString(16)}`);
@@ -108,7 +109,8 @@ export const processCreate = defineSyscall({
   }),
   outs: z.object({ proc_handle: handle(), vmar_handle: handle() }),
   errors: ["BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "INVALID_ARGS", "BAD_STATE"],
-  example: { job: 0, name: "worker" },
+  example: (h) => ({ job: h.root_job, name: "app" }),
+  errorExample: (h) => ({ job: h.root_job, name: "app", options: 4 }),
   impl(caller, { job, name = new Uint8Array(), name_size, options }) {
     if ((options & ~PROCESS_SHARED) !== 0) {
       throw new ZxError(ERR.INVALID_ARGS, `options 0x${options.toString(16)} are not supported`);
@@ -137,7 +139,8 @@ export const threadCreate = defineSyscall({
   }),
   outs: z.object({ out: handle() }),
   errors: ["BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "INVALID_ARGS"],
-  example: { process: 0, name: "worker" },
+  example: (h) => ({ process: h.process, name: "worker-2" }),
+  errorExample: (h) => ({ process: h.closed, name: "worker-2" }),
   impl(caller, { process, name = new Uint8Array(), name_size, options }) {
     if (options !== 0) {
       throw new ZxError(ERR.INVALID_ARGS, `options must be 0, got 0x${options.toString(16)}`);
@@ -188,7 +191,13 @@ export const threadStart = defineSyscall({
   }),
   outs: z.object({}),
   errors: ["BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "INVALID_ARGS", "BAD_STATE"],
-  example: { handle: 0, thread_entry: "0x1000000", stack: "0x2000000", arg1: 0, arg2: 0 },
+  example: (h) => ({
+    handle: h.new_thread,
+    thread_entry: "0x1000000",
+    stack: "0x2000000",
+    arg1: 1,
+    arg2: 2,
+  }),
   impl(caller, { handle, thread_entry, stack, arg1, arg2 }) {
     const thread = caller.handles.lookupAs(handle, Thread, RIGHT.MANAGE_THREAD);
     checkProcessAcceptsThread(thread);
@@ -229,7 +238,7 @@ function suspend(name: string, alias: boolean) {
     params: z.strictObject({ handle: handle() }),
     outs: z.object({ token: handle() }),
     errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE", "NOT_SUPPORTED", "BAD_STATE"],
-    example: { handle: 0 },
+    example: (h) => ({ handle: h.worker }),
     impl(caller, { handle }) {
       const task = caller.handles.lookup(handle);
       requireRights(task, RIGHT.WRITE);
@@ -271,7 +280,7 @@ export const taskKill = defineSyscall({
   params: z.strictObject({ handle: handle() }),
   outs: z.object({}),
   errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE"],
-  example: { handle: 0 },
+  example: (h) => ({ handle: h.job }),
   impl(caller, { handle }) {
     const task = caller.handles.lookup(handle);
     requireRights(task, RIGHT.DESTROY);

@@ -129,7 +129,8 @@ export const threadReadState = defineSyscall({
     "BAD_STATE",
     "NOT_SUPPORTED",
   ],
-  example: { handle: 0, kind: "ZX_THREAD_STATE_GENERAL_REGS" },
+  example: (h) => ({ handle: h.worker, kind: "ZX_THREAD_STATE_GENERAL_REGS" }),
+  errorExample: (h) => ({ handle: h.new_thread, kind: "ZX_THREAD_STATE_GENERAL_REGS" }),
   impl(caller, { handle, kind, buffer_size }) {
     const thread = caller.handles.lookupAs(handle, Thread, RIGHT.READ);
     const layout = layoutFor(caller, "zx", kind);
@@ -177,7 +178,12 @@ export const threadWriteState = defineSyscall({
     "BUFFER_TOO_SMALL",
     "BAD_STATE",
   ],
-  example: { handle: 0, kind: "ZX_THREAD_STATE_GENERAL_REGS", regs: { rax: "0x2a" } },
+  example: (h) => ({
+    handle: h.worker,
+    kind: "ZX_THREAD_STATE_GENERAL_REGS",
+    regs: { rax: "0x2a" },
+  }),
+  errorExample: (h) => ({ handle: h.worker, kind: 0, regs: { rip: "0xffffff8000000000" } }),
   impl(caller, { handle, kind, buffer, buffer_size, regs }) {
     checkOneSource(buffer, regs);
     if ((kind & DEBUG_KIND_BIT) !== 0 && !caller.kernel.bootOptions.enable_debugging_syscalls) {
@@ -261,7 +267,8 @@ export const mxThreadReadState = defineSyscall({
     "BAD_STATE",
     "BUFFER_TOO_SMALL",
   ],
-  example: { handle: 0, kind: "MX_THREAD_STATE_REGSET0" },
+  example: (h) => ({ handle: h.worker, kind: "MX_THREAD_STATE_REGSET0" }),
+  errorExample: (h) => ({ handle: h.worker, kind: "MX_THREAD_STATE_REGSET0", len: 100 }),
   impl(caller, { handle, kind, len }) {
     const thread = magentaThread(caller, handle, RIGHT.READ);
     if (len !== undefined) checkMagentaLen(len);
@@ -298,7 +305,8 @@ export const mxThreadWriteState = defineSyscall({
   }),
   outs: z.object({}),
   errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE", "INVALID_ARGS", "BAD_STATE"],
-  example: { handle: 0, kind: "MX_THREAD_STATE_REGSET0", regs: { rax: "0x2a" } },
+  example: (h) => ({ handle: h.worker, kind: "MX_THREAD_STATE_REGSET0", regs: { rax: "0x2a" } }),
+  errorExample: (h) => ({ handle: h.worker, kind: "MX_THREAD_STATE_REGSET0", buffer: "AAAA" }),
   impl(caller, { handle, kind, buffer, len, regs }) {
     checkOneSource(buffer, regs);
     const thread = magentaThread(caller, handle, RIGHT.WRITE);

@@ -46,15 +46,25 @@ export type Example = (handles: ExampleHandles) => Record<string, unknown>;
 /** Out parameters by their Zircon names; Uint8Array values are byte buffers. */
 export type Outs = Record<string, unknown>;
 
-// deno-lint-ignore no-explicit-any
-export interface Syscall<P extends z.ZodType = z.ZodType<any, any>> {
+/**
+ * One syscall. The type parameters keep its literal name, ABIs, parameter
+ * schema and outs schema, so the typed client can be derived from the table.
+ */
+export interface Syscall<
+  // deno-lint-ignore no-explicit-any
+  P extends z.ZodType = z.ZodType<any, any>,
+  O extends z.ZodType = z.ZodType,
+  N extends string = string,
+  A extends Abi = Abi,
+> {
   /** Name without the zx_/mx_ prefix, e.g. "thread_write_state". */
-  readonly name: string;
-  readonly abis: readonly Abi[];
+  readonly name: N;
+  readonly abis: readonly A[];
   readonly summary: string;
   readonly description: string;
   readonly params: P;
-  readonly outs: z.ZodType;
+  /** The outs as they appear in the JSON reply (buffers base64, u64 as number or "0x..."). */
+  readonly outs: O;
   /** Status suffixes (after ZX_ERR_) the call can return, for the docs. */
   readonly errors: readonly string[];
   /** A call that succeeds, run for the docs to show its request and reply. */
@@ -65,6 +75,11 @@ export interface Syscall<P extends z.ZodType = z.ZodType<any, any>> {
 }
 
 /** Declares a syscall, keeping the impl's argument type tied to the schema. */
-export function defineSyscall<P extends z.ZodType>(syscall: Syscall<P>): Syscall<P> {
+export function defineSyscall<
+  P extends z.ZodType,
+  O extends z.ZodType,
+  const N extends string,
+  const A extends Abi,
+>(syscall: Syscall<P, O, N, A>): Syscall<P, O, N, A> {
   return syscall;
 }

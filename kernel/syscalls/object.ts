@@ -19,7 +19,7 @@ import { ERR, ZX_OK, ZxError, type ZxStatus } from "../status.ts";
 import { Thread } from "../thread.ts";
 import { INFO, MAX_NAME_LEN, PROP, SIGNAL, THREAD_STATE } from "../types.ts";
 import { type Caller, defineSyscall } from "./define.ts";
-import { bytes, deadline, flags, handle, size, text } from "./params.ts";
+import { bytes, deadline, flags, handle, size, text, u64Out } from "./params.ts";
 
 /** single_record_result: one record if it fits, else BUFFER_TOO_SMALL with actual 0. */
 function singleRecord(layout: StructLayout, record: () => Uint8Array, bufferSize: number) {
@@ -338,7 +338,7 @@ export const clockGetMonotonic = defineSyscall({
   summary: "Read the kernel's monotonic clock (ns since the kernel was created)",
   description: "Deadlines (object_wait_one) are on this clock.",
   params: z.strictObject({}),
-  outs: z.object({ time: z.string() }),
+  outs: z.object({ time: u64Out() }),
   errors: [],
   example: () => ({}),
   errorExample: () => ({ clock: 1 }),

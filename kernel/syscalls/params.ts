@@ -69,6 +69,12 @@ function wideInteger(
 export const u64 = (what = "a uint64") =>
   wideInteger(`${what} (JSON number or "0x..." string)`, 0n, U64_MAX);
 
+/** A 64-bit out value as replies spell it: a number, or a "0x..." string beyond 2^53. */
+export const u64Out = () =>
+  z.union([z.number().int(), z.string()]).describe(
+    'a 64-bit value: a JSON number, or a "0x..." string when above 2^53',
+  );
+
 /** A zx_time_t deadline in ns; ZX_TIME_INFINITE and ZX_TIME_INFINITE_PAST by name. */
 export const deadline = () =>
   wideInteger(

@@ -26,7 +26,8 @@ import {
   threadWriteState,
 } from "./thread_state.ts";
 
-export const SYSCALLS: readonly Syscall[] = [
+/** The table, with each entry's own types (for the typed client). */
+export const SYSCALL_ENTRIES = [
   handleClose,
   handleCloseMany,
   handleDuplicate,
@@ -47,7 +48,9 @@ export const SYSCALLS: readonly Syscall[] = [
   threadWriteState,
   mxThreadReadState,
   mxThreadWriteState,
-];
+] as const;
+
+export const SYSCALLS: readonly Syscall[] = SYSCALL_ENTRIES;
 
 /** The syscalls of one ABI, by name (without the zx_/mx_ prefix). */
 export function syscallsOf(abi: Abi): ReadonlyMap<string, Syscall> {

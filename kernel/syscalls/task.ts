@@ -227,7 +227,7 @@ export function startClientThread(caller: Caller, value: number): Thread {
   return thread;
 }
 
-function suspend(name: string, alias: boolean) {
+function suspend<const N extends string>(name: N, alias: boolean) {
   return defineSyscall({
     name,
     abis: ["zx", "mx"],

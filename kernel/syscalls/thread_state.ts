@@ -291,7 +291,8 @@ export const mxThreadWriteState = defineSyscall({
   name: "thread_write_state",
   abis: ["mx"],
   summary: "Magenta: write register set 0 of a stopped thread",
-  description: "Magenta (mid-2017) ABI, as in seed doc mx_thread_write_state. Order: handle, " +
+  description:
+    "Magenta (mid-2017) ABI, as its mx_thread_write_state man page describes. Order: handle, " +
     "rights (MX_RIGHT_WRITE), type, len > 4096 (INVALID_ARGS), buffer invalid (INVALID_ARGS), " +
     "BAD_STATE, kind (INVALID_ARGS), len != sizeof (INVALID_ARGS, too small and too large), " +
     "values: x64 rflags takes only the user bits 0x244DD5 (rip >= 1<<47 is refused only for a " +

@@ -175,3 +175,20 @@ Deno.test("GET /docs/assets: only the page's own files, as a Zircon-style 404", 
     assert.match(reply.body.message, /no docs asset/);
   }
 });
+
+Deno.test("openapi: every OK example's reply has the shape of the syscall's outs schema", () => {
+  for (const syscall of SYSCALLS) {
+    for (const abi of syscall.abis) {
+      const op = doc.paths[`/v1/${abi}/${syscall.name}`].post;
+      const { status: _status, code: _code, ...outs } =
+        examplesOf(op.responses["200"].content).ok.value;
+      const parsed = syscall.outs.safeParse(outs);
+      assert.ok(parsed.success, `${abi}_${syscall.name}: ${JSON.stringify(outs)}`);
+      // Nothing in the reply that the schema (and so the docs) leaves out.
+      const shape = (syscall.outs as unknown as { shape?: Json }).shape ?? {};
+      for (const key of Object.keys(outs)) {
+        assert.ok(key in shape, `${abi}_${syscall.name}: undocumented out ${key}`);
+      }
+    }
+  }
+});

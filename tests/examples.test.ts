@@ -1,0 +1,117 @@
+// The `deno task example:*` scripts, run as a user runs them, against a real
+// server: each must finish and print what the README says it shows.
+
+import assert from "node:assert/strict";
+import { freePort, root, startServer } from "./real_server.ts";
+
+const tasks: Record<string, string> = JSON.parse(
+  await Deno.readTextFile(`${root}/deno.json`),
+).tasks;
+
+async function runTask(name: string, env: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", name],
+    cwd: root,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("examples: every script in examples/ has a deno task, and every task a script", async () => {
+  const scripts = [...Deno.readDirSync(`${root}/examples`)]
+    .map((entry) => entry.name)
+    .filter((name) => name !== "connect.ts")
+    .map((name) => `example:${name.replace(/\.ts$/, "")}`)
+    .sort();
+  const exampleTasks = Object.keys(tasks).filter((t) => t.startsWith("example:")).sort();
+  assert.deepEqual(exampleTasks, scripts);
+  for (const task of exampleTasks) {
+    assert.match(tasks[task], new RegExp(`examples/${task.slice(8)}\\.ts$`));
+  }
+  const readme = await Deno.readTextFile(`${root}/README.md`);
+  for (const task of exampleTasks) assert.ok(readme.includes(`deno task ${task}`), task);
+});
+
+Deno.test("examples: each runs against a real server and shows its story", async () => {
+  const server = await startServer(["--port", String(freePort())]);
+  const expected: Record<string, RegExp[]> = {
+    "example:registers": [
+      /^x64: GENERAL_REGS is 160 bytes; rip = 0x0000000001000000$/m,
+      /^x64: rax 0x0000000000000000 -> 0x000000000000002a$/m,
+      /^x64: rip 0x0000000001000000 -> 0x0000000001000040$/m,
+      /^arm64: GENERAL_REGS is 280 bytes; pc = 0x0000000001000000$/m,
+      /^arm64: r\[0\] 0x0000000000000007 -> 0x000000000000002a$/m,
+    ],
+    "example:errors": [
+      /^read a closed handle: ZX_ERR_BAD_HANDLE: /m,
+      /^read a process's registers: ZX_ERR_WRONG_TYPE: /m,
+      /^read through a handle without ZX_RIGHT_READ: ZX_ERR_ACCESS_DENIED: /m,
+      /^read a thread that is not suspended: ZX_ERR_BAD_STATE: /m,
+      /^write a kernel address to rip: ZX_ERR_INVALID_ARGS: .*not a canonical user address/m,
+      /^write a 3-byte buffer: ZX_ERR_BUFFER_TOO_SMALL: /m,
+      /^read it while suspended: ok$/m,
+    ],
+    "example:magenta": [
+      /^x64: REGSET0 is 144 bytes$/m,
+      /^x64: a short len: MX_ERR_INVALID_ARGS: /m,
+      /^arm64: REGSET0 is 272 bytes$/m,
+      /^arm64: a short len: MX_ERR_INVALID_ARGS: /m,
+    ],
+  };
+  try {
+    assert.deepEqual(
+      Object.keys(expected).sort(),
+      Object.keys(tasks).filter((t) => t.startsWith("example:")).sort(),
+      "every example is checked here",
+    );
+    for (const [task, lines] of Object.entries(expected)) {
+      const { code, stdout, stderr } = await runTask(task, { ZXSIM_URL: server.url });
+      assert.equal(code, 0, `${task}: ${stderr}`);
+      for (const line of lines) assert.match(stdout, line, `${task}:\n${stdout}`);
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("examples: with no server they say how to start one, without a stack trace", async () => {
+  const url = `http://127.0.0.1:${freePort()}`;
+  const { code, stdout, stderr } = await runTask("example:registers", { ZXSIM_URL: url });
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.match(stderr, new RegExp(`no zxsim server at ${url}.*deno task start`));
+  assert.doesNotMatch(stderr, /at .*\.ts:\d+/);
+});
+
+Deno.test("examples: the README's client snippet runs as printed", async () => {
+  const readme = await Deno.readTextFile(`${root}/README.md`);
+  const snippet = /```ts\n(import [^\n]*client\/zxsim\.ts";\n[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(snippet, "README.md shows the client in a ts block");
+  const server = await startServer(["--port", String(freePort())]);
+  const dir = await Deno.makeTempDir();
+  try {
+    // Only the import path and the server address differ from the README.
+    const file = `${dir}/snippet.ts`;
+    await Deno.writeTextFile(
+      file,
+      snippet
+        .replace("./client/zxsim.ts", new URL("../client/zxsim.ts", import.meta.url).href)
+        .replace("http://127.0.0.1:8000", server.url),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--config", `${root}/deno.json`, "--allow-net", file],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(stdout, /^-10 ZX_ERR_INVALID_ARGS: .*rip is not a canonical user address/);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -26,7 +26,8 @@ export type Outs<E extends Entry> = z.output<E["outs"]>;
 
 /** The syscalls of one ABI, as typed async functions named as in Zircon (without zx_/mx_). */
 export type Syscalls<A extends Abi> = {
-  [E in EntryOf<A> as E["name"]]: {} extends Args<E> ? (args?: Args<E>) => Promise<Outs<E>>
+  [E in EntryOf<A> as E["name"]]: Record<string, never> extends Args<E>
+    ? (args?: Args<E>) => Promise<Outs<E>>
     : (args: Args<E>) => Promise<Outs<E>>;
 };
 

@@ -172,6 +172,21 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*/;
 const HEX = /^(-?)0x([0-9a-f]+(?:_[0-9a-f]+)*)$/i;
 const DEC = /^(-?)([0-9]+(?:_[0-9]+)*)$/;
 
+/**
+ * An integer as JSON strings spell it everywhere in zxsim: decimal or "0x"
+ * hex, an optional "-", underscores allowed between digits, nothing else (no
+ * spaces). Undefined when the text is not such an integer.
+ */
+export function parseIntegerText(text: string): bigint | undefined {
+  const h = HEX.exec(text);
+  const d = h === null ? DEC.exec(text) : null;
+  if (h === null && d === null) return undefined;
+  const magnitude = h !== null
+    ? BigInt("0x" + h[2].replaceAll("_", ""))
+    : BigInt(d![2].replaceAll("_", ""));
+  return (h ?? d)![1] === "-" ? -magnitude : magnitude;
+}
+
 /** The description of one C struct, checked when it is built. */
 export class StructLayout {
   /** Members as declared, sorted by offset. */
@@ -505,16 +520,13 @@ function parseValue(value: unknown, type: ScalarType, path: string): bigint {
   } else if (typeof value === "bigint") {
     v = value;
   } else if (typeof value === "string") {
-    const h = HEX.exec(value);
-    const d = h === null ? DEC.exec(value) : null;
-    if (h !== null) v = BigInt("0x" + h[2].replaceAll("_", ""));
-    else if (d !== null) v = BigInt(d[2].replaceAll("_", ""));
-    else {
+    const parsed = parseIntegerText(value);
+    if (parsed === undefined) {
       throw new NamedError(
         `field "${path}": ${JSON.stringify(value)} is not an integer (decimal or 0x hex)`,
       );
     }
-    if ((h ?? d)![1] === "-") v = -v;
+    v = parsed;
   } else {
     throw new NamedError(`field "${path}": expected an integer, got ${typeof value}`);
   }

@@ -476,3 +476,36 @@ Deno.test("refused register writes say which value was refused", async () => {
   assertStatus(fp, "ZX_ERR_NOT_SUPPORTED", 501);
   assert.match(fp.body.message, /not supported/);
 });
+
+Deno.test("integers in strings are spelled one way everywhere: 0x or decimal, _ between digits", async () => {
+  const k = await TestKernel.create();
+  const thread = await k.newThread();
+  const { token } = await k.ok("task_suspend", { handle: thread });
+  // A parameter and a register field refuse the same spellings...
+  for (const bad of [" 0x1000", "0x1000 ", "1e3", "0x", "_1", "0x_10", "+5"]) {
+    const start = await k.call("thread_start", { handle: thread, thread_entry: bad, stack: 0 });
+    assertStatus(start, "ZX_ERR_INVALID_ARGS", 400);
+  }
+  await k.ok("thread_start", { handle: thread, thread_entry: "0x10_00", stack: "8_192" });
+  const read = await k.ok("thread_read_state", { handle: thread, kind: 0 });
+  assert.equal(read.regs.rip, "0x0000000000001000");
+  assert.equal(read.regs.rsp, "0x0000000000002000");
+  for (const bad of [" 42", "42 ", "1e3", "0x", "_1", "0x_10", "+5"]) {
+    const write = await k.call("thread_write_state", {
+      handle: thread,
+      kind: 0,
+      regs: { rax: bad },
+    });
+    assertStatus(write, "ZX_ERR_INVALID_ARGS", 400);
+  }
+  // ...and accept the same ones.
+  await k.ok("thread_write_state", {
+    handle: thread,
+    kind: 0,
+    regs: { rax: "0x2_a", rbx: "1_000" },
+  });
+  const back = await k.ok("thread_read_state", { handle: thread, kind: 0 });
+  assert.equal(back.regs.rax, "0x000000000000002a");
+  assert.equal(back.regs.rbx, "0x00000000000003e8");
+  await k.ok("handle_close", { handle: token });
+});

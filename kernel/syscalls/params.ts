@@ -3,6 +3,7 @@
 // bigints, bytes) and says in words what it expected when it can't.
 
 import { z } from "zod";
+import { parseIntegerText } from "../../arch/layout.ts";
 import { constantValue, type Namespace } from "../names.ts";
 
 const U32_MAX = 0xffff_ffff;
@@ -38,11 +39,7 @@ export function flags(namespace: Namespace, what: string) {
 /** Parses a JSON number or a "0x..."/decimal string as a BigInt, or undefined. */
 function toBigInt(value: number | string): bigint | undefined {
   if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : undefined;
-  const text = value.trim();
-  if (!/^-?(0x[0-9a-fA-F]+|[0-9]+)$/.test(text)) return undefined;
-  const negative = text.startsWith("-");
-  const magnitude = BigInt(negative ? text.slice(1) : text);
-  return negative ? -magnitude : magnitude;
+  return parseIntegerText(value);
 }
 
 function wideInteger(

@@ -12,6 +12,7 @@
 import type { z } from "zod";
 import type { Abi } from "../arch/arch.ts";
 import type { SYSCALL_ENTRIES } from "../kernel/syscalls/table.ts";
+import type { BootstrapHandles } from "../kernel/kernel.ts";
 import { ZxError, type ZxStatus } from "../kernel/status.ts";
 
 type Entry = (typeof SYSCALL_ENTRIES)[number];
@@ -30,15 +31,6 @@ export type Syscalls<A extends Abi> = {
     ? (args?: Args<E>) => Promise<Outs<E>>
     : (args: Args<E>) => Promise<Outs<E>>;
 };
-
-/** The handles a kernel's bootstrap thread starts with. */
-export interface BootstrapHandles {
-  readonly root_job: number;
-  readonly hypervisor_resource: number;
-  readonly process: number;
-  readonly vmar: number;
-  readonly thread: number;
-}
 
 export interface KernelOptions {
   readonly arch?: "x64" | "arm64";
@@ -181,4 +173,4 @@ export class KernelSession {
   }
 }
 
-export { ZxError };
+export { type BootstrapHandles, ZxError };

@@ -3,6 +3,13 @@
 // turns this into the collection; the syscall descriptions, status codes
 // and HTTP statuses come from the syscall table and the status table, not
 // from here, so they cannot drift from the server.
+//
+// The flows that run on both x64 and arm64 are one function each, given an
+// Arch that holds only what differs between the two (register names, struct
+// sizes, masks, the values written), so the two runs cannot drift apart
+// either. Steps are made by a few builders (`ok`, `fails`, `threadIs`, ...)
+// over calls named after their syscall (`zx64.read("x64_worker")`), so each
+// step reads as what it sends and what it expects.
 
 /** Whose bearer token a request carries: one variable per kernel of the scenario. */
 export type KernelName = "x64" | "arm64" | "nodebug";
@@ -58,7 +65,7 @@ export interface Folder {
 }
 
 // ---------------------------------------------------------------------------
-// Helpers that keep the data below short
+// Checks: one pm.test each
 
 /**
  * A variable used where the body needs a JSON number (a handle): build.ts
@@ -108,22 +115,148 @@ export function says(text: string): Check {
   };
 }
 
+/** A register: its name in prose and checks, and its path in the reply's `regs`. */
+interface Reg {
+  readonly name: string;
+  readonly path: string;
+}
+
+const reg = (name: string, path = name): Reg => ({ name, path });
+
+/** How the server writes a u64: "0x" and 16 hex digits. */
+const hex64 = (value: bigint) => "0x" + value.toString(16).padStart(16, "0");
+/** How people write one: no leading zeros. */
+const hex = (value: bigint) => "0x" + value.toString(16);
+
+/** A register value as the checks say it: small ones in decimal, others in hex. */
+const say = (value: bigint) => (value < 0x100n ? String(value) : hex(value));
+
+/** regs.<register> holds `value`; the check says "<register> is <said>". */
+function regIs(r: Reg, value: bigint, said = say(value)): Check {
+  return eq(`${r.name} is ${said}`, `regs.${r.path}`, hex64(value));
+}
+
 /**
  * Pre-request lines: take the base64 register buffer stored in `from`,
- * overwrite the little-endian u64 at byte `offset` with `hex` (16 hex
- * digits) and store the result in `to`. atob/btoa work on byte strings in
- * the Postman sandbox, which is all this needs.
+ * overwrite the little-endian u64 at byte `offset` with `value` and store
+ * the result in `to`. atob/btoa work on byte strings in the Postman
+ * sandbox, which is all this needs.
  */
-export function patchU64(from: string, to: string, offset: number, hex: string): string[] {
-  if (!/^[0-9a-f]{16}$/.test(hex)) throw new Error(`patchU64: ${hex} is not 16 hex digits`);
+export function patchU64(from: string, to: string, offset: number, value: bigint): string[] {
+  if (value < 0n || value >= 1n << 64n) throw new Error(`patchU64: ${value} is not a u64`);
+  const digits = value.toString(16).padStart(16, "0");
   return [
-    `// Overwrite the 8 bytes at offset ${offset} with 0x${hex}, little-endian.`,
+    `// Overwrite the 8 bytes at offset ${offset} with 0x${digits}, little-endian.`,
     `const regs = atob(pm.environment.get(${js(from)}));`,
-    `const value = ${js(hex)}.match(/../g).reverse()`,
+    `const value = ${js(digits)}.match(/../g).reverse()`,
     `  .map((pair) => String.fromCharCode(parseInt(pair, 16))).join("");`,
     `pm.environment.set(${js(to)}, btoa(regs.slice(0, ${offset}) + value + ` +
     `regs.slice(${offset + 8})));`,
   ];
+}
+
+// ---------------------------------------------------------------------------
+// Calls: what a syscall step sends
+
+/** A handle in a body: a variable stored earlier, or 0 (ZX_HANDLE_INVALID). */
+type HandleRef = string | 0;
+const handle = (ref: HandleRef) => (ref === 0 ? 0 : num(ref));
+
+type Body = Record<string, unknown>;
+type Call = Pick<SyscallStep, "abi" | "syscall" | "as" | "body">;
+
+/** Where every started thread starts: thread_start's entry point and stack. */
+const ENTRY = 0x1000000n, STACK = 0x2000000n;
+
+/**
+ * The thread-state calls read and write the general registers unless a step
+ * asks for another kind: that is what almost every step looks at.
+ */
+const GENERAL_KIND = { zx: "ZX_THREAD_STATE_GENERAL_REGS", mx: "MX_THREAD_STATE_REGSET0" };
+
+/**
+ * The syscalls the scenario makes, through one ABI with one kernel's token.
+ * `fields` adds to a thread-state body or overrides its kind, keeping the
+ * body's order: handle, kind, then the rest.
+ */
+function caller(abi: "zx" | "mx", as: KernelName) {
+  const call = (syscall: string, body: Body): Call => ({ abi, syscall, as, body });
+  const state = (syscall: string) => (thread: HandleRef, fields: Body = {}) =>
+    call(syscall, { handle: handle(thread), kind: GENERAL_KIND[abi], ...fields });
+  const onHandle = (syscall: string) => (target: string) => call(syscall, { handle: num(target) });
+  return {
+    call,
+    read: state("thread_read_state"),
+    write: state("thread_write_state"),
+    suspend: onHandle("task_suspend"),
+    kill: onHandle("task_kill"),
+    close: onHandle("handle_close"),
+    duplicate: (target: string, rights: string) =>
+      call("handle_duplicate", { handle: num(target), rights }),
+    createThread: (process: string, name: string) =>
+      call("thread_create", { process: num(process), name }),
+    start: (thread: string, args: Body = {}) =>
+      call("thread_start", {
+        handle: num(thread),
+        thread_entry: hex(ENTRY),
+        stack: hex(STACK),
+        ...args,
+      }),
+    threadInfo: (thread: string) =>
+      call("object_get_info", { handle: num(thread), topic: "ZX_INFO_THREAD" }),
+  };
+}
+
+const zx64 = caller("zx", "x64"), mx64 = caller("mx", "x64");
+const zxArm64 = caller("zx", "arm64"), mxArm64 = caller("mx", "arm64");
+
+// ---------------------------------------------------------------------------
+// Steps: a name, what it shows, a call and what the reply must be
+
+type More = Pick<StepBase, "checks" | "save" | "prerequest">;
+
+/** A step whose call succeeds (ZX_OK / MX_OK), then its own checks. */
+function ok(name: string, shows: string, call: Call, more: More = {}): SyscallStep {
+  return { name, shows, ...call, reply: "ok", ...more };
+}
+
+/**
+ * A step whose call fails with ZX_ERR_<error> / MX_ERR_<error> (build.ts
+ * checks the syscall documents it); every error reply is checked for its
+ * HTTP status, status, code and message before `checks`.
+ */
+function refused(
+  name: string,
+  shows: string,
+  call: Call,
+  error: string,
+  ...checks: Check[]
+): SyscallStep {
+  return { name, shows, ...call, reply: { error }, ...(checks.length > 0 ? { checks } : {}) };
+}
+
+/** The usual error step, named after its error: "ZX_ERR_BAD_HANDLE: handle 0". */
+function fails(error: string, what: string, shows: string, call: Call, ...checks: Check[]) {
+  return refused(`${call.abi.toUpperCase()}_ERR_${error}: ${what}`, shows, call, error, ...checks);
+}
+
+/** ZX_INFO_THREAD's state values (zircon/syscalls/object.h). */
+const THREAD_STATE = { RUNNING: 1, SUSPENDED: 2, DEAD: 5 };
+
+/** zx_object_get_info(ZX_INFO_THREAD) says the thread is in `state`; `why` ends the sentence. */
+function threadIs(
+  as: KernelName,
+  thread: string,
+  state: keyof typeof THREAD_STATE,
+  { tag = "", why = "" } = {},
+): SyscallStep {
+  const name = `ZX_THREAD_STATE_${state}`, value = THREAD_STATE[state];
+  return ok(
+    `ZX_INFO_THREAD says ${state}${tag}`,
+    `zx_info_thread_t.state is ${name} (${value})${why}.`,
+    caller("zx", as).threadInfo(thread),
+    { checks: [eq(`state is ${name}`, "info.state", value)] },
+  );
 }
 
 /** POST /v1/kernels and store what the later steps need. */
@@ -158,15 +291,232 @@ function createKernel(
   };
 }
 
-const ENTRY = "0x1000000";
-const STACK = "0x2000000";
-const hex64 = (value: bigint) => "0x" + value.toString(16).padStart(16, "0");
+// ---------------------------------------------------------------------------
+// The two architectures: all that differs between their runs of one flow
 
-/** ZX_INFO_THREAD's state values (zircon/syscalls/object.h). */
-const THREAD_RUNNING = 1, THREAD_SUSPENDED = 2, THREAD_DEAD = 5;
+interface Arch {
+  readonly kernel: "x64" | "arm64";
+  /**
+   * Added to the names of steps that would otherwise read the same as x64's,
+   * so a runner's report tells them apart; x64 came first and has none.
+   */
+  readonly tag: string;
+  /** zx_thread_read_state's ZX_THREAD_STATE_GENERAL_REGS struct. */
+  readonly general: { readonly struct: string; readonly size: number };
+  /** Magenta's MX_THREAD_STATE_REGSET0: its size, and a modern register it lacks. */
+  readonly regset0: { readonly size: number; readonly lacks: string };
+  /** Where zx_thread_start puts the entry point, the stack and the two arguments. */
+  readonly startRegs: {
+    readonly pc: Reg;
+    readonly sp: Reg;
+    readonly arg1: Reg;
+    readonly arg2: Reg;
+  };
+  /** A plain register the tour writes 42 into by name. */
+  readonly scratch: Reg;
+  /** The flags register, which keeps only some bits of a write of 0xffffffff. */
+  readonly flags: {
+    readonly reg: Reg;
+    /** Its value before the thread has run, and that value as the check says it. */
+    readonly start: bigint;
+    readonly startSaid: string;
+    /** The bits a write may change, in prose. */
+    readonly takes: string;
+    /** What 0xffffffff becomes, and why. */
+    readonly masked: bigint;
+    readonly why: string;
+  };
+  /** The register the pre-request script patches in the whole-buffer write. */
+  readonly patch: { readonly reg: Reg; readonly offset: number; readonly value: bigint };
+  /**
+   * The first run (x64) shows each point on its own: the flags get a write of
+   * their own, so the first named write shows that only the named register
+   * changes and the second shows the mask, and the last read-back checks the
+   * scratch register again, to show that a whole-buffer write carries the
+   * earlier named writes along. The repeat (arm64) makes both writes in one
+   * request and does not check the same thing twice.
+   */
+  readonly detailed: boolean;
+}
 
-const X64_GENERAL_SIZE = 160, ARM64_GENERAL_SIZE = 280;
-const X64_REGSET0_SIZE = 144, ARM64_REGSET0_SIZE = 272;
+const X64: Arch = {
+  kernel: "x64",
+  tag: "",
+  general: { struct: "zx_x86_64_thread_state_general_regs_t", size: 160 },
+  regset0: { size: 144, lacks: "fs_base" },
+  startRegs: { pc: reg("rip"), sp: reg("rsp"), arg1: reg("rdi"), arg2: reg("rsi") },
+  scratch: reg("rax"),
+  flags: {
+    reg: reg("rflags"),
+    start: 0x200n,
+    startSaid: "0x200 (IF)",
+    takes: "the user bits 0x244DD5 (CF PF AF ZF SF TF DF OF NT AC ID)",
+    masked: 0x244fd5n,
+    why: "0x200 (IF, kept) | 0x244DD5 (the user bits written) = 0x244FD5.",
+  },
+  patch: { reg: reg("rbx"), offset: 8, value: 0x1122334455667788n },
+  detailed: true,
+};
+
+const ARM64: Arch = {
+  kernel: "arm64",
+  tag: " (arm64)",
+  general: { struct: "zx_arm64_thread_state_general_regs_t", size: 280 },
+  regset0: { size: 272, lacks: "tpidr" },
+  // x0..x29 are the elements of the array r in `regs`.
+  startRegs: { pc: reg("pc"), sp: reg("sp"), arg1: reg("x0", "r[0]"), arg2: reg("x1", "r[1]") },
+  scratch: reg("x2", "r[2]"),
+  flags: {
+    reg: reg("cpsr"),
+    start: 0n,
+    startSaid: "0",
+    takes: "NZCV (0xF0000000)",
+    masked: 0xf0000000n,
+    why: "Only NZCV (0xF0000000) took.",
+  },
+  patch: { reg: reg("lr"), offset: 240, value: 0x1000040n },
+  detailed: false,
+};
+
+/** A suspended NEW thread, started: stopped before its first instruction, registers readable. */
+function suspendedWorker(a: Arch): Step[] {
+  const zx = caller("zx", a.kernel), worker = `${a.kernel}_worker`;
+  const { pc, sp, arg1, arg2 } = a.startRegs;
+  return [
+    ok(
+      `Create a worker thread${a.tag}`,
+      `Creates a NEW thread in the ${a.kernel} kernel's bootstrap process and stores it as ` +
+        `${worker}.`,
+      zx.createThread(`${a.kernel}_process`, "worker"),
+      { checks: [isHandle("out is the new thread's handle", "out")], save: { [worker]: "out" } },
+    ),
+    ok(
+      `Suspend it, keeping the suspend token${a.tag}`,
+      "The thread stays suspended while the token is open; closing it resumes the thread.",
+      zx.suspend(worker),
+      {
+        checks: [isHandle("token is a handle", "token")],
+        save: { [`${a.kernel}_suspend`]: "token" },
+      },
+    ),
+    ok(
+      `Start it: entry, stack and two arguments${a.tag}`,
+      "Starting the suspended thread leaves it stopped before its first instruction with " +
+        `${pc.name} = entry, ${sp.name} = stack, ${arg1.name} = arg1, ${arg2.name} = arg2.`,
+      zx.start(worker, { arg1: 1, arg2: 2 }),
+    ),
+    threadIs(a.kernel, worker, "SUSPENDED", { tag: a.tag, why: " right after the start" }),
+  ];
+}
+
+/** Read the start registers, write some by name, then the whole struct as a buffer. */
+function registerTour(a: Arch): Step[] {
+  const zx = caller("zx", a.kernel), worker = `${a.kernel}_worker`;
+  const { pc, sp, arg1, arg2 } = a.startRegs, { scratch, patch } = a;
+  const flags = a.flags.reg.name, size = a.general.size;
+  const general = `${a.kernel}_general`, patched = `${a.kernel}_patched`;
+  // The read-back just before the buffer write stores the buffer it patches.
+  const readBack = (name: string, shows: string, checks: Check[], save?: StepBase["save"]) =>
+    ok(name, shows, zx.read(worker), { checks, ...(save ? { save } : {}) });
+  const stored = `The buffer is stored as ${general} for the next request.`;
+  const is42 = regIs(scratch, 42n), masked = regIs(a.flags.reg, a.flags.masked);
+  const pcStill = regIs(pc, ENTRY, "still the entry point");
+  const set42 = { [scratch.path]: 42 }, setFlags = { [a.flags.reg.path]: "0xffffffff" };
+  const byIndex = scratch.path === scratch.name
+    ? ""
+    : ` Array elements are named by index: ${scratch.name} is ${scratch.path}.`;
+  const namedWrites = a.detailed
+    ? [
+      ok(
+        `Write ${scratch.name} = 42 by name`,
+        `Named registers: only ${scratch.name} changes.${byIndex}`,
+        zx.write(worker, { regs: set42 }),
+      ),
+      readBack(
+        `Read back: ${scratch.name} is 42, ${pc.name} unchanged`,
+        `The named write changed ${scratch.name} and nothing else.`,
+        [is42, pcStill],
+      ),
+      ok(
+        `Write ${flags} = 0xffffffff`,
+        `${flags} takes only ${a.flags.takes}; the other bits keep their value and the write ` +
+          "still succeeds.",
+        zx.write(worker, { regs: setFlags }),
+      ),
+      readBack(
+        `Read back: ${flags} is masked to ${hex(a.flags.masked)}`,
+        `${a.flags.why} ${stored}`,
+        [masked],
+        { [general]: "buffer" },
+      ),
+    ]
+    : [
+      ok(
+        `Write ${scratch.name} = 42 and ${flags} = 0xffffffff by name`,
+        `One named write sets both; ${flags} takes only ${a.flags.takes}.${byIndex}`,
+        zx.write(worker, { regs: { ...set42, ...setFlags } }),
+      ),
+      readBack(
+        `Read back: ${scratch.name} is 42, ${flags} is masked to ${hex(a.flags.masked)}`,
+        `${a.flags.why} ${stored}`,
+        [is42, masked, pcStill],
+        { [general]: "buffer" },
+      ),
+    ];
+  return [
+    readBack(
+      `Read the general registers${a.tag}`,
+      `${a.general.struct} is ${size} bytes; ${pc.name}, ${sp.name}, ${arg1.name} and ` +
+        `${arg2.name} hold the start values.`,
+      [
+        bytes(`the buffer is ${size} bytes`, "buffer", size),
+        regIs(pc, ENTRY, "the entry point"),
+        regIs(sp, STACK, "the stack"),
+        regIs(arg1, 1n, "arg1"),
+        regIs(arg2, 2n, "arg2"),
+        regIs(a.flags.reg, a.flags.start, `${a.flags.startSaid} on a thread that has not run`),
+      ],
+    ),
+    ...namedWrites,
+    ok(
+      `Write the whole struct as a buffer (${patch.reg.name} patched)`,
+      `The pre-request script takes the buffer just read, puts ${hex(patch.value)} in ` +
+        `${patch.reg.name} (bytes ${patch.offset}..${patch.offset + 7}) and sends all ${size} ` +
+        "bytes back.",
+      zx.write(worker, { buffer: `{{${patched}}}` }),
+      { prerequest: patchU64(general, patched, patch.offset, patch.value) },
+    ),
+    readBack(
+      `Read back: the same ${size} bytes`,
+      "The registers are byte for byte what was written.",
+      [
+        eqVar("the buffer is the one written", "buffer", patched),
+        regIs(patch.reg, patch.value),
+        ...(a.detailed ? [regIs(scratch, 42n, "still 42")] : []),
+      ],
+    ),
+  ];
+}
+
+/** mx_thread_read_state of REGSET0: Magenta's size, with what was `written` through /v1/zx. */
+function readRegset0(a: Arch, written: [Reg, bigint][], save?: StepBase["save"]): SyscallStep {
+  const { size, lacks: missing } = a.regset0;
+  return ok(
+    `Read REGSET0 through /v1/mx (${a.kernel})`,
+    `${size} bytes and \`actual\` = ${size}: the registers written through /v1/zx above, ` +
+      `without ${missing}.`,
+    caller("mx", a.kernel).read(`${a.kernel}_worker`),
+    {
+      checks: [
+        bytes(`the buffer is ${size} bytes`, "buffer", size),
+        eq(`actual is ${size}`, "actual", size),
+        ...written.map(([r, value]) => regIs(r, value, `${say(value)} (written through /v1/zx)`)),
+        lacks(`there is no ${missing} in Magenta's struct`, "regs", missing),
+      ],
+      ...(save ? { save } : {}),
+    },
+  );
+}
 
 // ---------------------------------------------------------------------------
 // The scenario
@@ -207,50 +557,7 @@ const suspendBeforeStart: Folder = {
   name: "2. Suspend a thread before it starts",
   description: "A thread suspended while NEW stops before its first instruction as soon as " +
     "it is started: no wait is needed, and its start registers are readable at once.",
-  steps: [
-    {
-      name: "Create a worker thread",
-      shows: "Creates a NEW thread in the bootstrap process and stores it as x64_worker.",
-      abi: "zx",
-      syscall: "thread_create",
-      as: "x64",
-      body: { process: num("x64_process"), name: "worker" },
-      reply: "ok",
-      checks: [isHandle("out is the new thread's handle", "out")],
-      save: { x64_worker: "out" },
-    },
-    {
-      name: "Suspend it (keep the suspend token)",
-      shows: "The thread stays suspended while the token is open; closing it resumes the thread.",
-      abi: "zx",
-      syscall: "task_suspend",
-      as: "x64",
-      body: { handle: num("x64_worker") },
-      reply: "ok",
-      checks: [isHandle("token is a handle", "token")],
-      save: { x64_suspend: "token" },
-    },
-    {
-      name: "Start it: entry, stack and two arguments",
-      shows: "Starting the suspended thread leaves it stopped before its first instruction " +
-        "with rip = entry, rsp = stack, rdi = arg1, rsi = arg2.",
-      abi: "zx",
-      syscall: "thread_start",
-      as: "x64",
-      body: { handle: num("x64_worker"), thread_entry: ENTRY, stack: STACK, arg1: 1, arg2: 2 },
-      reply: "ok",
-    },
-    {
-      name: "ZX_INFO_THREAD says SUSPENDED",
-      shows: "zx_info_thread_t.state is ZX_THREAD_STATE_SUSPENDED (2) right after the start.",
-      abi: "zx",
-      syscall: "object_get_info",
-      as: "x64",
-      body: { handle: num("x64_worker"), topic: "ZX_INFO_THREAD" },
-      reply: "ok",
-      checks: [eq("state is ZX_THREAD_STATE_SUSPENDED", "info.state", THREAD_SUSPENDED)],
-    },
-  ],
+  steps: suspendedWorker(X64),
 };
 
 const x64Registers: Folder = {
@@ -258,108 +565,13 @@ const x64Registers: Folder = {
   description: "zx_thread_read_state returns the struct's bytes (base64 `buffer`) and a named " +
     "view (`regs`); zx_thread_write_state takes either named `regs` (the others keep their " +
     "values) or a whole `buffer`.",
-  steps: [
-    {
-      name: "Read the general registers",
-      shows: "zx_x86_64_thread_state_general_regs_t is 160 bytes; the start values are set.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        bytes("the buffer is 160 bytes", "buffer", X64_GENERAL_SIZE),
-        eq("rip is the entry point", "regs.rip", hex64(0x1000000n)),
-        eq("rsp is the stack", "regs.rsp", hex64(0x2000000n)),
-        eq("rdi is arg1", "regs.rdi", hex64(1n)),
-        eq("rsi is arg2", "regs.rsi", hex64(2n)),
-        eq("rflags is 0x200 (IF) on a thread that has not run", "regs.rflags", hex64(0x200n)),
-      ],
-    },
-    {
-      name: "Write rax = 42 by name",
-      shows: "Named registers: only rax changes.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS", regs: { rax: 42 } },
-      reply: "ok",
-    },
-    {
-      name: "Read back: rax is 42, rip unchanged",
-      shows: "The named write changed rax and nothing else.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        eq("rax is 42", "regs.rax", hex64(42n)),
-        eq("rip is still the entry point", "regs.rip", hex64(0x1000000n)),
-      ],
-    },
-    {
-      name: "Write rflags = 0xffffffff",
-      shows: "rflags takes only the user bits 0x244DD5 (CF PF AF ZF SF TF DF OF NT AC ID); " +
-        "the other bits keep their value and the write still succeeds.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_worker"),
-        kind: "ZX_THREAD_STATE_GENERAL_REGS",
-        regs: { rflags: "0xffffffff" },
-      },
-      reply: "ok",
-    },
-    {
-      name: "Read back: rflags is masked to 0x244fd5",
-      shows: "0x200 (IF, kept) | 0x244DD5 (the user bits written) = 0x244FD5. The buffer is " +
-        "stored as x64_general for the next request.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [eq("rflags is 0x244fd5", "regs.rflags", hex64(0x244fd5n))],
-      save: { x64_general: "buffer" },
-    },
-    {
-      name: "Write the whole struct as a buffer (rbx patched)",
-      shows: "The pre-request script takes the buffer just read, puts 0x1122334455667788 in " +
-        "rbx (bytes 8..15) and sends all 160 bytes back.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "x64",
-      prerequest: patchU64("x64_general", "x64_patched", 8, "1122334455667788"),
-      body: {
-        handle: num("x64_worker"),
-        kind: "ZX_THREAD_STATE_GENERAL_REGS",
-        buffer: "{{x64_patched}}",
-      },
-      reply: "ok",
-    },
-    {
-      name: "Read back: the same 160 bytes",
-      shows: "The registers are byte for byte what was written.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        eqVar("the buffer is the one written", "buffer", "x64_patched"),
-        eq("rbx is 0x1122334455667788", "regs.rbx", "0x1122334455667788"),
-        eq("rax is still 42", "regs.rax", hex64(42n)),
-      ],
-    },
-  ],
+  steps: registerTour(X64),
 };
 
 const arm64Registers: Folder = {
   name: "4. The same on an arm64 kernel",
   description: "arm64 names its registers r[0..29], lr, sp, pc, cpsr and tpidr; " +
-    "zx_arm64_thread_state_general_regs_t is 280 bytes and cpsr keeps only NZCV.",
+    `${ARM64.general.struct} is ${ARM64.general.size} bytes and cpsr keeps only NZCV.`,
   steps: [
     createKernel(
       "arm64",
@@ -367,120 +579,8 @@ const arm64Registers: Folder = {
       "A second kernel, independent of the first, with its own token and handles.",
       { arch: "arm64" },
     ),
-    {
-      name: "Create a worker thread (arm64)",
-      shows: "Creates a NEW thread in the arm64 kernel's bootstrap process.",
-      abi: "zx",
-      syscall: "thread_create",
-      as: "arm64",
-      body: { process: num("arm64_process"), name: "worker" },
-      reply: "ok",
-      checks: [isHandle("out is the new thread's handle", "out")],
-      save: { arm64_worker: "out" },
-    },
-    {
-      name: "Suspend it (arm64)",
-      shows: "Suspends the NEW thread and stores the suspend token.",
-      abi: "zx",
-      syscall: "task_suspend",
-      as: "arm64",
-      body: { handle: num("arm64_worker") },
-      reply: "ok",
-      checks: [isHandle("token is a handle", "token")],
-      save: { arm64_suspend: "token" },
-    },
-    {
-      name: "Start it (arm64)",
-      shows: "pc = entry, sp = stack, x0 = arg1, x1 = arg2.",
-      abi: "zx",
-      syscall: "thread_start",
-      as: "arm64",
-      body: { handle: num("arm64_worker"), thread_entry: ENTRY, stack: STACK, arg1: 1, arg2: 2 },
-      reply: "ok",
-    },
-    {
-      name: "ZX_INFO_THREAD says SUSPENDED (arm64)",
-      shows: "Suspended before the first instruction, as on x64.",
-      abi: "zx",
-      syscall: "object_get_info",
-      as: "arm64",
-      body: { handle: num("arm64_worker"), topic: "ZX_INFO_THREAD" },
-      reply: "ok",
-      checks: [eq("state is ZX_THREAD_STATE_SUSPENDED", "info.state", THREAD_SUSPENDED)],
-    },
-    {
-      name: "Read the general registers (arm64)",
-      shows: "280 bytes; pc, sp, x0 and x1 hold the start values, cpsr is 0.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "arm64",
-      body: { handle: num("arm64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        bytes("the buffer is 280 bytes", "buffer", ARM64_GENERAL_SIZE),
-        eq("pc is the entry point", "regs.pc", hex64(0x1000000n)),
-        eq("sp is the stack", "regs.sp", hex64(0x2000000n)),
-        eq("x0 is arg1", "regs.r[0]", hex64(1n)),
-        eq("x1 is arg2", "regs.r[1]", hex64(2n)),
-        eq("cpsr is 0", "regs.cpsr", hex64(0n)),
-      ],
-    },
-    {
-      name: "Write x2 = 42 and cpsr = 0xffffffff by name",
-      shows: "Array elements are named like r[2]; cpsr takes only NZCV (0xF0000000).",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "arm64",
-      body: {
-        handle: num("arm64_worker"),
-        kind: "ZX_THREAD_STATE_GENERAL_REGS",
-        regs: { "r[2]": 42, cpsr: "0xffffffff" },
-      },
-      reply: "ok",
-    },
-    {
-      name: "Read back: x2 is 42, cpsr is NZCV only",
-      shows: "The buffer is stored as arm64_general for the next request.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "arm64",
-      body: { handle: num("arm64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        eq("x2 is 42", "regs.r[2]", hex64(42n)),
-        eq("cpsr is 0xf0000000", "regs.cpsr", hex64(0xf0000000n)),
-        eq("pc is still the entry point", "regs.pc", hex64(0x1000000n)),
-      ],
-      save: { arm64_general: "buffer" },
-    },
-    {
-      name: "Write the whole struct as a buffer (lr patched)",
-      shows: "The pre-request script puts 0x1000040 in lr (bytes 240..247) and sends all " +
-        "280 bytes back.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "arm64",
-      prerequest: patchU64("arm64_general", "arm64_patched", 240, "0000000001000040"),
-      body: {
-        handle: num("arm64_worker"),
-        kind: "ZX_THREAD_STATE_GENERAL_REGS",
-        buffer: "{{arm64_patched}}",
-      },
-      reply: "ok",
-    },
-    {
-      name: "Read back: the same 280 bytes",
-      shows: "The registers are byte for byte what was written.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "arm64",
-      body: { handle: num("arm64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        eqVar("the buffer is the one written", "buffer", "arm64_patched"),
-        eq("lr is 0x1000040", "regs.lr", hex64(0x1000040n)),
-      ],
-    },
+    ...suspendedWorker(ARM64),
+    ...registerTour(ARM64),
   ],
 };
 
@@ -490,104 +590,76 @@ const magenta: Folder = {
     "MX_THREAD_STATE_REGSET0 is 144 bytes on x64 (no fs_base/gs_base) and 272 on arm64 (no " +
     "tpidr), a write must send exactly that many bytes, and replies say MX_OK / MX_ERR_*.",
   steps: [
-    {
-      name: "Read REGSET0 through /v1/mx (x64)",
-      shows: "144 bytes, `actual` = 144, the registers written through /v1/zx above.",
-      abi: "mx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "MX_THREAD_STATE_REGSET0" },
-      reply: "ok",
-      checks: [
-        bytes("the buffer is 144 bytes", "buffer", X64_REGSET0_SIZE),
-        eq("actual is 144", "actual", X64_REGSET0_SIZE),
-        eq("rax is 42 (written through /v1/zx)", "regs.rax", hex64(42n)),
-        eq("rbx is 0x1122334455667788", "regs.rbx", "0x1122334455667788"),
-        lacks("there is no fs_base in Magenta's struct", "regs", "fs_base"),
-      ],
-      save: { x64_regset0: "buffer" },
-    },
-    {
-      name: "Write REGSET0 as a buffer (rcx patched)",
-      shows: "The pre-request script puts 0xc0ffee00 in rcx (bytes 16..23) of the 144 bytes.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      prerequest: patchU64("x64_regset0", "x64_regset0_patched", 16, "00000000c0ffee00"),
-      body: {
-        handle: num("x64_worker"),
-        kind: "MX_THREAD_STATE_REGSET0",
-        buffer: "{{x64_regset0_patched}}",
-      },
-      reply: "ok",
-    },
-    {
-      name: "Read through /v1/zx: the same registers",
-      shows: "Both ABIs see one register file: rcx changed, fs_base/gs_base are still there.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        eq("rcx is 0xc0ffee00", "regs.rcx", hex64(0xc0ffee00n)),
-        eq("fs_base is untouched", "regs.fs_base", hex64(0n)),
-      ],
-    },
-    {
-      name: "A 3-byte buffer: MX_ERR_INVALID_ARGS",
-      shows: "Magenta wants exactly the 144-byte register set on write.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "MX_THREAD_STATE_REGSET0", buffer: "AAAA" },
-      reply: { error: "INVALID_ARGS" },
-      checks: [says("144")],
-    },
-    {
-      name: "Read with len 16: MX_ERR_BUFFER_TOO_SMALL and the size needed",
-      shows: "A read into a short buffer fails and `actual` says how large it must be.",
-      abi: "mx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "MX_THREAD_STATE_REGSET0", len: 16 },
-      reply: { error: "BUFFER_TOO_SMALL" },
-      checks: [
-        eq("actual is 144", "actual", X64_REGSET0_SIZE),
-        lacks("no buffer came back", "", "buffer"),
-      ],
-    },
-    {
-      name: "Read REGSET0 through /v1/mx (arm64)",
-      shows: "272 bytes on arm64: r[30], lr, sp, pc, cpsr.",
-      abi: "mx",
-      syscall: "thread_read_state",
-      as: "arm64",
-      body: { handle: num("arm64_worker"), kind: "MX_THREAD_STATE_REGSET0" },
-      reply: "ok",
-      checks: [
-        bytes("the buffer is 272 bytes", "buffer", ARM64_REGSET0_SIZE),
-        eq("actual is 272", "actual", ARM64_REGSET0_SIZE),
-        eq("lr is 0x1000040 (written through /v1/zx)", "regs.lr", hex64(0x1000040n)),
-        lacks("there is no tpidr in Magenta's struct", "regs", "tpidr"),
-      ],
-    },
-    {
-      name: "Write the 280-byte zx struct to REGSET0: MX_ERR_INVALID_ARGS",
-      shows: "The modern struct is 8 bytes longer (tpidr); Magenta refuses any other length.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "arm64",
-      body: {
-        handle: num("arm64_worker"),
-        kind: "MX_THREAD_STATE_REGSET0",
-        buffer: "{{arm64_patched}}",
-      },
-      reply: { error: "INVALID_ARGS" },
-      checks: [says("272")],
-    },
+    // Stored as x64_regset0: a well-formed REGSET0 for the writes here and in folder 7.
+    readRegset0(X64, [[X64.scratch, 42n], [X64.patch.reg, X64.patch.value]], {
+      x64_regset0: "buffer",
+    }),
+    ok(
+      "Write REGSET0 as a buffer (rcx patched)",
+      "The pre-request script puts 0xc0ffee00 in rcx (bytes 16..23) of the 144 bytes.",
+      mx64.write("x64_worker", { buffer: "{{x64_regset0_patched}}" }),
+      { prerequest: patchU64("x64_regset0", "x64_regset0_patched", 16, 0xc0ffee00n) },
+    ),
+    ok(
+      "Read through /v1/zx: the same registers",
+      "Both ABIs see one register file: rcx changed, fs_base/gs_base are still there.",
+      zx64.read("x64_worker"),
+      { checks: [regIs(reg("rcx"), 0xc0ffee00n), regIs(reg("fs_base"), 0n, "untouched")] },
+    ),
+    refused(
+      "A 3-byte buffer: MX_ERR_INVALID_ARGS",
+      "Magenta wants exactly the 144-byte register set on write.",
+      mx64.write("x64_worker", { buffer: "AAAA" }),
+      "INVALID_ARGS",
+      says("144"),
+    ),
+    refused(
+      "Read with len 16: MX_ERR_BUFFER_TOO_SMALL and the size needed",
+      "A read into a short buffer fails and `actual` says how large it must be.",
+      mx64.read("x64_worker", { len: 16 }),
+      "BUFFER_TOO_SMALL",
+      eq("actual is 144", "actual", X64.regset0.size),
+      lacks("no buffer came back", "", "buffer"),
+    ),
+    readRegset0(ARM64, [[ARM64.patch.reg, ARM64.patch.value]]),
+    refused(
+      `Write the ${ARM64.general.size}-byte zx struct to REGSET0: MX_ERR_INVALID_ARGS`,
+      "The modern struct is 8 bytes longer (tpidr); Magenta refuses any other length.",
+      mxArm64.write("arm64_worker", { buffer: "{{arm64_patched}}" }),
+      "INVALID_ARGS",
+      says(String(ARM64.regset0.size)),
+    ),
   ],
 };
+
+/** A duplicate of the x64 worker with one right only, stored as x64_read_only / x64_write_only. */
+function workerWithOnly(right: "READ" | "WRITE"): Step {
+  const [may, mayNot] = right === "READ" ? ["read", "write"] : ["write", "read"];
+  return ok(
+    `Duplicate the worker with ZX_RIGHT_${right} only`,
+    `A thread handle that may ${may} registers but not ${mayNot} them.`,
+    zx64.duplicate("x64_worker", `ZX_RIGHT_${right}`),
+    { save: { [`x64_${may}_only`]: "out" } },
+  );
+}
+
+/**
+ * Two x64 steps: create a thread in `process`, stored as `saveAs`, and start
+ * it without suspending it first, so it is RUNNING; `said` names and
+ * explains the two steps.
+ */
+function runningThread(
+  process: string,
+  thread: string,
+  saveAs: string,
+  said: [create: [string, string], start: [string, string]],
+): Step[] {
+  const [[createName, createShows], [startName, startShows]] = said;
+  return [
+    ok(createName, createShows, zx64.createThread(process, thread), { save: { [saveAs]: "out" } }),
+    ok(startName, startShows, zx64.start(saveAs)),
+  ];
+}
 
 const zxErrors: Folder = {
   name: "6. zx_thread_read_state / zx_thread_write_state errors",
@@ -595,189 +667,97 @@ const zxErrors: Folder = {
     "gate (write), handle, type, rights, kind, buffer size, thread state, register values. " +
     "Every error reply carries status, code and a message.",
   steps: [
-    {
-      name: "Duplicate the worker handle, to close it",
-      shows: "A second handle to the worker; the next request closes it.",
-      abi: "zx",
-      syscall: "handle_duplicate",
-      as: "x64",
-      body: { handle: num("x64_worker"), rights: "ZX_RIGHT_SAME_RIGHTS" },
-      reply: "ok",
-      save: { x64_closed: "out" },
-    },
-    {
-      name: "Close the duplicate",
-      shows: "Its value is now stale.",
-      abi: "zx",
-      syscall: "handle_close",
-      as: "x64",
-      body: { handle: num("x64_closed") },
-      reply: "ok",
-    },
-    {
-      name: "ZX_ERR_BAD_HANDLE: handle 0",
-      shows: "0 (ZX_HANDLE_INVALID) is never a valid handle.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: 0, kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: { error: "BAD_HANDLE" },
-    },
-    {
-      name: "ZX_ERR_BAD_HANDLE: a closed handle",
-      shows: "A value that was valid once and has been closed.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: { handle: num("x64_closed"), kind: "ZX_THREAD_STATE_GENERAL_REGS", regs: { rax: 1 } },
-      reply: { error: "BAD_HANDLE" },
-    },
-    {
-      name: "ZX_ERR_WRONG_TYPE: a process handle",
-      shows: "The handle is valid but is not a thread.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_process"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: { error: "WRONG_TYPE" },
-    },
-    {
-      name: "Duplicate the worker with ZX_RIGHT_READ only",
-      shows: "A thread handle that may read registers but not write them.",
-      abi: "zx",
-      syscall: "handle_duplicate",
-      as: "x64",
-      body: { handle: num("x64_worker"), rights: "ZX_RIGHT_READ" },
-      reply: "ok",
-      save: { x64_read_only: "out" },
-    },
-    {
-      name: "Duplicate the worker with ZX_RIGHT_WRITE only",
-      shows: "A thread handle that may write registers but not read them.",
-      abi: "zx",
-      syscall: "handle_duplicate",
-      as: "x64",
-      body: { handle: num("x64_worker"), rights: "ZX_RIGHT_WRITE" },
-      reply: "ok",
-      save: { x64_write_only: "out" },
-    },
-    {
-      name: "ZX_ERR_ACCESS_DENIED: writing without ZX_RIGHT_WRITE",
-      shows: "zx_thread_write_state needs ZX_RIGHT_WRITE.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_read_only"),
-        kind: "ZX_THREAD_STATE_GENERAL_REGS",
-        regs: { rax: 1 },
+    ok(
+      "Duplicate the worker handle, to close it",
+      "A second handle to the worker; the next request closes it.",
+      zx64.duplicate("x64_worker", "ZX_RIGHT_SAME_RIGHTS"),
+      { save: { x64_closed: "out" } },
+    ),
+    ok("Close the duplicate", "Its value is now stale.", zx64.close("x64_closed")),
+    fails(
+      "BAD_HANDLE",
+      "handle 0",
+      "0 (ZX_HANDLE_INVALID) is never a valid handle.",
+      zx64.read(0),
+    ),
+    fails(
+      "BAD_HANDLE",
+      "a closed handle",
+      "A value that was valid once and has been closed.",
+      zx64.write("x64_closed", { regs: { rax: 1 } }),
+    ),
+    fails(
+      "WRONG_TYPE",
+      "a process handle",
+      "The handle is valid but is not a thread.",
+      zx64.read("x64_process"),
+    ),
+    workerWithOnly("READ"),
+    workerWithOnly("WRITE"),
+    fails(
+      "ACCESS_DENIED",
+      "writing without ZX_RIGHT_WRITE",
+      "zx_thread_write_state needs ZX_RIGHT_WRITE.",
+      zx64.write("x64_read_only", { regs: { rax: 1 } }),
+    ),
+    fails(
+      "ACCESS_DENIED",
+      "reading without ZX_RIGHT_READ",
+      "zx_thread_read_state needs ZX_RIGHT_READ.",
+      zx64.read("x64_write_only"),
+    ),
+    fails(
+      "INVALID_ARGS",
+      "kind 3 is not a kind",
+      "The kinds are 0, 1, 2, 4 and 5; 3 was never used.",
+      zx64.read("x64_worker", { kind: 3 }),
+    ),
+    fails(
+      "INVALID_ARGS",
+      "rip outside user space",
+      "rip must be a canonical user address; a refused write changes nothing.",
+      zx64.write("x64_worker", { regs: { rip: "0xffffff8000000000", rax: 7 } }),
+      says("rip"),
+    ),
+    ok(
+      "Read back: the refused write changed nothing",
+      "Neither rip nor rax (named in the same write) changed.",
+      zx64.read("x64_worker"),
+      {
+        checks: [
+          regIs(X64.startRegs.pc, ENTRY, "still the entry point"),
+          regIs(X64.scratch, 42n, "still 42"),
+        ],
       },
-      reply: { error: "ACCESS_DENIED" },
-    },
-    {
-      name: "ZX_ERR_ACCESS_DENIED: reading without ZX_RIGHT_READ",
-      shows: "zx_thread_read_state needs ZX_RIGHT_READ.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_write_only"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: { error: "ACCESS_DENIED" },
-    },
-    {
-      name: "ZX_ERR_INVALID_ARGS: kind 3 is not a kind",
-      shows: "The kinds are 0, 1, 2, 4 and 5; 3 was never used.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: 3 },
-      reply: { error: "INVALID_ARGS" },
-    },
-    {
-      name: "ZX_ERR_INVALID_ARGS: rip outside user space",
-      shows: "rip must be a canonical user address; a refused write changes nothing.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_worker"),
-        kind: "ZX_THREAD_STATE_GENERAL_REGS",
-        regs: { rip: "0xffffff8000000000", rax: 7 },
-      },
-      reply: { error: "INVALID_ARGS" },
-      checks: [says("rip")],
-    },
-    {
-      name: "Read back: the refused write changed nothing",
-      shows: "Neither rip nor rax (named in the same write) changed.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: "ok",
-      checks: [
-        eq("rip is still the entry point", "regs.rip", hex64(0x1000000n)),
-        eq("rax is still 42", "regs.rax", hex64(42n)),
-      ],
-    },
-    {
-      name: "ZX_ERR_BUFFER_TOO_SMALL: read with buffer_size 8",
-      shows: "The caller's buffer must hold the whole struct (a larger one is fine).",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS", buffer_size: 8 },
-      reply: { error: "BUFFER_TOO_SMALL" },
-    },
-    {
-      name: "ZX_ERR_BUFFER_TOO_SMALL: write 8 bytes",
-      shows: "A write of fewer bytes than the struct.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_worker"),
-        kind: "ZX_THREAD_STATE_GENERAL_REGS",
-        buffer: "AAAAAAAAAAA=",
-      },
-      reply: { error: "BUFFER_TOO_SMALL" },
-    },
-    {
-      name: "Create a thread that will run",
-      shows: "A second thread, started without being suspended.",
-      abi: "zx",
-      syscall: "thread_create",
-      as: "x64",
-      body: { process: num("x64_process"), name: "runner" },
-      reply: "ok",
-      save: { x64_runner: "out" },
-    },
-    {
-      name: "Start it running",
-      shows: "It is RUNNING: its registers cannot be looked at.",
-      abi: "zx",
-      syscall: "thread_start",
-      as: "x64",
-      body: { handle: num("x64_runner"), thread_entry: ENTRY, stack: STACK },
-      reply: "ok",
-    },
-    {
-      name: "ZX_ERR_BAD_STATE: a running thread",
-      shows: "Registers are readable only while the thread is suspended or in an exception.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_runner"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: { error: "BAD_STATE" },
-    },
-    {
-      name: "ZX_ERR_NOT_SUPPORTED: FP_REGS on arm64",
-      shows: "arm64 keeps its floating-point state in the vector registers.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "arm64",
-      body: { handle: num("arm64_worker"), kind: "ZX_THREAD_STATE_FP_REGS" },
-      reply: { error: "NOT_SUPPORTED" },
-    },
+    ),
+    fails(
+      "BUFFER_TOO_SMALL",
+      "read with buffer_size 8",
+      "The caller's buffer must hold the whole struct (a larger one is fine).",
+      zx64.read("x64_worker", { buffer_size: 8 }),
+    ),
+    fails(
+      "BUFFER_TOO_SMALL",
+      "write 8 bytes",
+      "A write of fewer bytes than the struct.",
+      zx64.write("x64_worker", { buffer: "AAAAAAAAAAA=" }),
+    ),
+    ...runningThread("x64_process", "runner", "x64_runner", [
+      ["Create a thread that will run", "A second thread, started without being suspended."],
+      ["Start it running", "It is RUNNING: its registers cannot be looked at."],
+    ]),
+    fails(
+      "BAD_STATE",
+      "a running thread",
+      "Registers are readable only while the thread is suspended or in an exception.",
+      zx64.read("x64_runner"),
+    ),
+    fails(
+      "NOT_SUPPORTED",
+      "FP_REGS on arm64",
+      "arm64 keeps its floating-point state in the vector registers.",
+      zxArm64.read("arm64_worker", { kind: "ZX_THREAD_STATE_FP_REGS" }),
+    ),
     createKernel(
       "nodebug",
       "Boot a kernel without debugging syscalls",
@@ -785,18 +765,19 @@ const zxErrors: Folder = {
         "single-step writes.",
       { arch: "x64", boot_options: { enable_debugging_syscalls: false } },
     ),
-    {
-      name: "ZX_ERR_NOT_SUPPORTED: DEBUG_REGS write with the gate closed",
-      shows: "The gate is checked before the handle: even handle 0 gives NOT_SUPPORTED.",
-      abi: "zx",
-      syscall: "thread_write_state",
-      as: "nodebug",
-      body: { handle: 0, kind: "ZX_THREAD_STATE_DEBUG_REGS", buffer: "" },
-      reply: { error: "NOT_SUPPORTED" },
-      checks: [says("enable_debugging_syscalls")],
-    },
+    fails(
+      "NOT_SUPPORTED",
+      "DEBUG_REGS write with the gate closed",
+      "The gate is checked before the handle: even handle 0 gives NOT_SUPPORTED.",
+      caller("zx", "nodebug").write(0, { kind: "ZX_THREAD_STATE_DEBUG_REGS", buffer: "" }),
+      says("enable_debugging_syscalls"),
+    ),
   ],
 };
+
+// The REGSET0 bytes read in folder 5: a well-formed buffer, so that each
+// write below fails for the one reason it is there to show.
+const REGSET0 = { buffer: "{{x64_regset0}}" };
 
 const mxWriteErrors: Folder = {
   name: "7. mx_thread_write_state errors (the Magenta man page)",
@@ -804,130 +785,65 @@ const mxWriteErrors: Folder = {
     "rights before the type, the length limit (4096) and the bytes sent before the thread's " +
     "state, and the kind after it.",
   steps: [
-    {
-      name: "MX_ERR_BAD_HANDLE: handle is not a valid handle",
-      shows: "Handle 0.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: { handle: 0, kind: "MX_THREAD_STATE_REGSET0", buffer: "{{x64_regset0}}" },
-      reply: { error: "BAD_HANDLE" },
-    },
-    {
-      name: "MX_ERR_WRONG_TYPE: handle is not that of a thread",
-      shows: "The bootstrap process handle, which has MX_RIGHT_WRITE.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_process"),
-        kind: "MX_THREAD_STATE_REGSET0",
-        buffer: "{{x64_regset0}}",
-      },
-      reply: { error: "WRONG_TYPE" },
-    },
-    {
-      name: "MX_ERR_ACCESS_DENIED: handle lacks MX_RIGHT_WRITE",
-      shows: "The read-only duplicate of the worker made in folder 6.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_read_only"),
-        kind: "MX_THREAD_STATE_REGSET0",
-        buffer: "{{x64_regset0}}",
-      },
-      reply: { error: "ACCESS_DENIED" },
-    },
-    {
-      name: "Duplicate the process with ZX_RIGHT_READ only",
-      shows: "Not a thread, and no write right either.",
-      abi: "zx",
-      syscall: "handle_duplicate",
-      as: "x64",
-      body: { handle: num("x64_process"), rights: "ZX_RIGHT_READ" },
-      reply: "ok",
-      save: { x64_process_read_only: "out" },
-    },
-    {
-      name: "MX_ERR_ACCESS_DENIED before MX_ERR_WRONG_TYPE",
-      shows: "Magenta checked rights before type (/v1/zx says ZX_ERR_WRONG_TYPE here).",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_process_read_only"),
-        kind: "MX_THREAD_STATE_REGSET0",
-        buffer: "{{x64_regset0}}",
-      },
-      reply: { error: "ACCESS_DENIED" },
-    },
-    {
-      name: "MX_ERR_INVALID_ARGS: kind is not valid",
-      shows: "Only REGSET0 exists; REGSET1..9 are INVALID_ARGS.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_worker"),
-        kind: "MX_THREAD_STATE_REGSET1",
-        buffer: "{{x64_regset0}}",
-      },
-      reply: { error: "INVALID_ARGS" },
-    },
-    {
-      name: "MX_ERR_INVALID_ARGS: buffer is an invalid pointer",
-      shows: "len says 144 bytes but only 3 are sent: the copy from user memory fails.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_worker"),
-        kind: "MX_THREAD_STATE_REGSET0",
-        buffer: "AAAA",
-        len: 144,
-      },
-      reply: { error: "INVALID_ARGS" },
-      checks: [says("invalid pointer")],
-    },
-    {
-      name: "MX_ERR_INVALID_ARGS: len is too large",
-      shows: "More than MX_MAX_THREAD_STATE_SIZE (4096).",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "MX_THREAD_STATE_REGSET0", len: 5000 },
-      reply: { error: "INVALID_ARGS" },
-      checks: [says("4096")],
-    },
-    {
-      name: "MX_ERR_BAD_STATE: the thread is not stopped",
-      shows: "The running thread from folder 6.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_runner"),
-        kind: "MX_THREAD_STATE_REGSET0",
-        buffer: "{{x64_regset0}}",
-      },
-      reply: { error: "BAD_STATE" },
-    },
-    {
-      name: "REGSET9: INVALID_ARGS, never NOT_SUPPORTED or UNAVAILABLE",
-      shows: "The man page also lists MX_ERR_NOT_SUPPORTED, MX_ERR_UNAVAILABLE and " +
+    fails("BAD_HANDLE", "handle is not a valid handle", "Handle 0.", mx64.write(0, REGSET0)),
+    fails(
+      "WRONG_TYPE",
+      "handle is not that of a thread",
+      "The bootstrap process handle, which has MX_RIGHT_WRITE.",
+      mx64.write("x64_process", REGSET0),
+    ),
+    fails(
+      "ACCESS_DENIED",
+      "handle lacks MX_RIGHT_WRITE",
+      "The read-only duplicate of the worker made in folder 6.",
+      mx64.write("x64_read_only", REGSET0),
+    ),
+    ok(
+      "Duplicate the process with ZX_RIGHT_READ only",
+      "Not a thread, and no write right either.",
+      zx64.duplicate("x64_process", "ZX_RIGHT_READ"),
+      { save: { x64_process_read_only: "out" } },
+    ),
+    refused(
+      "MX_ERR_ACCESS_DENIED before MX_ERR_WRONG_TYPE",
+      "Magenta checked rights before type (/v1/zx says ZX_ERR_WRONG_TYPE here).",
+      mx64.write("x64_process_read_only", REGSET0),
+      "ACCESS_DENIED",
+    ),
+    fails(
+      "INVALID_ARGS",
+      "kind is not valid",
+      "Only REGSET0 exists; REGSET1..9 are INVALID_ARGS.",
+      mx64.write("x64_worker", { kind: "MX_THREAD_STATE_REGSET1", ...REGSET0 }),
+    ),
+    fails(
+      "INVALID_ARGS",
+      "buffer is an invalid pointer",
+      "len says 144 bytes but only 3 are sent: the copy from user memory fails.",
+      mx64.write("x64_worker", { buffer: "AAAA", len: X64.regset0.size }),
+      says("invalid pointer"),
+    ),
+    fails(
+      "INVALID_ARGS",
+      "len is too large",
+      "More than MX_MAX_THREAD_STATE_SIZE (4096).",
+      mx64.write("x64_worker", { len: 5000 }),
+      says("4096"),
+    ),
+    fails(
+      "BAD_STATE",
+      "the thread is not stopped",
+      "The running thread from folder 6.",
+      mx64.write("x64_runner", REGSET0),
+    ),
+    refused(
+      "REGSET9: INVALID_ARGS, never NOT_SUPPORTED or UNAVAILABLE",
+      "The man page also lists MX_ERR_NOT_SUPPORTED, MX_ERR_UNAVAILABLE and " +
         "MX_ERR_NO_MEMORY, but Magenta implemented only REGSET0 and no kernel returned " +
         "them for these calls: a register set no hardware has is simply not a valid kind.",
-      abi: "mx",
-      syscall: "thread_write_state",
-      as: "x64",
-      body: {
-        handle: num("x64_worker"),
-        kind: "MX_THREAD_STATE_REGSET9",
-        buffer: "{{x64_regset0}}",
-      },
-      reply: { error: "INVALID_ARGS" },
-    },
+      mx64.write("x64_worker", { kind: "MX_THREAD_STATE_REGSET9", ...REGSET0 }),
+      "INVALID_ARGS",
+    ),
   ],
 };
 
@@ -947,101 +863,47 @@ const cleanUp: Folder = {
   description: "Closing the last suspend token resumes a thread; killing a process kills its " +
     "threads; deleting a kernel ends everything in it, tokens included.",
   steps: [
-    {
-      name: "Close the suspend token: the worker resumes",
-      shows: "The last token closed, the thread runs again.",
-      abi: "zx",
-      syscall: "handle_close",
-      as: "x64",
-      body: { handle: num("x64_suspend") },
-      reply: "ok",
-    },
-    {
-      name: "ZX_INFO_THREAD says RUNNING",
-      shows: "zx_info_thread_t.state is ZX_THREAD_STATE_RUNNING (1).",
-      abi: "zx",
-      syscall: "object_get_info",
-      as: "x64",
-      body: { handle: num("x64_worker"), topic: "ZX_INFO_THREAD" },
-      reply: "ok",
-      checks: [eq("state is ZX_THREAD_STATE_RUNNING", "info.state", THREAD_RUNNING)],
-    },
-    {
-      name: "ZX_ERR_BAD_STATE: the resumed thread",
-      shows: "Once resumed its registers are out of reach again.",
-      abi: "zx",
-      syscall: "thread_read_state",
-      as: "x64",
-      body: { handle: num("x64_worker"), kind: "ZX_THREAD_STATE_GENERAL_REGS" },
-      reply: { error: "BAD_STATE" },
-    },
-    {
-      name: "ZX_ERR_WRONG_TYPE: a thread cannot be killed",
-      shows: "Modern Zircon kills jobs and processes only.",
-      abi: "zx",
-      syscall: "task_kill",
-      as: "x64",
-      body: { handle: num("x64_worker") },
-      reply: { error: "WRONG_TYPE" },
-    },
-    {
-      name: "Create a process to kill",
-      shows: "A new process in the root job.",
-      abi: "zx",
-      syscall: "process_create",
-      as: "x64",
-      body: { job: num("x64_root_job"), name: "victim" },
-      reply: "ok",
-      checks: [isHandle("proc_handle is a handle", "proc_handle")],
-      save: { x64_victim: "proc_handle" },
-    },
-    {
-      name: "Create a thread in it",
-      shows: "The process's first thread.",
-      abi: "zx",
-      syscall: "thread_create",
-      as: "x64",
-      body: { process: num("x64_victim"), name: "doomed" },
-      reply: "ok",
-      save: { x64_victim_thread: "out" },
-    },
-    {
-      name: "Start it (this starts the process)",
-      shows: "The first thread started in a process starts the process.",
-      abi: "zx",
-      syscall: "thread_start",
-      as: "x64",
-      body: { handle: num("x64_victim_thread"), thread_entry: ENTRY, stack: STACK },
-      reply: "ok",
-    },
-    {
-      name: "Kill the process",
-      shows: "Its threads die with it.",
-      abi: "zx",
-      syscall: "task_kill",
-      as: "x64",
-      body: { handle: num("x64_victim") },
-      reply: "ok",
-    },
-    {
-      name: "ZX_INFO_THREAD says DEAD",
-      shows: "zx_info_thread_t.state is ZX_THREAD_STATE_DEAD (5).",
-      abi: "zx",
-      syscall: "object_get_info",
-      as: "x64",
-      body: { handle: num("x64_victim_thread"), topic: "ZX_INFO_THREAD" },
-      reply: "ok",
-      checks: [eq("state is ZX_THREAD_STATE_DEAD", "info.state", THREAD_DEAD)],
-    },
-    {
-      name: "Resume the arm64 worker",
-      shows: "Closes the arm64 suspend token.",
-      abi: "zx",
-      syscall: "handle_close",
-      as: "arm64",
-      body: { handle: num("arm64_suspend") },
-      reply: "ok",
-    },
+    ok(
+      "Close the suspend token: the worker resumes",
+      "The last token closed, the thread runs again.",
+      zx64.close("x64_suspend"),
+    ),
+    threadIs("x64", "x64_worker", "RUNNING"),
+    fails(
+      "BAD_STATE",
+      "the resumed thread",
+      "Once resumed its registers are out of reach again.",
+      zx64.read("x64_worker"),
+    ),
+    fails(
+      "WRONG_TYPE",
+      "a thread cannot be killed",
+      "Modern Zircon kills jobs and processes only.",
+      zx64.kill("x64_worker"),
+    ),
+    ok(
+      "Create a process to kill",
+      "A new process in the root job.",
+      zx64.call("process_create", { job: num("x64_root_job"), name: "victim" }),
+      {
+        checks: [isHandle("proc_handle is a handle", "proc_handle")],
+        save: { x64_victim: "proc_handle" },
+      },
+    ),
+    ...runningThread("x64_victim", "doomed", "x64_victim_thread", [
+      ["Create a thread in it", "The process's first thread."],
+      [
+        "Start it (this starts the process)",
+        "The first thread started in a process starts the process.",
+      ],
+    ]),
+    ok("Kill the process", "Its threads die with it.", zx64.kill("x64_victim")),
+    threadIs("x64", "x64_victim_thread", "DEAD"),
+    ok(
+      "Resume the arm64 worker",
+      "Closes the arm64 suspend token.",
+      zxArm64.close("arm64_suspend"),
+    ),
     ...(["x64", "arm64", "nodebug"] as const).map((kernel): Step => ({
       name: `Delete the ${kernel} kernel`,
       shows: "Kills everything in the kernel; its tokens stop working.",

@@ -29,6 +29,54 @@ export const createTokenSchema = z.strictObject({
   thread: z.number().int().min(0).max(0xffff_ffff).describe("a NEW thread's handle (needs WRITE)"),
 });
 
+const koid = z.number().int().describe("kernel object id");
+
+const threadSummarySchema = z.strictObject({
+  koid,
+  name: z.string(),
+  state: z.number().int().describe("ZX_THREAD_STATE_* as ZX_INFO_THREAD reports it"),
+  lifecycle: z.enum(["INITIALIZED", "RUNNING", "SUSPENDED", "DYING", "DEAD"]),
+  suspend_count: z.number().int(),
+  driven_by_client: z.boolean().describe("a token makes this thread's syscalls"),
+});
+
+const handleSummarySchema = z.strictObject({
+  handle: z.number().int().describe("the value, meaningful only in this process"),
+  koid,
+  type: z.number().int().describe("ZX_OBJ_TYPE_*"),
+  type_name: z.string(),
+  rights: z.number().int().describe("ZX_RIGHT_* bits"),
+});
+
+const processSummarySchema = z.strictObject({
+  koid,
+  name: z.string(),
+  state: z.enum(["INITIAL", "RUNNING", "DYING", "DEAD"]),
+  threads: z.array(threadSummarySchema),
+  handles: z.array(handleSummarySchema),
+});
+
+const jobSummarySchema = z.strictObject({
+  koid,
+  name: z.string(),
+  dead: z.boolean(),
+  get jobs() {
+    return z.array(jobSummarySchema);
+  },
+  processes: z.array(processSummarySchema),
+}).meta({ id: "JobSummary" }); // recursive: the docs refer to it by this name
+
+/** GET /v1/kernels/{id}, described for the docs (and checked against replies by the tests). */
+export const kernelSummarySchema = z.strictObject({
+  kernel: z.string(),
+  arch: z.enum(ARCH_NAMES as [string, ...string[]]),
+  boot_options: z.strictObject({ enable_debugging_syscalls: z.boolean() }),
+  now: z.number().describe("the kernel's monotonic clock, ns"),
+  caller: z.strictObject({ thread: koid, process: koid })
+    .describe("the thread the token makes syscalls as, and its process"),
+  root_job: jobSummarySchema,
+});
+
 function processSummary(process: Process) {
   return {
     koid: process.koid,

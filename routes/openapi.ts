@@ -7,7 +7,7 @@ import { SYSCALLS } from "../kernel/syscalls/table.ts";
 import { ERR, statusName } from "../kernel/status.ts";
 import { ABIS, HTTP_STATUS_TABLE, httpStatusFor, prefixOf } from "./abi.ts";
 import type { Exchange, WorkedExample } from "./examples.ts";
-import { createKernelSchema, createTokenSchema } from "./kernels.ts";
+import { createKernelSchema, createTokenSchema, kernelSummarySchema } from "./kernels.ts";
 
 type Json = Record<string, unknown>;
 interface Operation extends Json {
@@ -16,10 +16,24 @@ interface Operation extends Json {
   responses: Record<string, Json>;
 }
 
+/** Named schemas that schemas refer to (recursive ones), for components/schemas. */
+const sharedSchemas: Record<string, Json> = {};
+
 function schemaOf(schema: z.ZodType, io: "input" | "output"): Json {
-  const json = z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" });
-  delete (json as Json).$schema;
-  return json as Json;
+  const json: Json = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: "any",
+    target: "draft-2020-12",
+  });
+  delete json.$schema;
+  // "#/$defs/..." would resolve against the whole OpenAPI document, which has
+  // no $defs: move definitions to components/schemas and point there instead.
+  const defs = (json.$defs ?? {}) as Record<string, Json>;
+  delete json.$defs;
+  const relink = (value: Json): Json =>
+    JSON.parse(JSON.stringify(value).replaceAll('"#/$defs/', '"#/components/schemas/'));
+  for (const [name, def] of Object.entries(defs)) sharedSchemas[name] = relink(def);
+  return relink(json);
 }
 
 const errorRef = { $ref: "#/components/schemas/Error" };
@@ -107,7 +121,10 @@ function kernelPaths(): Record<string, Record<string, Operation>> {
         parameters: idParam,
         security: [{ bearer: [] }],
         responses: {
-          "200": { description: "summary", content: json({ type: "object" }) },
+          "200": {
+            description: "summary",
+            content: json(schemaOf(kernelSummarySchema, "output")),
+          },
           "401": unauthorized,
         },
       },
@@ -222,6 +239,7 @@ export function openApiDocument(examples?: ReadonlyMap<string, WorkedExample>): 
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       schemas: {
+        ...sharedSchemas,
         Ok: {
           type: "object",
           required: ["status", "code"],

@@ -9,6 +9,7 @@ import { createApp } from "../routes/app.ts";
 import { HTTP_STATUS_TABLE } from "../routes/abi.ts";
 import { SYSCALLS } from "../kernel/syscalls/table.ts";
 import { ERR, statusName } from "../kernel/status.ts";
+import { kernelSummarySchema } from "../routes/kernels.ts";
 import { type Json, send, TestKernel } from "./helpers.ts";
 
 const { app } = createApp();
@@ -191,4 +192,40 @@ Deno.test("openapi: every OK example's reply has the shape of the syscall's outs
       }
     }
   }
+});
+
+Deno.test("openapi: every $ref points at something in the document", () => {
+  const refs: string[] = [];
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === "$ref" && typeof value === "string") refs.push(value);
+        else walk(value);
+      }
+    }
+  };
+  walk(doc);
+  assert.ok(refs.length > 0);
+  for (const ref of refs) {
+    assert.match(ref, /^#\//, ref);
+    let target: unknown = doc;
+    for (const part of ref.slice(2).split("/")) target = (target as Json)?.[part];
+    assert.ok(target && typeof target === "object", `${ref} resolves`);
+  }
+});
+
+Deno.test("openapi: a real kernel summary matches the documented schema, nested jobs and all", async () => {
+  const k = await TestKernel.create();
+  const { out: job } = await k.ok("job_create", { parent_job: k.handles.root_job });
+  const { out: child } = await k.ok("job_create", { parent_job: job });
+  await k.ok("process_create", { job: child, name: "deep" });
+  await k.suspendedThread("0x1000", "0x2000", 0, 0);
+  const summary = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
+  assert.equal(summary.http, 200);
+  const parsed = kernelSummarySchema.safeParse(summary.body);
+  assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
+  assert.equal(summary.body.root_job.jobs[0].jobs[0].processes[0].name, "deep");
+  const documented = doc.paths["/v1/kernels/{id}"].get.responses["200"].content["application/json"];
+  assert.equal(documented.schema.properties.root_job.$ref, "#/components/schemas/JobSummary");
 });

@@ -77,7 +77,7 @@ export const kernelSummarySchema = z.strictObject({
   root_job: jobSummarySchema,
 });
 
-function processSummary(process: Process) {
+function processSummary(process: Process): z.output<typeof processSummarySchema> {
   return {
     koid: process.koid,
     name: process.name,
@@ -100,7 +100,7 @@ function processSummary(process: Process) {
   };
 }
 
-function jobSummary(job: Job): Record<string, unknown> {
+function jobSummary(job: Job): z.output<typeof jobSummarySchema> {
   return {
     koid: job.koid,
     name: job.name,
@@ -111,7 +111,7 @@ function jobSummary(job: Job): Record<string, unknown> {
 }
 
 /** The kernel's object tree, and which thread the asking token makes syscalls as. */
-function kernelSummary(session: Session) {
+function kernelSummary(session: Session): z.output<typeof kernelSummarySchema> {
   const { kernel, thread } = session;
   return {
     kernel: kernel.id,

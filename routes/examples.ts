@@ -6,7 +6,7 @@ import type { Abi } from "../arch/arch.ts";
 import type { Example, ExampleHandles, Syscall } from "../kernel/syscalls/define.ts";
 import { SYSCALLS } from "../kernel/syscalls/table.ts";
 
-/** Answers a Request: a scratch app's `request` method. */
+/** Answers a Request: the scratch app's `fetch`. */
 export type Handler = (request: Request) => Response | Promise<Response>;
 
 export type Json = Record<string, unknown>;

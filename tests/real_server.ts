@@ -5,6 +5,18 @@ import type { Fetcher } from "./helpers.ts";
 
 export const root = new URL("..", import.meta.url).pathname;
 
+/**
+ * The arguments of `deno task start` after "deno" (run, its permissions,
+ * main.ts), read from deno.json so the tests start the server exactly as
+ * users do, with the same permissions.
+ */
+export const START_ARGS: readonly string[] = (() => {
+  const { tasks } = JSON.parse(Deno.readTextFileSync(`${root}/deno.json`));
+  const [deno, ...rest] = (tasks.start as string).split(/\s+/);
+  if (deno !== "deno") throw new Error(`unexpected start task: ${tasks.start}`);
+  return rest;
+})();
+
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
@@ -15,7 +27,7 @@ export function freePort(): number {
 /** Starts main.ts and resolves once it says it is listening. */
 export async function startServer(args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "main.ts", ...args],
+    args: [...START_ARGS, ...args],
     cwd: root,
     env,
     stdout: "piped",

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { assertStatus, send, TestKernel } from "./helpers.ts";
-import { freePort, root, startServer } from "./real_server.ts";
+import { freePort, root, START_ARGS, startServer } from "./real_server.ts";
 
 Deno.test("real server: --port, and a register round trip on both arches", async () => {
   const port = freePort();
@@ -68,7 +68,7 @@ Deno.test("real server: PORT and HOST from the environment; isolation across ker
 
 Deno.test("real server: a bad PORT is refused with a message, not a stack trace", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "main.ts"],
+    args: [...START_ARGS],
     cwd: root,
     env: { PORT: "eighty" },
     stdout: "piped",

@@ -3,6 +3,7 @@
 // under arch/ that exports an `Arch` and one line in arch/registry.ts.
 
 import type { ZxStatus } from "../kernel/status.ts";
+import type { AddressSpace, Core, CoreMode } from "./cpu.ts";
 import type { StructLayout } from "./layout.ts";
 
 export type ArchName = "x64" | "arm64";
@@ -57,4 +58,10 @@ export interface Arch {
   isValidUserPc(pc: bigint): boolean;
   /** Fresh, all-zero register state for a new thread. */
   newRegisters(): ThreadRegisters;
+  /**
+   * An interpreter core that executes on `registers` (made by this arch's
+   * newRegisters) in `memory`: what thread_read_state shows is exactly what
+   * the core computes with.
+   */
+  createCore(registers: ThreadRegisters, memory: AddressSpace, mode: CoreMode): Core;
 }

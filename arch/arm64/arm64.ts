@@ -108,6 +108,12 @@ export class Arm64Registers implements ThreadRegisters {
   // whole saved SPSR; reads show only its NZCV bits.
   private readonly gen: Uint8Array;
   private readonly genView: DataView;
+  /**
+   * The general registers as 32-bit halves (x[i] is gpr[2i] low, gpr[2i+1]
+   * high; then lr, sp, pc, cpsr, tpidr): the very storage the interpreter
+   * core computes on. The cpsr slot holds the whole SPSR.
+   */
+  readonly gpr: Uint32Array;
   private readonly vec: Uint8Array;
   // Breakpoints/watchpoints as accepted (normalised); far, esr and the
   // counts are not stored here but filled in on read.
@@ -122,6 +128,7 @@ export class Arm64Registers implements ThreadRegisters {
   constructor() {
     const buf = new ArrayBuffer(GEN_SIZE + VEC_SIZE + DBG_SIZE);
     this.gen = new Uint8Array(buf, 0, GEN_SIZE);
+    this.gpr = new Uint32Array(buf, 0, GEN_SIZE / 4);
     this.vec = new Uint8Array(buf, GEN_SIZE, VEC_SIZE);
     this.dbg = new Uint8Array(buf, GEN_SIZE + VEC_SIZE, DBG_SIZE);
     this.genView = new DataView(buf, 0, GEN_SIZE);

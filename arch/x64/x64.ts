@@ -136,6 +136,12 @@ export class X64Registers implements ThreadRegisters {
   private readonly vec: Uint8Array;
   // dr0-3, dr6, dr7 in the zx layout.
   private readonly dbg: Uint8Array;
+  /**
+   * The general registers as 32-bit halves (register i of the zx layout is
+   * gpr[2i] low, gpr[2i+1] high): the very storage the interpreter core
+   * computes on, so reads and writes of thread state see what it sees.
+   */
+  readonly gpr: Uint32Array;
   private readonly dbgView: DataView;
 
   constructor() {
@@ -147,6 +153,7 @@ export class X64Registers implements ThreadRegisters {
       return r;
     };
     this.gen = region(GEN_SIZE);
+    this.gpr = new Uint32Array(buf, 0, GEN_SIZE / 4);
     this.fp = region(FP_SIZE);
     this.vec = region(VEC_SIZE);
     this.dbg = region(DBG_SIZE);

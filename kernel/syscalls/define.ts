@@ -43,6 +43,37 @@ export interface ExampleHandles {
 /** A request body for the docs, in terms of the example kernel's handles. */
 export type Example = (handles: ExampleHandles) => Record<string, unknown>;
 
+/** How a C integer parameter is read from its register (or written to memory). */
+export type CType = "u32" | "i32" | "u64" | "i64" | "usize";
+
+/**
+ * One C parameter of a syscall, in the order code passes them (x64 rdi, rsi,
+ * rdx, r10, r8, r9, r12, r13; arm64 x0-x7). From code, the same impl runs as
+ * from HTTP: these say how registers and pointers become its `args` and how
+ * its outs are written back to the caller's memory.
+ * - `value`: params field `name` is the register, as `type` (u32 values keep
+ *   the low 32 bits, as the C ABI passes them).
+ * - `in`: a `const void*` (or `const char*`); params field `name` gets the
+ *   bytes it points to; their count is the C parameter named by `size`, or
+ *   a fixed number. `elements: "u32"` reads an array of 32-bit words
+ *   (zx_handle_t*) as numbers instead.
+ * - `out`: a `void*` buffer of `size` bytes; outs field `name` (bytes) is
+ *   written there.
+ * - `out_value`: a `T*` where outs field `name` is written as `type`.
+ * A NULL out pointer is skipped; a pointer the caller cannot access is
+ * INVALID_ARGS, as Zircon's user-copy helpers report it.
+ */
+export type CParam =
+  | { readonly kind: "value"; readonly name: string; readonly type: CType }
+  | {
+    readonly kind: "in";
+    readonly name: string;
+    readonly size: string | number;
+    readonly elements?: "u32";
+  }
+  | { readonly kind: "out"; readonly name: string; readonly size: string | number }
+  | { readonly kind: "out_value"; readonly name: string; readonly type: CType };
+
 /** Out parameters by their Zircon names; Uint8Array values are byte buffers. */
 export type Outs = Record<string, unknown>;
 
@@ -71,6 +102,12 @@ export interface Syscall<
   readonly example: Example;
   /** A call that fails, for the docs (default: the example with a closed handle). */
   readonly errorExample?: Example;
+  /**
+   * The C signature, for calls made by code through the vDSO. A syscall
+   * without one cannot be called from code: its number is treated as
+   * unknown (Zircon's bad-syscall policy).
+   */
+  readonly c?: readonly CParam[];
   readonly impl: (caller: Caller, args: z.output<P>) => Outs | Promise<Outs>;
 }
 

@@ -1,9 +1,11 @@
 // Serves zxsim: `deno task start [--port N]`. PORT and HOST env override the
-// defaults 8000 and 127.0.0.1; ZXSIM_MAX_BLOCK_MS caps one blocking request
-// and ZXSIM_MAX_KERNELS the number of kernels.
+// defaults 8000 and 127.0.0.1; ZXSIM_MAX_BLOCK_MS caps one blocking request,
+// ZXSIM_MAX_KERNELS the number of kernels and ZXSIM_MAX_COMMITTED_BYTES the
+// memory each kernel's VMOs may commit.
 
 import { parseArgs } from "node:util";
 import { createApp, DEFAULT_MAX_BLOCK_MS, DEFAULT_MAX_KERNELS } from "./routes/app.ts";
+import { DEFAULT_MAX_COMMITTED_BYTES } from "./kernel/vm/memory_budget.ts";
 
 function numberFrom(text: string | undefined, fallback: number, what: string): number {
   if (text === undefined || text === "") return fallback;
@@ -32,7 +34,12 @@ if (import.meta.main) {
     DEFAULT_MAX_KERNELS,
     "ZXSIM_MAX_KERNELS",
   );
-  const { app } = createApp({ maxBlockMs, maxKernels });
+  const maxCommittedBytes = numberFrom(
+    Deno.env.get("ZXSIM_MAX_COMMITTED_BYTES"),
+    DEFAULT_MAX_COMMITTED_BYTES,
+    "ZXSIM_MAX_COMMITTED_BYTES",
+  );
+  const { app } = createApp({ maxBlockMs, maxKernels, maxCommittedBytes });
   Deno.serve({
     hostname,
     port,

@@ -41,11 +41,34 @@ export interface ThreadRegisters {
    * x0-x7), as a debugger sees them while the thread is stopped in it.
    */
   setSyscallArgs(args: readonly bigint[]): void;
+  /**
+   * The thread is about to run user code for the first time (x64: rflags
+   * then shows the always-one bit 1 and IF, as the CPU keeps them).
+   */
+  noteUserExecution(): void;
+  /** The program counter (x64 rip, arm64 pc). */
+  pc(): bigint;
+  /** The register a syscall instruction takes its number from (x64 rax, arm64 x16). */
+  syscallNumber(): bigint;
+  /**
+   * Argument `i` (0-7) of a syscall made by code, where Zircon's kernel entry
+   * takes it: x64 rdi, rsi, rdx, r10, r8, r9, r12, r13; arm64 x0-x7.
+   */
+  syscallArg(i: number): bigint;
   /** The syscall return register (x64 rax, arm64 x0) as a zx_status_t. */
   syscallResult(): number;
   setSyscallResult(status: number): void;
+  /** A 64-bit return value in rax / x0 (calls that return a value, not a status). */
+  setReturnValue(value: bigint): void;
   /** Why the last refused write was refused, in words (for error messages). */
   readonly rejection: string;
+}
+
+/** One syscall's entry point in the vDSO. */
+export interface VdsoStub {
+  readonly code: Uint8Array;
+  /** Offset of the syscall instruction in `code`: the only place that syscall may be made from. */
+  readonly syscallAt: number;
 }
 
 export interface Arch {
@@ -64,4 +87,10 @@ export interface Arch {
    * the core computes with.
    */
   createCore(registers: ThreadRegisters, memory: AddressSpace, mode: CoreMode): Core;
+  /** Code of syscall `number`'s vDSO entry point (`stackArgs`: it has arguments 7-8). */
+  vdsoStub(number: number, stackArgs: boolean): VdsoStub;
+  /** Fills the vDSO between entry points: an instruction that traps. */
+  readonly trapFill: Uint8Array;
+  /** Length of the syscall instruction (x64 `syscall` 2, arm64 `svc` 4). */
+  readonly syscallInstructionSize: number;
 }

@@ -34,7 +34,11 @@ export type Syscalls<A extends Abi> = {
 
 export interface KernelOptions {
   readonly arch?: "x64" | "arm64";
-  readonly boot_options?: { readonly enable_debugging_syscalls?: boolean };
+  readonly boot_options?: {
+    readonly enable_debugging_syscalls?: boolean;
+    /** "free" (default): threads run on their own; "manual": only when driven. */
+    readonly scheduler?: "free" | "manual";
+  };
 }
 
 /** A failed request: the Zircon status (`status`), its name as sent, and the HTTP status. */
@@ -165,6 +169,25 @@ export class KernelSession {
       this.token,
     );
     return new KernelSession(this.client, this.id, this.arch, reply.token as string);
+  }
+
+  /** GET /v1/kernels/{id}/debuglog: zx_debug_write output and crash reports since record `from`. */
+  debuglog(from = 0): Promise<{ text: string; next: number; records: Json[] }> {
+    return this.client.request(
+      "GET",
+      `/v1/kernels/${this.id}/debuglog?from=${from}`,
+      undefined,
+      this.token,
+    ) as Promise<{ text: string; next: number; records: Json[] }>;
+  }
+
+  /** POST /v1/kernels/{id}/advance: runs a manual kernel's threads. */
+  advance(
+    by: { instructions?: number; time_ns?: number },
+  ): Promise<{ retired: number; now: number; runnable: boolean }> {
+    return this.client.request("POST", `/v1/kernels/${this.id}/advance`, by, this.token) as Promise<
+      { retired: number; now: number; runnable: boolean }
+    >;
   }
 
   /** DELETE /v1/kernels/{id}. */

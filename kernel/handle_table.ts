@@ -28,8 +28,23 @@ export const MAX_LIVE_HANDLES = 256 * 1024;
 export class HandleIdSource {
   #next = 1;
   #live = 0;
+  /** xorshift32 state for the table masks when they must repeat (manual kernels). */
+  #seed: number;
 
-  constructor(readonly limit = MAX_LIVE_HANDLES) {}
+  /** `seed` makes every table's mask a fixed sequence; 0 draws them at random. */
+  constructor(readonly limit = MAX_LIVE_HANDLES, seed = 0) {
+    this.#seed = seed >>> 0;
+  }
+
+  /** A new table's secret: random, or the next of the seeded sequence. */
+  secret(): number {
+    if (this.#seed === 0) return crypto.getRandomValues(new Uint32Array(1))[0];
+    let x = this.#seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return this.#seed = x >>> 0;
+  }
 
   /** Throws NO_MEMORY unless `count` more handles fit; call before any side effect. */
   reserve(count: number): void {
@@ -57,8 +72,7 @@ export class HandleTable {
   readonly #byValue = new Map<number, Handle>();
 
   constructor(private readonly ids: HandleIdSource) {
-    const secret = crypto.getRandomValues(new Uint32Array(1))[0];
-    this.#mask = (secret << 2) >>> 0;
+    this.#mask = (ids.secret() << 2) >>> 0;
   }
 
   /** Throws NO_MEMORY unless `count` more handles can be made. */

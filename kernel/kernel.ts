@@ -2,6 +2,9 @@
 // objects a bootstrap thread starts with. Kernels share nothing.
 
 import type { Arch } from "../arch/arch.ts";
+import { KernelClock, type SchedulerMode } from "./clock.ts";
+import { DebugLog } from "./debuglog.ts";
+import { Runner } from "./runner.ts";
 import { HandleIdSource, MAX_LIVE_HANDLES } from "./handle_table.ts";
 import { Job } from "./job.ts";
 import { Process } from "./process.ts";
@@ -14,11 +17,19 @@ import {
   RSRC_SYSTEM_HYPERVISOR_BASE,
   TASK_RETCODE_SYSCALL_KILL,
 } from "./types.ts";
-import { Vmar } from "./vmar.ts";
+import { ProcessAddressSpace } from "./vm/address_space.ts";
+import { DEFAULT_MAX_COMMITTED_BYTES, MemoryBudget } from "./vm/memory_budget.ts";
+import { mapVdso } from "./vdso/map.ts";
 
 export interface BootOptions {
   /** kernel.enable-debugging-syscalls: gates debug-register and single-step writes. */
   readonly enable_debugging_syscalls: boolean;
+  /**
+   * zxsim's own: "free" runs threads on their own against wall time, like
+   * hardware; "manual" runs them only while a client waits or advances the
+   * kernel, on virtual time, so runs repeat byte for byte.
+   */
+  readonly scheduler: SchedulerMode;
 }
 
 /** The handle values the bootstrap thread finds in its process. */
@@ -37,20 +48,32 @@ const encoder = new TextEncoder();
 
 export class Kernel {
   #nextKoid = KOID_FIRST;
-  readonly #bootMs = performance.now();
+  readonly clock: KernelClock;
+  readonly runner: Runner;
+  readonly debuglog = new DebugLog();
   readonly handleIds: HandleIdSource;
   readonly rootJob: Job;
   readonly hypervisorResource: Resource;
   readonly bootThread: Thread;
   readonly bootstrapHandles: BootstrapHandles;
+  /** The bytes this kernel's VMOs may commit (ZXSIM_MAX_COMMITTED_BYTES). */
+  readonly memory: MemoryBudget;
 
   constructor(
     readonly id: string,
     readonly arch: Arch,
     readonly bootOptions: BootOptions,
     maxHandles = MAX_LIVE_HANDLES,
+    maxCommittedBytes = DEFAULT_MAX_COMMITTED_BYTES,
   ) {
-    this.handleIds = new HandleIdSource(maxHandles);
+    this.memory = new MemoryBudget(maxCommittedBytes);
+    this.clock = new KernelClock(bootOptions.scheduler);
+    this.runner = new Runner(this, this.clock);
+    // A manual kernel repeats itself byte for byte, handle values included.
+    this.handleIds = new HandleIdSource(
+      maxHandles,
+      bootOptions.scheduler === "manual" ? 0x2f6b_1d35 : 0,
+    );
     this.rootJob = new Job(this.nextKoid(), null);
     this.rootJob.setNameBytes(encoder.encode("root"));
     this.hypervisorResource = new Resource(
@@ -75,21 +98,32 @@ export class Kernel {
     };
   }
 
+  /** False once the kernel has been deleted (its root job killed). */
+  get alive(): boolean {
+    return !this.rootJob.dead;
+  }
+
   nextKoid(): number {
     return this.#nextKoid++;
   }
 
   /** Monotonic time in ns since this kernel booted (zx_clock_get_monotonic). */
   now(): bigint {
-    return BigInt(Math.floor((performance.now() - this.#bootMs) * 1e6));
+    return this.clock.now();
   }
 
   createProcess(job: Job, name: Uint8Array): Process {
     const { base, end } = this.arch.userAspace;
     const koid = this.nextKoid();
-    const vmar = new Vmar(this.nextKoid(), base, end - base);
-    const process = new Process(koid, job, vmar, this.handleIds);
+    const aspace = new ProcessAddressSpace(
+      `proc:${koid}`,
+      this.nextKoid(),
+      Number(base),
+      Number(end - base),
+    );
+    const process = new Process(koid, job, aspace, this.handleIds);
     process.setNameBytes(name);
+    process.onStart = () => this.#mapVdso(process);
     return process;
   }
 
@@ -97,6 +131,32 @@ export class Kernel {
     const thread = new Thread(this.nextKoid(), process, this.arch.newRegisters());
     thread.setNameBytes(name);
     return thread;
+  }
+
+  /** Every process gets the vDSO when it starts: code makes syscalls only through it. */
+  #mapVdso(process: Process): void {
+    process.vdsoBase = mapVdso(this, process);
+  }
+
+  /**
+   * A NEW thread starts running its code (the caller has done every check).
+   * `arg2` "vdso" passes the vDSO's base, known once the process has started.
+   */
+  startCodeThread(
+    thread: Thread,
+    entry: bigint,
+    stack: bigint,
+    arg1: bigint,
+    arg2: bigint | "vdso",
+  ): void {
+    thread.registers.setStart(entry, stack, arg1, arg2 === "vdso" ? 0n : arg2);
+    thread.driver = "code";
+    thread.runner = this.runner;
+    startThread(thread, this.now());
+    if (arg2 === "vdso") {
+      thread.registers.setStart(entry, stack, arg1, BigInt(thread.process.vdsoBase ?? 0));
+    }
+    this.runner.add(thread);
   }
 
   /** Deleting a kernel kills everything in it, ending any blocked calls. */

@@ -3,7 +3,17 @@
 // accepted with the ZX_ prefix or the Magenta MX_ prefix.
 
 import { RIGHT, RIGHTS_BASIC, RIGHTS_IO, RIGHTS_POLICY, RIGHTS_PROPERTY } from "./rights.ts";
-import { INFO, OBJ_TYPE, PROCESS_SHARED, PROP, SIGNAL } from "./types.ts";
+import {
+  INFO,
+  OBJ_TYPE,
+  PROCESS_SHARED,
+  PROP,
+  SIGNAL,
+  VM,
+  VM_ALIGN,
+  VMO_OPTION,
+  VMO_ZERO_CHILDREN,
+} from "./types.ts";
 
 type Table = Readonly<Record<string, number>>;
 
@@ -43,10 +53,14 @@ export const CONSTANTS = {
     THREAD_SUSPENDED: SIGNAL.THREAD_SUSPENDED,
     SIGNAL_HANDLE_CLOSED: SIGNAL.HANDLE_CLOSED,
     SIGNAL_NONE: 0,
+    VMO_ZERO_CHILDREN,
     ...userSignals,
   },
   options: {
     PROCESS_SHARED,
+    ...prefixed("VM_", VM),
+    ...prefixed("VM_", VM_ALIGN),
+    ...prefixed("VMO_", VMO_OPTION),
   },
 } as const satisfies Record<string, Table>;
 

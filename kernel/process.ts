@@ -1,11 +1,12 @@
 import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
-import { OBJ_TYPE } from "./types.ts";
+import { OBJ_TYPE, SIGNAL } from "./types.ts";
 import { finishDeadTransition } from "./scheduler.ts";
 import { type HandleIdSource, HandleTable } from "./handle_table.ts";
 import type { Job } from "./job.ts";
 import type { Thread } from "./thread.ts";
 import type { Vmar } from "./vmar.ts";
+import type { ProcessAddressSpace } from "./vm/address_space.ts";
 
 export type ProcessState = "INITIAL" | "RUNNING" | "DYING" | "DEAD";
 
@@ -22,16 +23,27 @@ export class Process extends NamedObject {
   returnCode = 0;
   /** Monotonic ns at which the process started (0 before). */
   startTime = 0n;
+  /** Where the vDSO is mapped, once the process has started. */
+  vdsoBase: number | null = null;
+  /** Called once when the process starts (the kernel maps the vDSO). */
+  onStart: () => void = () => {};
+
+  /** Its root VMAR (the aspace's), whose handle process_create returns. */
+  readonly rootVmar: Vmar;
 
   constructor(
     koid: number,
     readonly job: Job,
-    readonly rootVmar: Vmar,
+    /** The process's memory: what its threads' cores and the debugger syscalls see. */
+    readonly aspace: ProcessAddressSpace,
     handleIds: HandleIdSource,
   ) {
     super(koid);
+    this.rootVmar = aspace.root;
     this.handles = new HandleTable(handleIds);
     job.processes.add(this);
+    // A dead process's address space is torn down: every mapping goes, the root VMAR dies.
+    this.addObserver({ mask: SIGNAL.TASK_TERMINATED, onSignals: () => aspace.destroy() });
   }
 
   override get relatedKoid(): number {

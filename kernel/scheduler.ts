@@ -1,7 +1,8 @@
-// The one place where task states change. Threads execute no instructions
-// yet (the interpreter cores come later), so every transition takes effect
-// at once: a suspended thread is SUSPENDED as soon as zx_task_suspend
-// returns, which is one of the interleavings real Zircon allows.
+// The one place where task states change. Threads that run code do so in
+// turns between requests (kernel/runner.ts), never in the middle of one, so
+// a transition takes effect at once and always between two instructions: a
+// suspended thread is SUSPENDED as soon as zx_task_suspend returns, with the
+// registers of the next instruction it would run.
 
 import { ERR, ZxError } from "./status.ts";
 import { SIGNAL } from "./types.ts";
@@ -18,6 +19,7 @@ function setLifecycle(thread: Thread, next: Lifecycle): void {
     case "RUNNING":
       thread.updateSignals(THREAD_SUSPENDED, THREAD_RUNNING);
       thread.wakeResumeWaiters();
+      thread.runner?.wake();
       break;
     case "SUSPENDED":
       thread.updateSignals(THREAD_RUNNING, THREAD_SUSPENDED);
@@ -43,6 +45,7 @@ export function startThread(thread: Thread, now: bigint): void {
   if (process.state === "INITIAL") {
     process.state = "RUNNING";
     process.startTime = now;
+    process.onStart();
   }
   process.threads.add(thread);
   if (process.suspendCount > 0) thread.suspendCount++;
@@ -101,6 +104,20 @@ export function finishDeadTransition(process: Process): void {
   process.job.processes.delete(process);
   process.updateSignals(0, TASK_TERMINATED);
   process.handles.clear();
+}
+
+/**
+ * zx_thread_exit: the thread dies; a process whose last running thread is
+ * gone exits with return code 0 (unless zx_process_exit set one).
+ */
+export function exitThread(thread: Thread): void {
+  if (thread.lifecycle === "DEAD") return;
+  setLifecycle(thread, "DEAD");
+  const process = thread.process;
+  if (process.state !== "RUNNING") return;
+  for (const other of process.threads) if (other.alive) return;
+  process.state = "DYING";
+  finishDeadTransition(process);
 }
 
 /** Kills a job's processes and child jobs, then the job itself. */

@@ -1,4 +1,7 @@
 import type { ThreadRegisters } from "../arch/arch.ts";
+import type { Core } from "../arch/cpu.ts";
+import type { ExceptionRecord } from "./exceptions.ts";
+import type { Runner } from "./runner.ts";
 import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
 import { OBJ_TYPE, THREAD_STATE } from "./types.ts";
@@ -7,8 +10,11 @@ import type { Process } from "./process.ts";
 /** ThreadDispatcher's lifecycle; INITIALIZED is what userspace calls NEW. */
 export type Lifecycle = "INITIALIZED" | "RUNNING" | "SUSPENDED" | "DYING" | "DEAD";
 
-/** Who makes this thread's syscalls: an HTTP client holding its token, or nobody yet. */
-export type Driver = "none" | "client";
+/**
+ * Who makes this thread's syscalls: an HTTP client holding its token, its own
+ * code (started with zx_thread_start / zx_process_start), or nobody yet.
+ */
+export type Driver = "none" | "client" | "code";
 
 const INFO_STATE: Record<Lifecycle, number> = {
   INITIALIZED: THREAD_STATE.NEW,
@@ -28,8 +34,15 @@ export class Thread extends NamedObject {
   blockedReason = 0;
   /** A client request of this thread is in flight (one syscall at a time). */
   busy = false;
-  /** Set while stopped in an exception (exceptions arrive with the cores). */
+  /** Set while stopped in an exception (exception channels arrive with the debugger work). */
   inException = false;
+  /** Code threads: the runner that gives them turns, and their core once they first run. */
+  runner: Runner | null = null;
+  core: Core | null = null;
+  /** Code threads: blocked in a syscall their code made. */
+  inSyscall = false;
+  /** The last exception the thread raised (a fatal one ended its process). */
+  exception: ExceptionRecord | null = null;
   /** Waiting for the thread to become runnable again (or to die). */
   readonly #resumeWaiters = new Set<() => void>();
   /** Told when the thread dies, e.g. to end a syscall it was blocked in. */

@@ -51,7 +51,10 @@ export const INFO = {
   HANDLE_VALID: 1,
   HANDLE_BASIC: 2,
   PROCESS: 0x1000_0003,
+  VMAR: 7,
   THREAD: 10,
+  PROCESS_MAPS: 13,
+  VMO: 0x1000_0017,
 } as const;
 
 export const PROP = {
@@ -69,6 +72,43 @@ export const PROCESS_SHARED = 1 << 0;
 /** zx_time_t limits: a deadline of INFINITE never expires. */
 export const TIME_INFINITE = 0x7fff_ffff_ffff_ffffn;
 export const TIME_INFINITE_PAST = -0x8000_0000_0000_0000n;
+
+/** zx_vm_option_t bits of vmar_map, vmar_allocate and vmar_protect (zircon/types.h). */
+export const VM = {
+  PERM_READ: 1 << 0,
+  PERM_WRITE: 1 << 1,
+  PERM_EXECUTE: 1 << 2,
+  COMPACT: 1 << 3,
+  SPECIFIC: 1 << 4,
+  SPECIFIC_OVERWRITE: 1 << 5,
+  CAN_MAP_SPECIFIC: 1 << 6,
+  CAN_MAP_READ: 1 << 7,
+  CAN_MAP_WRITE: 1 << 8,
+  CAN_MAP_EXECUTE: 1 << 9,
+  MAP_RANGE: 1 << 10,
+  REQUIRE_NON_RESIZABLE: 1 << 11,
+  ALLOW_FAULTS: 1 << 12,
+  OFFSET_IS_UPPER_LIMIT: 1 << 13,
+  PERM_READ_IF_XOM_UNSUPPORTED: 1 << 14,
+} as const;
+
+/** ZX_VM_ALIGN_BASE: the top byte of the options holds log2 of the alignment (10..32). */
+export const VM_ALIGN_BASE = 24;
+
+/** ZX_VM_ALIGN_1KB (10 << 24) .. ZX_VM_ALIGN_4GB (32 << 24), by name. */
+export const VM_ALIGN: Readonly<Record<string, number>> = Object.fromEntries(
+  Array.from({ length: 23 }, (_, i) => {
+    const log2 = 10 + i;
+    const unit = ["KB", "MB", "GB"][Math.floor(log2 / 10) - 1];
+    return [`ALIGN_${1 << (log2 % 10)}${unit}`, (log2 << VM_ALIGN_BASE) >>> 0];
+  }),
+);
+
+/** zx_vmo_create options. */
+export const VMO_OPTION = { RESIZABLE: 1 << 1, DISCARDABLE: 1 << 2 } as const;
+
+/** ZX_VMO_ZERO_CHILDREN: asserted while a VMO has no children (always, in zxsim). */
+export const VMO_ZERO_CHILDREN = 1 << 3;
 
 export const RSRC_KIND_SYSTEM = 5;
 export const RSRC_SYSTEM_HYPERVISOR_BASE = 0;

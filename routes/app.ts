@@ -21,6 +21,8 @@ export interface AppOptions {
   readonly maxKernels?: number;
   /** How many handles may be alive at once in one kernel (Zircon's arena size). */
   readonly maxHandles?: number;
+  /** How many bytes one kernel's VMOs may commit (default 256 MiB). */
+  readonly maxCommittedBytes?: number;
 }
 
 export const DEFAULT_MAX_BLOCK_MS = 30_000;
@@ -31,12 +33,11 @@ export function createApp(options: AppOptions = {}) {
   const registry = new KernelRegistry({
     maxKernels: options.maxKernels ?? DEFAULT_MAX_KERNELS,
     maxHandles: options.maxHandles ?? MAX_LIVE_HANDLES,
+    maxCommittedBytes: options.maxCommittedBytes,
   });
   const kernels = kernelRoutes(registry);
-  const syscall = syscallHandler({
-    registry,
-    maxBlockMs: options.maxBlockMs ?? DEFAULT_MAX_BLOCK_MS,
-  });
+  const maxBlockMs = options.maxBlockMs ?? DEFAULT_MAX_BLOCK_MS;
+  const syscall = syscallHandler({ registry, maxBlockMs });
   // The document's worked examples run in a scratch app, never in the kernels
   // this server hosts; they are made once, on the first request for them.
   let openapi: Promise<string> | undefined;
@@ -59,6 +60,11 @@ export function createApp(options: AppOptions = {}) {
   app.get("/v1/kernels/:id", (c) => kernels.get(c.req.raw, c.req.param("id")));
   app.delete("/v1/kernels/:id", (c) => kernels.remove(c.req.raw, c.req.param("id")));
   app.post("/v1/kernels/:id/tokens", (c) => kernels.issueToken(c.req.raw, c.req.param("id")));
+  app.get("/v1/kernels/:id/debuglog", (c) => kernels.debuglog(c.req.raw, c.req.param("id")));
+  app.post(
+    "/v1/kernels/:id/advance",
+    (c) => kernels.advance(c.req.raw, c.req.param("id"), maxBlockMs),
+  );
   // One static prefix per ABI: cheaper to route than a pattern on the ABI.
   for (const abi of ABIS) {
     app.post(`/v1/${abi}/:name`, (c) => syscall(c.req.raw, abi, c.req.param("name")));

@@ -69,7 +69,20 @@ class ExampleClient {
       rights: "ZX_RIGHT_SAME_RIGHTS",
     })).out as number;
     await this.syscall(token, "handle_close", { handle: closed });
+    const vmo = (await this.syscall(token, "vmo_create", { size: 16384, options: 2 }))
+      .out as number;
+    const rw = ["ZX_VM_PERM_READ", "ZX_VM_PERM_WRITE"];
+    const map = { handle: boot.vmar, options: rw, vmo, len: 16384 };
+    const allocate = { parent_vmar: boot.vmar, options: ["ZX_VM_CAN_MAP_READ"], size: 65536 };
+    const fresh = await this.syscall(token, "process_create", { job: boot.root_job, name: "app" });
+    const freshProcess = fresh.proc_handle as number;
+    const freshThread = (await this.syscall(token, "thread_create", {
+      process: freshProcess,
+      name: "main",
+    })).out as number;
     const handles: ExampleHandles = {
+      new_process: freshProcess,
+      new_process_thread: freshThread,
       root_job: boot.root_job,
       hypervisor_resource: boot.hypervisor_resource,
       process: boot.process,
@@ -80,6 +93,9 @@ class ExampleClient {
       new_thread: await thread("new"),
       job: (await this.syscall(token, "job_create", { parent_job: boot.root_job })).out as number,
       closed,
+      vmo,
+      vmo_addr: (await this.syscall(token, "vmar_map", map)).mapped_addr as number,
+      child_vmar: (await this.syscall(token, "vmar_allocate", allocate)).child_vmar as number,
     };
     return { id: created.kernel as string, token, handles };
   }

@@ -8,6 +8,7 @@ import type { Process } from "../kernel/process.ts";
 import { startClientThread } from "../kernel/syscalls/task.ts";
 import { ERR, ZxError } from "../kernel/status.ts";
 import { typeName } from "../kernel/names.ts";
+import { EXCP_NAMES } from "../kernel/exceptions.ts";
 import {
   bearerToken,
   errorResponse,
@@ -21,15 +22,55 @@ import { callerOf, type KernelRegistry, type Session } from "./registry.ts";
 export const createKernelSchema = z.strictObject({
   arch: z.enum(ARCH_NAMES as [string, ...string[]]).default("x64"),
   boot_options: z
-    .strictObject({ enable_debugging_syscalls: z.boolean().default(true) })
-    .default({ enable_debugging_syscalls: true }),
+    .strictObject({
+      enable_debugging_syscalls: z.boolean().default(true),
+      scheduler: z.enum(["free", "manual"]).default("free").describe(
+        '"free": threads run on their own against wall time, like hardware. "manual": ' +
+          "threads run only while a client is blocked in a call or through " +
+          "POST /v1/kernels/{id}/advance, on virtual time (1 ns per instruction), so the " +
+          "same requests give the same results byte for byte.",
+      ),
+    })
+    .default({ enable_debugging_syscalls: true, scheduler: "free" }),
+});
+
+export const advanceSchema = z.strictObject({
+  instructions: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe(
+    "run until this many more instructions have retired (across all threads)",
+  ),
+  time_ns: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe(
+    "move the virtual clock on by this many ns, running threads meanwhile",
+  ),
+}).refine((v) => v.instructions !== undefined || v.time_ns !== undefined, {
+  message: "give instructions, time_ns or both",
+});
+
+export const advanceReplySchema = z.strictObject({
+  retired: z.number().int().describe("instructions retired by this call"),
+  now: z.number().int().describe("the kernel's virtual clock afterwards, ns"),
+  runnable: z.boolean().describe("whether any thread could still run"),
+});
+
+export const debuglogSchema = z.strictObject({
+  text: z.string().describe("the records' text, concatenated"),
+  records: z.array(z.strictObject({
+    seq: z.number().int(),
+    time: z.number().describe("monotonic ns when written"),
+    pid: koidSchema(),
+    tid: koidSchema(),
+    text: z.string(),
+  })),
+  next: z.number().int().describe("pass as ?from= to read only newer records"),
 });
 
 export const createTokenSchema = z.strictObject({
   thread: z.number().int().min(0).max(0xffff_ffff).describe("a NEW thread's handle (needs WRITE)"),
 });
 
-const koid = z.number().int().describe("kernel object id");
+function koidSchema() {
+  return z.number().int().describe("kernel object id");
+}
+const koid = koidSchema();
 
 const threadSummarySchema = z.strictObject({
   koid,
@@ -38,6 +79,13 @@ const threadSummarySchema = z.strictObject({
   lifecycle: z.enum(["INITIALIZED", "RUNNING", "SUSPENDED", "DYING", "DEAD"]),
   suspend_count: z.number().int(),
   driven_by_client: z.boolean().describe("a token makes this thread's syscalls"),
+  runs_code: z.boolean().describe("started with thread_start / process_start: it runs its code"),
+  exception: z.strictObject({
+    type: z.number().int().describe("ZX_EXCP_*"),
+    type_name: z.string(),
+    pc: z.string().describe("where it was raised, hex"),
+    fault_address: z.string().optional().describe("page faults: the address, hex"),
+  }).nullable().describe("the last exception the thread raised (a fatal one killed its process)"),
 });
 
 const handleSummarySchema = z.strictObject({
@@ -52,6 +100,8 @@ const processSummarySchema = z.strictObject({
   koid,
   name: z.string(),
   state: z.enum(["INITIAL", "RUNNING", "DYING", "DEAD"]),
+  return_code: z.number().int().describe("as ZX_INFO_PROCESS reports it"),
+  vdso_base: z.string().nullable().describe("where the vDSO is mapped (hex), once started"),
   threads: z.array(threadSummarySchema),
   handles: z.array(handleSummarySchema),
 });
@@ -70,18 +120,27 @@ const jobSummarySchema = z.strictObject({
 export const kernelSummarySchema = z.strictObject({
   kernel: z.string(),
   arch: z.enum(ARCH_NAMES as [string, ...string[]]),
-  boot_options: z.strictObject({ enable_debugging_syscalls: z.boolean() }),
+  boot_options: z.strictObject({
+    enable_debugging_syscalls: z.boolean(),
+    scheduler: z.enum(["free", "manual"]),
+  }),
   now: z.number().describe("the kernel's monotonic clock, ns"),
   caller: z.strictObject({ thread: koid, process: koid })
     .describe("the thread the token makes syscalls as, and its process"),
   root_job: jobSummarySchema,
 });
 
+function hex(value: bigint): string {
+  return `0x${value.toString(16)}`;
+}
+
 function processSummary(process: Process): z.output<typeof processSummarySchema> {
   return {
     koid: process.koid,
     name: process.name,
     state: process.state,
+    return_code: process.returnCode,
+    vdso_base: process.vdsoBase === null ? null : hex(BigInt(process.vdsoBase)),
     threads: [...process.createdThreads].map((thread) => ({
       koid: thread.koid,
       name: thread.name,
@@ -89,6 +148,15 @@ function processSummary(process: Process): z.output<typeof processSummarySchema>
       lifecycle: thread.lifecycle,
       suspend_count: thread.suspendCount,
       driven_by_client: thread.driver === "client",
+      runs_code: thread.driver === "code",
+      exception: thread.exception && {
+        type: thread.exception.type,
+        type_name: EXCP_NAMES[thread.exception.type] ?? "unknown",
+        pc: hex(thread.exception.pc),
+        ...(thread.exception.faultAddress === undefined
+          ? {}
+          : { fault_address: hex(thread.exception.faultAddress) }),
+      },
     })),
     handles: [...process.handles.handles()].map((h) => ({
       handle: h.value,
@@ -185,5 +253,60 @@ export function kernelRoutes(registry: KernelRegistry) {
     }
   }
 
-  return { create, get, remove, issueToken };
+  /** GET /v1/kernels/{id}/debuglog?from=N: what zx_debug_write printed, and crash reports. */
+  function debuglog(request: Request, id: string): Response {
+    const { kernel } = authorize(request, id);
+    const fromText = new URL(request.url).searchParams.get("from") ?? "0";
+    const from = Number(fromText);
+    if (!/^[0-9]{1,15}$/.test(fromText) || !Number.isSafeInteger(from)) {
+      throw new RequestError(
+        400,
+        ERR.INVALID_ARGS,
+        `from must be a record number, not "${fromText}"`,
+      );
+    }
+    const { first, records } = kernel.debuglog.since(from);
+    const reply: z.output<typeof debuglogSchema> = {
+      text: records.map((r) => r.text).join(""),
+      records: records.map((r, i) => ({
+        seq: first + i,
+        time: Number(r.time),
+        pid: r.pid,
+        tid: r.tid,
+        text: r.text,
+      })),
+      next: kernel.debuglog.next,
+    };
+    return jsonResponse(JSON.stringify(reply));
+  }
+
+  /** POST /v1/kernels/{id}/advance: runs a manual kernel's threads on virtual time. */
+  async function advance(request: Request, id: string, capMs: number): Promise<Response> {
+    const { kernel } = authorize(request, id);
+    const { instructions, time_ns } = parseWith(advanceSchema, await readJson(request));
+    if (kernel.clock.mode !== "manual") {
+      throw new RequestError(
+        409,
+        ERR.BAD_STATE,
+        'only a kernel booted with scheduler "manual" is advanced by hand; free kernels run ' +
+          "on their own",
+      );
+    }
+    const until = time_ns === undefined
+      ? Number.MAX_SAFE_INTEGER
+      : Math.min(kernel.clock.nowNs() + time_ns, Number.MAX_SAFE_INTEGER);
+    const retired = await kernel.runner.advance(
+      instructions ?? Number.MAX_SAFE_INTEGER,
+      until,
+      capMs,
+    );
+    const reply: z.output<typeof advanceReplySchema> = {
+      retired,
+      now: kernel.clock.nowNs(),
+      runnable: kernel.runner.hasRunnable(),
+    };
+    return jsonResponse(JSON.stringify(reply));
+  }
+
+  return { create, get, remove, issueToken, debuglog, advance };
 }

@@ -7,7 +7,14 @@ import { SYSCALLS } from "../kernel/syscalls/table.ts";
 import { ERR, statusName } from "../kernel/status.ts";
 import { ABIS, HTTP_STATUS_TABLE, httpStatusFor, prefixOf } from "./abi.ts";
 import type { Exchange, WorkedExample } from "./examples.ts";
-import { createKernelSchema, createTokenSchema, kernelSummarySchema } from "./kernels.ts";
+import {
+  advanceReplySchema,
+  advanceSchema,
+  createKernelSchema,
+  createTokenSchema,
+  debuglogSchema,
+  kernelSummarySchema,
+} from "./kernels.ts";
 
 type Json = Record<string, unknown>;
 interface Operation extends Json {
@@ -136,6 +143,50 @@ function kernelPaths(): Record<string, Record<string, Operation>> {
         parameters: idParam,
         security: [{ bearer: [] }],
         responses: { "204": { description: "deleted" }, "401": unauthorized },
+      },
+    },
+    "/v1/kernels/{id}/debuglog": {
+      get: {
+        operationId: "get_debuglog",
+        tags: ["kernels"],
+        summary: "The kernel's debug log: zx_debug_write output and crash reports",
+        description: "Records oldest first (the log keeps the newest 1 MiB of text). " +
+          "`?from=N` returns only records numbered N and later; `next` is the number to pass " +
+          "next time. A process killed by an exception nobody handled leaves a line here.",
+        parameters: [
+          ...idParam,
+          { name: "from", in: "query", required: false, schema: { type: "integer", minimum: 0 } },
+        ],
+        security: [{ bearer: [] }],
+        responses: {
+          "200": { description: "the records", content: json(schemaOf(debuglogSchema, "output")) },
+          "400": { description: "bad `from`", content: json(errorRef) },
+          "401": unauthorized,
+        },
+      },
+    },
+    "/v1/kernels/{id}/advance": {
+      post: {
+        operationId: "advance_kernel",
+        tags: ["kernels"],
+        summary: "Run a manual kernel's threads for some instructions or virtual time",
+        description: 'Only for kernels booted with `"scheduler": "manual"` (others: 409 ' +
+          "BAD_STATE). Threads take turns of 4096 instructions, round robin; the virtual clock " +
+          "moves 1 ns per instruction and jumps to the next timer (a sleep, a deadline) when " +
+          "nothing can run. Ends when `instructions` have retired or `time_ns` has passed, " +
+          "when nothing is left to run, or at the server's cap on one request.",
+        parameters: idParam,
+        security: [{ bearer: [] }],
+        requestBody: { content: json(schemaOf(advanceSchema, "input")) },
+        responses: {
+          "200": {
+            description: "what ran",
+            content: json(schemaOf(advanceReplySchema, "output")),
+          },
+          "400": { description: "bad body", content: json(errorRef) },
+          "401": unauthorized,
+          "409": { description: "BAD_STATE: not a manual kernel", content: json(errorRef) },
+        },
       },
     },
     "/v1/kernels/{id}/tokens": {

@@ -32,10 +32,11 @@ function randomToken(bytes: number): string {
   });
 }
 
-/** How many kernels one server hosts, and how many handles each may have. */
+/** How many kernels one server hosts, and how many handles and committed bytes each may have. */
 export interface Limits {
   readonly maxKernels: number;
   readonly maxHandles: number;
+  readonly maxCommittedBytes?: number;
 }
 
 export class KernelRegistry {
@@ -47,7 +48,8 @@ export class KernelRegistry {
   create(arch: ArchName, bootOptions: BootOptions): { kernel: Kernel; token: string } {
     const impl = archByName(arch);
     if (!impl) throw new Error(`unknown arch ${arch}`);
-    const kernel = new Kernel(randomToken(9), impl, bootOptions, this.limits.maxHandles);
+    const { maxHandles, maxCommittedBytes } = this.limits;
+    const kernel = new Kernel(randomToken(9), impl, bootOptions, maxHandles, maxCommittedBytes);
     this.#kernels.set(kernel.id, { kernel, tokens: new Set() });
     return { kernel, token: this.issueToken(kernel, kernel.bootThread) };
   }

@@ -61,7 +61,8 @@ export function syscallHandler(options: SyscallRouteOptions) {
       if (outs instanceof Promise) {
         thread.busy = true;
         try {
-          outs = await outs;
+          // A manual kernel runs its threads while a client waits.
+          outs = await caller.kernel.runner.driveWhile(outs);
         } finally {
           thread.busy = false;
         }

@@ -20,6 +20,18 @@ export interface BootHandles {
   thread: number;
 }
 
+const PAGE = 4096;
+/** USER_ASPACE_BASE on both arches: where the root VMAR begins. */
+const USER_BASE = 0x200000n;
+/** Where tests start threads: a loop that jumps to itself (x64 `jmp .`, arm64 `b .`). */
+export const PARK_ENTRY = 0x1000000n;
+export const PARK_STACK = 0x2000000n;
+const PARK_STACK_SIZE = 64 * 1024;
+const SPIN = {
+  x64: Uint8Array.of(0xeb, 0xfe),
+  arm64: Uint8Array.of(0x00, 0x00, 0x00, 0x14),
+};
+
 /** Something that answers HTTP requests: the in-process app or a real server. */
 export type Fetcher = (path: string, init?: RequestInit) => Promise<Response>;
 
@@ -56,14 +68,53 @@ export class TestKernel {
     readonly handles: BootHandles,
   ) {}
 
+  /**
+   * A new kernel. Unless `park` is false, its bootstrap process gets code at
+   * PARK_ENTRY that spins in place and a stack below PARK_STACK, so threads
+   * the tests start there run (and stay RUNNING) instead of faulting.
+   */
   static async create(
     fetcher: Fetcher = inProcess(),
     body: Json = {},
+    park = true,
   ): Promise<TestKernel> {
     const reply = await send(fetcher, "/v1/kernels", body);
     assert.equal(reply.http, 201, JSON.stringify(reply.body));
     const { kernel, arch, token, handles } = reply.body;
-    return new TestKernel(fetcher, kernel, arch, token, handles);
+    const k = new TestKernel(fetcher, kernel, arch, token, handles);
+    if (park) await k.mapParkingCode();
+    return k;
+  }
+
+  /** Maps `code` read+execute at `address` in the bootstrap process (handles closed after). */
+  async mapCode(address: bigint, code: Uint8Array): Promise<void> {
+    const { out: vmo } = await this.ok("vmo_create", { size: PAGE });
+    await this.ok("vmo_write", { handle: vmo, buffer: code.toBase64(), offset: 0 });
+    const { out: exec } = await this.ok("vmo_replace_as_executable", { handle: vmo, vmex: 0 });
+    await this.mapAt(address, exec, ["ZX_VM_PERM_READ", "ZX_VM_PERM_EXECUTE"], PAGE);
+  }
+
+  /** Maps a fresh zeroed read-write VMO of `size` bytes at `address` in the bootstrap process. */
+  async mapData(address: bigint, size: number): Promise<void> {
+    const { out: vmo } = await this.ok("vmo_create", { size });
+    await this.mapAt(address, vmo, ["ZX_VM_PERM_READ", "ZX_VM_PERM_WRITE"], size);
+  }
+
+  private async mapAt(address: bigint, vmo: number, perms: string[], len: number) {
+    await this.ok("vmar_map", {
+      handle: this.handles.vmar,
+      options: [...perms, "ZX_VM_SPECIFIC"],
+      vmar_offset: `0x${(address - USER_BASE).toString(16)}`,
+      vmo,
+      vmo_offset: 0,
+      len,
+    });
+    await this.ok("handle_close", { handle: vmo });
+  }
+
+  private async mapParkingCode(): Promise<void> {
+    await this.mapCode(PARK_ENTRY, SPIN[this.arch as keyof typeof SPIN]);
+    await this.mapData(PARK_STACK - BigInt(PARK_STACK_SIZE), PARK_STACK_SIZE);
   }
 
   /** POST /v1/{abi}/{name} as this kernel's bootstrap thread (or `token`). */

@@ -5,6 +5,9 @@
 // which only had the 272-byte general register set.
 
 import { ERR, ZX_OK, type ZxStatus } from "../../kernel/status.ts";
+import { Arm64Core } from "./cpu/core.ts";
+import type { AddressSpace, Core, CoreMode } from "../cpu.ts";
+import { ARM64_TRAP_FILL, arm64VdsoStub } from "./vdso.ts";
 import type { Abi, Arch, ThreadRegisters, WriteContext } from "../arch.ts";
 import { getU32, setU32, ZX_THREAD_STATE } from "../layout.ts";
 import {
@@ -68,6 +71,7 @@ const GEN_SIZE = ARM64_GENERAL_REGS.size;
 const MX_GEN_SIZE = ARM64_GENERAL_REGS_MX.size;
 const X0 = ARM64_GENERAL_REGS.offsetOf("r[0]");
 const X1 = ARM64_GENERAL_REGS.offsetOf("r[1]");
+const X16 = ARM64_GENERAL_REGS.offsetOf("r[16]");
 const SP = ARM64_GENERAL_REGS.offsetOf("sp");
 const PC = ARM64_GENERAL_REGS.offsetOf("pc");
 const CPSR = ARM64_GENERAL_REGS.offsetOf("cpsr");
@@ -151,11 +155,31 @@ export class Arm64Registers implements ThreadRegisters {
     args.forEach((arg, i) => v.setBigUint64(X0 + 8 * i, BigInt.asUintN(64, arg), true));
   }
 
+  /** Nothing shows that an arm64 thread has run: cpsr keeps what it had. */
+  noteUserExecution(): void {}
+
+  pc(): bigint {
+    return this.genView.getBigUint64(PC, true);
+  }
+
+  /** svc #0 takes the syscall number from x16. */
+  syscallNumber(): bigint {
+    return this.genView.getBigUint64(X16, true);
+  }
+
+  syscallArg(i: number): bigint {
+    return this.genView.getBigUint64(X0 + 8 * i, true);
+  }
+
   syscallResult(): number {
     return this.genView.getInt32(X0, true);
   }
 
   /** x0 = the status, sign-extended as the 64-bit register holds it. */
+  setReturnValue(value: bigint): void {
+    this.genView.setBigUint64(X0, BigInt.asUintN(64, value), true);
+  }
+
   setSyscallResult(status: number): void {
     this.genView.setBigInt64(X0, BigInt(status), true);
   }
@@ -292,9 +316,14 @@ export class Arm64Registers implements ThreadRegisters {
 }
 
 export const arm64: Arch = Object.freeze({
+  vdsoStub: arm64VdsoStub,
+  trapFill: ARM64_TRAP_FILL,
+  syscallInstructionSize: 4,
   name: "arm64",
   regsets: ARM64_REGSETS,
   userAspace: ARM64_USER_ASPACE,
   isValidUserPc: arm64IsValidUserPc,
   newRegisters: (): ThreadRegisters => new Arm64Registers(),
+  createCore: (registers: ThreadRegisters, memory: AddressSpace, mode: CoreMode): Core =>
+    new Arm64Core(registers as Arm64Registers, memory, mode),
 });

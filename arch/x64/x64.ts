@@ -5,6 +5,8 @@
 // which only had the 144-byte general register set.
 
 import { ERR, ZX_OK, type ZxStatus } from "../../kernel/status.ts";
+import { X64_TRAP_FILL, x64VdsoStub } from "./vdso.ts";
+import { createX64Core } from "./cpu/core.ts";
 import type { Abi, Arch, ThreadRegisters, WriteContext } from "../arch.ts";
 import { getU32, setU32, ZX_THREAD_STATE } from "../layout.ts";
 import {
@@ -79,8 +81,8 @@ const GEN_SIZE = X64_GENERAL_REGS.size;
 const MX_GEN_SIZE = X64_GENERAL_REGS_MX.size;
 const RIP = X64_GENERAL_REGS.offsetOf("rip");
 const RAX = X64_GENERAL_REGS.offsetOf("rax");
-/** Where the x86-64 Zircon syscall convention passes arguments 1-6. */
-const SYSCALL_ARGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"].map((r) =>
+/** Where the x86-64 Zircon syscall convention passes arguments 1-8 (the vDSO moves 7-8). */
+const SYSCALL_ARGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9", "r12", "r13"].map((r) =>
   X64_GENERAL_REGS.offsetOf(r)
 );
 const RSP = X64_GENERAL_REGS.offsetOf("rsp");
@@ -190,11 +192,27 @@ export class X64Registers implements ThreadRegisters {
     args.forEach((arg, i) => v.setBigUint64(SYSCALL_ARGS[i], BigInt.asUintN(64, arg), true));
   }
 
+  pc(): bigint {
+    return this.genView.getBigUint64(RIP, true);
+  }
+
+  syscallNumber(): bigint {
+    return this.genView.getBigUint64(RAX, true);
+  }
+
+  syscallArg(i: number): bigint {
+    return this.genView.getBigUint64(SYSCALL_ARGS[i], true);
+  }
+
   syscallResult(): number {
     return this.genView.getInt32(RAX, true);
   }
 
   /** rax = the status, sign-extended as the 64-bit register holds it. */
+  setReturnValue(value: bigint): void {
+    this.genView.setBigUint64(RAX, BigInt.asUintN(64, value), true);
+  }
+
   setSyscallResult(status: number): void {
     this.genView.setBigInt64(RAX, BigInt(status), true);
   }
@@ -362,9 +380,13 @@ export class X64Registers implements ThreadRegisters {
 }
 
 export const x64: Arch = Object.freeze({
+  vdsoStub: x64VdsoStub,
+  trapFill: X64_TRAP_FILL,
+  syscallInstructionSize: 2,
   name: "x64",
   regsets: X64_REGSETS,
   userAspace: X64_USER_ASPACE,
   isValidUserPc: x64IsValidUserPc,
   newRegisters: (): ThreadRegisters => new X64Registers(),
+  createCore: createX64Core,
 });

@@ -38,6 +38,14 @@ export interface ExampleHandles {
   readonly new_thread: number;
   readonly job: number;
   readonly closed: number;
+  /** A process that has not started, and a NEW thread of it. */
+  readonly new_process: number;
+  readonly new_process_thread: number;
+  /** A resizable 16 KiB VMO, mapped read-write into the root VMAR at `vmo_addr`. */
+  readonly vmo: number;
+  readonly vmo_addr: number;
+  /** A 64 KiB sub-VMAR of the root VMAR (CAN_MAP_READ). */
+  readonly child_vmar: number;
 }
 
 /** A request body for the docs, in terms of the example kernel's handles. */
@@ -108,6 +116,11 @@ export interface Syscall<
    * unknown (Zircon's bad-syscall policy).
    */
   readonly c?: readonly CParam[];
+  /**
+   * For the few calls whose C function returns a value rather than a
+   * zx_status_t (zx_clock_get_monotonic): the out that goes in rax / x0.
+   */
+  readonly cReturn?: string;
   readonly impl: (caller: Caller, args: z.output<P>) => Outs | Promise<Outs>;
 }
 

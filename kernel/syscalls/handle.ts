@@ -20,6 +20,9 @@ export const handleClose = defineSyscall({
   outs: z.object({}),
   errors: ["BAD_HANDLE"],
   example: (h) => ({ handle: h.suspend_token }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+  ],
   impl(caller, { handle }) {
     if (handle === 0) return {};
     if (!caller.handles.remove(handle)) throw badHandle(handle);
@@ -42,6 +45,10 @@ export const handleCloseMany = defineSyscall({
   errors: ["BAD_HANDLE", "INVALID_ARGS"],
   example: (h) => ({ handles: [h.suspend_token, h.new_thread] }),
   errorExample: (h) => ({ handles: [h.new_thread, h.closed] }),
+  c: [
+    { kind: "in", name: "handles", size: "num_handles", elements: "u32" },
+    { kind: "value", name: "num_handles", type: "usize" },
+  ],
   impl(caller, { handles, num_handles = handles.length }) {
     let failed = -1;
     for (let start = 0; start < num_handles; start += CLOSE_MANY_CHUNK) {
@@ -83,6 +90,11 @@ function duplicateOrReplace(replace: boolean) {
       ? ["BAD_HANDLE", "INVALID_ARGS"]
       : ["BAD_HANDLE", "ACCESS_DENIED", "INVALID_ARGS"],
     example: (h) => ({ handle: h.worker, rights: ["ZX_RIGHT_READ", "ZX_RIGHT_WAIT"] }),
+    c: [
+      { kind: "value", name: "handle", type: "u32" },
+      { kind: "value", name: "rights", type: "u32" },
+      { kind: "out_value", name: "out", type: "u32" },
+    ],
     impl(caller, { handle, rights }) {
       const source = caller.handles.lookup(handle);
       if (!replace) requireRights(source, RIGHT.DUPLICATE);

@@ -20,6 +20,7 @@ import { Thread } from "../thread.ts";
 import { INFO, MAX_NAME_LEN, PROP, SIGNAL, THREAD_STATE } from "../types.ts";
 import { type Caller, defineSyscall } from "./define.ts";
 import { bytes, deadline, flags, handle, size, text, u64Out } from "./params.ts";
+import { VM_INFO_TOPICS, vmInfo } from "./vm_info.ts";
 
 /** single_record_result: one record if it fits, else BUFFER_TOO_SMALL with actual 0. */
 function singleRecord(layout: StructLayout, record: () => Uint8Array, bufferSize: number) {
@@ -45,9 +46,13 @@ export const objectGetInfo = defineSyscall({
   abis: ["zx", "mx"],
   summary: "Query information about an object",
   description: "Topics: ZX_INFO_HANDLE_VALID (no buffer), ZX_INFO_HANDLE_BASIC (no rights " +
-    "needed), ZX_INFO_THREAD and ZX_INFO_PROCESS (ZX_RIGHT_INSPECT). An unknown topic is " +
-    "NOT_SUPPORTED before the handle is looked at. The reply has the raw record in `buffer` and " +
-    "a named view in `info`; a too-small buffer gives BUFFER_TOO_SMALL with actual 0, avail 1.",
+    "needed), ZX_INFO_THREAD and ZX_INFO_PROCESS (ZX_RIGHT_INSPECT), ZX_INFO_VMAR " +
+    "(ZX_RIGHT_INSPECT), ZX_INFO_VMO (no rights needed) and ZX_INFO_PROCESS_MAPS " +
+    "(ZX_RIGHT_INSPECT on a process). An unknown topic is NOT_SUPPORTED before the handle is " +
+    "looked at. The reply has the raw record in `buffer` and a named view in `info`; a " +
+    "too-small buffer gives BUFFER_TOO_SMALL with actual 0, avail 1. ZX_INFO_PROCESS_MAPS " +
+    "returns as many 96-byte zx_info_maps_t records as fit (all of them without buffer_size), " +
+    "named in `records`, with `actual` written of `avail`; never BUFFER_TOO_SMALL.",
   params: z.strictObject({
     handle: handle(),
     topic: flags("topic", "the ZX_INFO_* topic"),
@@ -60,10 +65,27 @@ export const objectGetInfo = defineSyscall({
     actual: z.number().optional(),
     avail: z.number().optional(),
     info: z.record(z.string(), z.unknown()).optional(),
+    records: z.array(z.record(z.string(), z.unknown())).optional(),
   }),
-  errors: ["NOT_SUPPORTED", "BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "BUFFER_TOO_SMALL"],
+  errors: [
+    "NOT_SUPPORTED",
+    "BAD_HANDLE",
+    "WRONG_TYPE",
+    "ACCESS_DENIED",
+    "BUFFER_TOO_SMALL",
+    "BAD_STATE",
+  ],
   example: (h) => ({ handle: h.worker, topic: "ZX_INFO_THREAD" }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+    { kind: "value", name: "topic", type: "u32" },
+    { kind: "out", name: "buffer", size: "buffer_size" },
+    { kind: "value", name: "buffer_size", type: "usize" },
+    { kind: "out_value", name: "actual", type: "usize" },
+    { kind: "out_value", name: "avail", type: "usize" },
+  ],
   impl(caller, { handle, topic, buffer_size }) {
+    if (VM_INFO_TOPICS.has(topic)) return vmInfo(caller, handle, topic, buffer_size);
     const layout = infoLayouts.get(topic);
     const bufferSize = buffer_size ?? layout?.size ?? 0;
     switch (topic) {
@@ -130,6 +152,12 @@ export const objectGetProperty = defineSyscall({
     "BAD_STATE",
   ],
   example: (h) => ({ handle: h.worker, property: "ZX_PROP_NAME" }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+    { kind: "value", name: "property", type: "u32" },
+    { kind: "out", name: "value", size: "value_size" },
+    { kind: "value", name: "value_size", type: "usize" },
+  ],
   impl(caller, { handle, property, value_size = MAX_NAME_LEN }) {
     requireRights(caller.handles.lookup(handle), RIGHT.GET_PROPERTY);
     if (property !== PROP.NAME) throw unknownProperty(property);
@@ -166,6 +194,12 @@ export const objectSetProperty = defineSyscall({
     "BAD_STATE",
   ],
   example: (h) => ({ handle: h.worker, property: "ZX_PROP_NAME", name: "worker-1" }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+    { kind: "value", name: "property", type: "u32" },
+    { kind: "in", name: "value", size: "value_size" },
+    { kind: "value", name: "value_size", type: "usize" },
+  ],
   impl(caller, { handle, property, value, name, value_size }) {
     const data = value ?? name ?? null;
     if (data === null) throw new ZxError(ERR.INVALID_ARGS, "value is a NULL pointer");
@@ -213,15 +247,16 @@ function waitOnce(
   if (object.signals & signals) {
     return Promise.resolve({ end: "signaled", observed: object.signals });
   }
-  const untilDeadlineMs = Number(deadline - caller.kernel.now()) / 1e6;
+  const clock = caller.kernel.clock;
   const untilCapMs = capAt - performance.now();
-  if (untilDeadlineMs <= 0 || untilCapMs <= 0) {
-    const end = untilDeadlineMs <= 0 ? "deadline" : "cap";
+  if (deadline <= clock.now() || untilCapMs <= 0) {
+    const end = deadline <= clock.now() ? "deadline" : "cap";
     return Promise.resolve({ end, observed: object.signals });
   }
   return new Promise((resolve) => {
     const finish = (end: WaitEnd, observed = object.signals) => {
-      clearTimeout(timer);
+      cancelDeadline();
+      clearTimeout(capTimer);
       object.removeObserver(observer);
       h.closeListeners.delete(onClose);
       thread.deathListeners.delete(onDeath);
@@ -232,10 +267,10 @@ function waitOnce(
     const onClose = () => finish("closed", (object.signals | SIGNAL.HANDLE_CLOSED) >>> 0);
     const onDeath = () => finish("killed");
     const onSuspend = () => finish("suspended");
-    const timer = setTimeout(
-      () => finish(untilDeadlineMs <= untilCapMs ? "deadline" : "cap"),
-      Math.min(untilDeadlineMs, untilCapMs),
-    );
+    // The deadline is on the kernel's clock (virtual in manual mode); the
+    // server's cap on one request is wall time. Code threads have no cap.
+    const cancelDeadline = clock.at(deadline, () => finish("deadline"));
+    const capTimer = Number.isFinite(untilCapMs) ? setTimeout(() => finish("cap"), untilCapMs) : 0;
     object.addObserver(observer);
     h.closeListeners.add(onClose);
     thread.deathListeners.add(onDeath);
@@ -268,6 +303,12 @@ export const objectWaitOne = defineSyscall({
   outs: z.object({ observed: z.number() }),
   errors: ["BAD_HANDLE", "ACCESS_DENIED", "NOT_SUPPORTED", "TIMED_OUT", "CANCELED"],
   example: (h) => ({ handle: h.worker, signals: ["ZX_THREAD_SUSPENDED"], deadline: 0 }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+    { kind: "value", name: "signals", type: "u32" },
+    { kind: "value", name: "deadline", type: "i64" },
+    { kind: "out_value", name: "observed", type: "u32" },
+  ],
   async impl(caller, { handle, signals, deadline }) {
     const h = caller.handles.lookup(handle);
     requireRights(h, RIGHT.WAIT);
@@ -342,6 +383,8 @@ export const clockGetMonotonic = defineSyscall({
   errors: [],
   example: () => ({}),
   errorExample: () => ({ clock: 1 }),
+  c: [],
+  cReturn: "time",
   impl(caller) {
     return { time: caller.kernel.now() };
   },

@@ -72,6 +72,10 @@ export const u64Out = () =>
     'a 64-bit value: a JSON number, or a "0x..." string when above 2^53',
   );
 
+/** An int64: a JSON number or a "0x..."/decimal string (negative allowed). */
+export const i64 = (what = "an int64") =>
+  wideInteger(`${what} (JSON number or string)`, I64_MIN, I64_MAX);
+
 /** A zx_time_t deadline in ns; ZX_TIME_INFINITE and ZX_TIME_INFINITE_PAST by name. */
 export const deadline = () =>
   wideInteger(

@@ -2,6 +2,8 @@
 
 import type { Abi } from "../../arch/arch.ts";
 import type { Syscall } from "./define.ts";
+import { debugWrite, nanosleep } from "./debug.ts";
+import { processExit, processStart, threadExit } from "./lifecycle.ts";
 import { handleClose, handleCloseMany, handleDuplicate, handleReplace } from "./handle.ts";
 import {
   clockGetMonotonic,
@@ -25,6 +27,16 @@ import {
   threadReadState,
   threadWriteState,
 } from "./thread_state.ts";
+import { vmarAllocate, vmarDestroy, vmarMap, vmarProtect, vmarUnmap } from "./vmar.ts";
+import {
+  vmoCreate,
+  vmoGetSize,
+  vmoRead,
+  vmoReplaceAsExecutable,
+  vmoSetSize,
+  vmoWrite,
+} from "./vmo.ts";
+import { processReadMemory, processWriteMemory } from "./process_memory.ts";
 
 /** The table, with each entry's own types (for the typed client). */
 export const SYSCALL_ENTRIES = [
@@ -48,6 +60,24 @@ export const SYSCALL_ENTRIES = [
   threadWriteState,
   mxThreadReadState,
   mxThreadWriteState,
+  processStart,
+  processExit,
+  threadExit,
+  nanosleep,
+  debugWrite,
+  vmoCreate,
+  vmoRead,
+  vmoWrite,
+  vmoGetSize,
+  vmoSetSize,
+  vmoReplaceAsExecutable,
+  vmarAllocate,
+  vmarMap,
+  vmarUnmap,
+  vmarProtect,
+  vmarDestroy,
+  processReadMemory,
+  processWriteMemory,
 ] as const;
 
 export const SYSCALLS: readonly Syscall[] = SYSCALL_ENTRIES;

@@ -67,6 +67,11 @@ export const jobCreate = defineSyscall({
   ],
   example: (h) => ({ parent_job: h.root_job }),
   errorExample: (h) => ({ parent_job: h.process }),
+  c: [
+    { kind: "value", name: "parent_job", type: "u32" },
+    { kind: "value", name: "options", type: "u32" },
+    { kind: "out_value", name: "out", type: "u32" },
+  ],
   impl(caller, { parent_job, options }) {
     if (options !== 0) {
       throw new ZxError(ERR.INVALID_ARGS, `options must be 0, got 0x${options.toString(16)}`);
@@ -111,6 +116,14 @@ export const processCreate = defineSyscall({
   errors: ["BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "INVALID_ARGS", "BAD_STATE"],
   example: (h) => ({ job: h.root_job, name: "app" }),
   errorExample: (h) => ({ job: h.root_job, name: "app", options: 4 }),
+  c: [
+    { kind: "value", name: "job", type: "u32" },
+    { kind: "in", name: "name", size: "name_size" },
+    { kind: "value", name: "name_size", type: "usize" },
+    { kind: "value", name: "options", type: "u32" },
+    { kind: "out_value", name: "proc_handle", type: "u32" },
+    { kind: "out_value", name: "vmar_handle", type: "u32" },
+  ],
   impl(caller, { job, name = new Uint8Array(), name_size, options }) {
     if ((options & ~PROCESS_SHARED) !== 0) {
       throw new ZxError(ERR.INVALID_ARGS, `options 0x${options.toString(16)} are not supported`);
@@ -141,6 +154,13 @@ export const threadCreate = defineSyscall({
   errors: ["BAD_HANDLE", "WRONG_TYPE", "ACCESS_DENIED", "INVALID_ARGS"],
   example: (h) => ({ process: h.process, name: "worker-2" }),
   errorExample: (h) => ({ process: h.closed, name: "worker-2" }),
+  c: [
+    { kind: "value", name: "process", type: "u32" },
+    { kind: "in", name: "name", size: "name_size" },
+    { kind: "value", name: "name_size", type: "usize" },
+    { kind: "value", name: "options", type: "u32" },
+    { kind: "out_value", name: "out", type: "u32" },
+  ],
   impl(caller, { process, name = new Uint8Array(), name_size, options }) {
     if (options !== 0) {
       throw new ZxError(ERR.INVALID_ARGS, `options must be 0, got 0x${options.toString(16)}`);
@@ -198,21 +218,32 @@ export const threadStart = defineSyscall({
     arg1: 1,
     arg2: 2,
   }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+    { kind: "value", name: "thread_entry", type: "u64" },
+    { kind: "value", name: "stack", type: "u64" },
+    { kind: "value", name: "arg1", type: "u64" },
+    { kind: "value", name: "arg2", type: "u64" },
+  ],
   impl(caller, { handle, thread_entry, stack, arg1, arg2 }) {
     const thread = caller.handles.lookupAs(handle, Thread, RIGHT.MANAGE_THREAD);
-    checkProcessAcceptsThread(thread);
-    if (!caller.kernel.arch.isValidUserPc(thread_entry)) {
-      throw new ZxError(
-        ERR.INVALID_ARGS,
-        `entry 0x${thread_entry.toString(16)} is not a valid user pc on ${caller.kernel.arch.name}`,
-      );
-    }
-    checkThreadIsNew(thread);
-    thread.registers.setStart(thread_entry, stack, arg1, arg2);
-    startThread(thread, caller.kernel.now());
+    checkThreadStart(caller, thread, thread_entry);
+    caller.kernel.startCodeThread(thread, thread_entry, stack, arg1, arg2);
     return {};
   },
 });
+
+/** ThreadDispatcher::Start's checks, in its order: the process, the pc, the thread. */
+export function checkThreadStart(caller: Caller, thread: Thread, entry: bigint): void {
+  checkProcessAcceptsThread(thread);
+  if (!caller.kernel.arch.isValidUserPc(entry)) {
+    throw new ZxError(
+      ERR.INVALID_ARGS,
+      `entry 0x${entry.toString(16)} is not a valid user pc on ${caller.kernel.arch.name}`,
+    );
+  }
+  checkThreadIsNew(thread);
+}
 
 /**
  * zxsim's own: starts a NEW thread whose syscalls an HTTP client will make
@@ -239,6 +270,10 @@ function suspend<const N extends string>(name: N, alias: boolean) {
     outs: z.object({ token: handle() }),
     errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE", "NOT_SUPPORTED", "BAD_STATE"],
     example: (h) => ({ handle: h.worker }),
+    c: [
+      { kind: "value", name: "handle", type: "u32" },
+      { kind: "out_value", name: "token", type: "u32" },
+    ],
     impl(caller, { handle }) {
       const task = caller.handles.lookup(handle);
       requireRights(task, RIGHT.WRITE);
@@ -281,6 +316,9 @@ export const taskKill = defineSyscall({
   outs: z.object({}),
   errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE"],
   example: (h) => ({ handle: h.job }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+  ],
   impl(caller, { handle }) {
     const task = caller.handles.lookup(handle);
     requireRights(task, RIGHT.DESTROY);

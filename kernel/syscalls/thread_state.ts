@@ -131,6 +131,12 @@ export const threadReadState = defineSyscall({
   ],
   example: (h) => ({ handle: h.worker, kind: "ZX_THREAD_STATE_GENERAL_REGS" }),
   errorExample: (h) => ({ handle: h.new_thread, kind: "ZX_THREAD_STATE_GENERAL_REGS" }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+    { kind: "value", name: "kind", type: "u32" },
+    { kind: "out", name: "buffer", size: "buffer_size" },
+    { kind: "value", name: "buffer_size", type: "usize" },
+  ],
   impl(caller, { handle, kind, buffer_size }) {
     const thread = caller.handles.lookupAs(handle, Thread, RIGHT.READ);
     const layout = layoutFor(caller, "zx", kind);
@@ -184,6 +190,12 @@ export const threadWriteState = defineSyscall({
     regs: { rax: "0x2a" },
   }),
   errorExample: (h) => ({ handle: h.worker, kind: 0, regs: { rip: "0xffffff8000000000" } }),
+  c: [
+    { kind: "value", name: "handle", type: "u32" },
+    { kind: "value", name: "kind", type: "u32" },
+    { kind: "in", name: "buffer", size: "buffer_size" },
+    { kind: "value", name: "buffer_size", type: "usize" },
+  ],
   impl(caller, { handle, kind, buffer, buffer_size, regs }) {
     checkOneSource(buffer, regs);
     if ((kind & DEBUG_KIND_BIT) !== 0 && !caller.kernel.bootOptions.enable_debugging_syscalls) {
@@ -210,8 +222,10 @@ export const threadWriteState = defineSyscall({
           `buffer_size ${bufferSize} is smaller than ${layout.name} (${layout.size} bytes)`,
         );
       }
-      // The kernel copies in exactly sizeof(struct) bytes.
-      if (sent.length < layout.size) throw invalidPointer("the struct", layout.size, sent.length);
+      // The pointer must cover the buffer_size bytes it claims: over HTTP the
+      // bytes sent are the memory it points to. (The kernel copies in exactly
+      // sizeof(struct) bytes of them.)
+      if (sent.length < bufferSize) throw invalidPointer("buffer_size", bufferSize, sent.length);
       if (!thread.stateAccessible) throw badState(thread);
       input = sent;
     }

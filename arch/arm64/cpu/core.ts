@@ -1,0 +1,640 @@
+// The AArch64 interpreter core: runs real A64 machine code on a thread's
+// Arm64Registers in an AddressSpace until its budget is spent or the
+// kernel is needed (cpu.ts, EXIT).
+//
+// Speed comes from three things. Instructions are decoded once per page
+// into an Int32Array kept in `page.code` (ops.ts), lazily, one instruction
+// at a time; a write to the page drops it. Translations live in small TLBs
+// (mmu.ts). And the common instructions are handled inline in the loop
+// below, on locals, with no allocation; the rest go to exec.ts.
+//
+// Register 31: while run() executes, the cpsr and tpidr slots of gpr are
+// lent out as the zero register (ZR, always 0) and a sink for writes to it
+// (ZW); NZCV lives in a local and tpidr in a field. Both are put back
+// before run() returns, so a debugger between runs sees the real values.
+
+import {
+  type AddressSpace,
+  type Core,
+  type CoreMode,
+  EXIT,
+  type ExitReason,
+  type IoAccess,
+  type Page,
+} from "../../cpu.ts";
+import type { Arm64Registers } from "../arm64.ts";
+import { r as bitsR, shl64, shr64 } from "./bits.ts";
+import { decode } from "./decode.ts";
+import { exec } from "./exec.ts";
+import { HI_LIMIT, Mmu, TLB_MASK } from "./mmu.ts";
+import {
+  ALIGN,
+  COND_TABLE,
+  CPSR,
+  ENTRIES,
+  F_D,
+  F_I,
+  F_J,
+  F_K,
+  F_M,
+  F_N,
+  JUMP,
+  NEXT,
+  OP,
+  PC,
+  SP,
+  STRIDE,
+  TPIDR,
+  ZR,
+} from "./ops.ts";
+import { VRegs } from "./vregs.ts";
+
+const TWO32 = 4294967296;
+
+/** The decoded instructions of one page (what this core keeps in Page.code). */
+export class DecodedPage {
+  readonly e: Int32Array;
+  constructor() {
+    this.e = new Int32Array(ENTRIES * STRIDE);
+    this.e[(ENTRIES - 1) * STRIDE] = OP.PAGE_END;
+  }
+}
+
+/** A virtual counter for CNTVCT_EL0 (Zircon lets EL0 read it); none by default. */
+export interface Counter {
+  readonly frequency: number;
+  /** Current count (an integer below 2^53). */
+  now(): number;
+}
+
+export class Arm64Core implements Core {
+  retired = 0;
+  faultAddress = 0n;
+  faultAccess = 0;
+  detail = 0;
+  readonly io: IoAccess = { port: 0, size: 0, input: false, value: 0, instructionSize: 4 };
+
+  readonly regs: Arm64Registers;
+  readonly gpr: Uint32Array;
+  readonly mmu: Mmu;
+  readonly mode: CoreMode;
+  readonly v: VRegs;
+  /** CNTVCT_EL0 / CNTFRQ_EL0 source; reads are UNDEFINED_INSTRUCTION while null. */
+  counter: Counter | null = null;
+
+  /** NZCV as bits 3..0, while running (exec.ts reads and writes it). */
+  nzcv = 0;
+  /** tpidr_el0 while its gpr slot is lent out. */
+  tpidrLo = 0;
+  tpidrHi = 0;
+  private cpsrLo = 0;
+  private cpsrHi = 0;
+
+  /** Exclusive monitor (ldxr/stxr): address, size and the value loaded. */
+  monValid = false;
+  monLo = 0;
+  monHi = 0;
+  monSize = 0;
+  readonly monValue = new Uint8Array(16);
+
+  constructor(registers: Arm64Registers, memory: AddressSpace, mode: CoreMode) {
+    this.regs = registers;
+    this.gpr = registers.gpr;
+    this.mmu = new Mmu(memory);
+    this.mode = mode;
+    this.v = new VRegs(registers.gpr);
+  }
+
+  run(budget: number): ExitReason {
+    const g = this.gpr;
+    this.mmu.sync();
+    this.mmu.codeDirty = false;
+    this.cpsrLo = g[CPSR];
+    this.cpsrHi = g[CPSR + 1];
+    this.tpidrLo = g[TPIDR];
+    this.tpidrHi = g[TPIDR + 1];
+    this.nzcv = this.cpsrLo >>> 28;
+    g[ZR] = 0;
+    g[ZR + 1] = 0;
+    this.retired = 0;
+    let reason: ExitReason;
+    try {
+      reason = this.loop(budget);
+    } catch {
+      // A bug in the core, not in the program: stop rather than throw out
+      // of run(). pc is where the last exit or jump left it.
+      this.detail = -1;
+      reason = EXIT.UNDEFINED_INSTRUCTION;
+    } finally {
+      g[CPSR] = ((this.cpsrLo & 0x0fffffff) | (this.nzcv << 28)) >>> 0;
+      g[CPSR + 1] = this.cpsrHi;
+      g[TPIDR] = this.tpidrLo;
+      g[TPIDR + 1] = this.tpidrHi;
+    }
+    if (reason === EXIT.PAGE_FAULT) {
+      const m = this.mmu;
+      this.faultAddress = (BigInt(m.faultHi) << 32n) | BigInt(m.faultLo);
+      this.faultAccess = m.faultAccess;
+    }
+    return reason;
+  }
+
+  private stop(reason: ExitReason, n: number, nzcv: number): ExitReason {
+    this.retired = n;
+    this.nzcv = nzcv;
+    return reason;
+  }
+
+  /** pc = (pcLo + off, pcHi) as a 64-bit sum, for a branch leaving the page. */
+  private jump(pcLo: number, pcHi: number, off: number): void {
+    const t = pcLo + off;
+    this.gpr[PC] = t >>> 0;
+    this.gpr[PC + 1] = (pcHi + Math.floor(t / TWO32)) >>> 0;
+  }
+
+  private loop(budget: number): ExitReason {
+    const g = this.gpr, mmu = this.mmu;
+    const rTag = mmu.rTag, rView = mmu.rView, wTag = mmu.wTag, wView = mmu.wView;
+    const wPage = mmu.wPage, w32 = mmu.w32;
+    let nzcv = this.nzcv;
+    let n = 0;
+    outer: for (;;) {
+      // Enter the page holding pc: check it, translate it, find its decodes.
+      if (n >= budget) return this.stop(EXIT.BUDGET, n, nzcv);
+      const pcHi = g[PC + 1];
+      const pageLo = (g[PC] & 0xfffff000) >>> 0;
+      if ((g[PC] & 3) !== 0) {
+        this.detail = ALIGN.PC;
+        return this.stop(EXIT.ALIGNMENT, n, nzcv);
+      }
+      if (pcHi >= HI_LIMIT) {
+        mmu.fault(g[PC], pcHi, 4);
+        return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+      }
+      const page: Page | null = mmu.fetchPage(pcHi * TWO32 + pageLo);
+      if (page === null) {
+        mmu.fault(g[PC], pcHi, 4);
+        return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+      }
+      let code = page.code;
+      if (!(code instanceof DecodedPage)) {
+        code = new DecodedPage();
+        page.code = code;
+      }
+      const c = (code as DecodedPage).e;
+      const bytes = page.bytes;
+      let idx = (g[PC] & 0xfff) >>> 2;
+
+      inner: for (;;) {
+        if (n >= budget) {
+          g[PC] = pageLo + (idx << 2);
+          return this.stop(EXIT.BUDGET, n, nzcv);
+        }
+        const b = idx * STRIDE;
+        switch (c[b]) {
+          case OP.UNDECODED: {
+            const o = idx << 2;
+            decode(
+              bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16) | (bytes[o + 3] << 24),
+              c,
+              b,
+            );
+            continue inner;
+          }
+          case OP.PAGE_END: {
+            const next = pageLo + 4096;
+            g[PC] = next;
+            g[PC + 1] = next > 0xffffffff ? pcHi + 1 : pcHi;
+            continue outer;
+          }
+          case OP.NOP:
+            break;
+          case OP.MOV64: {
+            const d = c[b + F_D], s = c[b + F_N];
+            g[d] = g[s];
+            g[d + 1] = g[s + 1];
+            break;
+          }
+          case OP.MOV32: {
+            const d = c[b + F_D];
+            g[d] = g[c[b + F_N]];
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.MOVI: {
+            const d = c[b + F_D];
+            g[d] = c[b + F_I];
+            g[d + 1] = c[b + F_J];
+            break;
+          }
+          case OP.MOVK64:
+          case OP.MOVK32: {
+            const d = c[b + F_D], imm = c[b + F_I], hw = c[b + F_K];
+            const at = d + (hw >> 1);
+            g[at] = hw & 1 ? (g[at] & 0xffff) | (imm << 16) : (g[at] & 0xffff0000) | imm;
+            if (c[b] === OP.MOVK32) g[d + 1] = 0;
+            break;
+          }
+          case OP.ADDI64: {
+            const s = c[b + F_N], d = c[b + F_D];
+            const lo = g[s] + c[b + F_I];
+            let hi = g[s + 1];
+            if (lo > 0xffffffff) hi++;
+            else if (lo < 0) hi--;
+            g[d] = lo;
+            g[d + 1] = hi;
+            break;
+          }
+          case OP.ADDI32: {
+            const d = c[b + F_D];
+            g[d] = g[c[b + F_N]] + c[b + F_I];
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.ADD64: {
+            const s = c[b + F_N], m = c[b + F_M], d = c[b + F_D];
+            const lo = g[s] + g[m];
+            const hi = g[s + 1] + g[m + 1] + (lo > 0xffffffff ? 1 : 0);
+            g[d] = lo;
+            g[d + 1] = hi;
+            break;
+          }
+          case OP.SUB64: {
+            const s = c[b + F_N], m = c[b + F_M], d = c[b + F_D];
+            const lo = g[s] - g[m];
+            const hi = g[s + 1] - g[m + 1] - (lo < 0 ? 1 : 0);
+            g[d] = lo;
+            g[d + 1] = hi;
+            break;
+          }
+          case OP.ADD32: {
+            const d = c[b + F_D];
+            g[d] = g[c[b + F_N]] + g[c[b + F_M]];
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.SUB32: {
+            const d = c[b + F_D];
+            g[d] = g[c[b + F_N]] - g[c[b + F_M]];
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.SUBSI64:
+          case OP.SUBS64: {
+            // a - b with the flags of a + ~b + 1.
+            const s = c[b + F_N], d = c[b + F_D];
+            let blo: number, bhi: number;
+            if (c[b] === OP.SUBSI64) {
+              blo = c[b + F_I];
+              bhi = 0;
+            } else {
+              const m = c[b + F_M];
+              blo = g[m];
+              bhi = g[m + 1];
+            }
+            const ahi = g[s + 1];
+            const lo = g[s] - blo;
+            const hi = ahi - bhi - (lo < 0 ? 1 : 0);
+            const rlo = lo >>> 0, rhi = hi >>> 0;
+            nzcv = ((rhi >>> 31) << 3) | ((rlo | rhi) === 0 ? 4 : 0) | (hi >= 0 ? 2 : 0) |
+              (((ahi ^ bhi) & (ahi ^ rhi)) >>> 31);
+            g[d] = rlo;
+            g[d + 1] = rhi;
+            break;
+          }
+          case OP.SUBSI32:
+          case OP.SUBS32: {
+            const d = c[b + F_D];
+            const a = g[c[b + F_N]];
+            const bv = c[b] === OP.SUBSI32 ? c[b + F_I] : g[c[b + F_M]];
+            const t = a - bv, res = t >>> 0;
+            nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0) | (t >= 0 ? 2 : 0) |
+              (((a ^ bv) & (a ^ res)) >>> 31);
+            g[d] = res;
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.ADDSI64:
+          case OP.ADDS64: {
+            const s = c[b + F_N], d = c[b + F_D];
+            let blo: number, bhi: number;
+            if (c[b] === OP.ADDSI64) {
+              blo = c[b + F_I];
+              bhi = 0;
+            } else {
+              const m = c[b + F_M];
+              blo = g[m];
+              bhi = g[m + 1];
+            }
+            const ahi = g[s + 1];
+            const lo = g[s] + blo;
+            const hi = ahi + bhi + (lo > 0xffffffff ? 1 : 0);
+            const rlo = lo >>> 0, rhi = hi >>> 0;
+            nzcv = ((rhi >>> 31) << 3) | ((rlo | rhi) === 0 ? 4 : 0) | (hi > 0xffffffff ? 2 : 0) |
+              ((~(ahi ^ bhi) & (ahi ^ rhi)) >>> 31);
+            g[d] = rlo;
+            g[d + 1] = rhi;
+            break;
+          }
+          case OP.ADDSI32:
+          case OP.ADDS32: {
+            const d = c[b + F_D];
+            const a = g[c[b + F_N]];
+            const bv = c[b] === OP.ADDSI32 ? c[b + F_I] : g[c[b + F_M]];
+            const t = a + bv, res = t >>> 0;
+            nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0) | (t > 0xffffffff ? 2 : 0) |
+              ((~(a ^ bv) & (a ^ res)) >>> 31);
+            g[d] = res;
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.LOG64:
+          case OP.LOGI64: {
+            const s = c[b + F_N], d = c[b + F_D], k = c[b + F_K];
+            let blo: number, bhi: number;
+            if (c[b] === OP.LOGI64) {
+              blo = c[b + F_I];
+              bhi = c[b + F_J];
+            } else {
+              const m = c[b + F_M];
+              blo = g[m];
+              bhi = g[m + 1];
+            }
+            let lo: number, hi: number;
+            if (k === 1) {
+              lo = g[s] | blo;
+              hi = g[s + 1] | bhi;
+            } else if (k === 2) {
+              lo = g[s] ^ blo;
+              hi = g[s + 1] ^ bhi;
+            } else {
+              lo = g[s] & blo;
+              hi = g[s + 1] & bhi;
+              if (k === 3) nzcv = ((hi >>> 31) << 3) | ((lo | hi) === 0 ? 4 : 0);
+            }
+            g[d] = lo;
+            g[d + 1] = hi;
+            break;
+          }
+          case OP.LOG32:
+          case OP.LOGI32: {
+            const d = c[b + F_D], k = c[b + F_K], a = g[c[b + F_N]];
+            const bv = c[b] === OP.LOGI32 ? c[b + F_I] : g[c[b + F_M]];
+            const res = (k === 1 ? a | bv : k === 2 ? a ^ bv : a & bv) >>> 0;
+            if (k === 3) nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0);
+            g[d] = res;
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.LSLI64: {
+            const s = c[b + F_N], d = c[b + F_D];
+            shl64(g[s], g[s + 1], c[b + F_K]);
+            g[d] = bitsR.lo;
+            g[d + 1] = bitsR.hi;
+            break;
+          }
+          case OP.LSRI64: {
+            const s = c[b + F_N], d = c[b + F_D];
+            shr64(g[s], g[s + 1], c[b + F_K]);
+            g[d] = bitsR.lo;
+            g[d + 1] = bitsR.hi;
+            break;
+          }
+          case OP.LSLI32: {
+            const d = c[b + F_D];
+            g[d] = g[c[b + F_N]] << c[b + F_K];
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.LSRI32: {
+            const d = c[b + F_D];
+            g[d] = g[c[b + F_N]] >>> c[b + F_K];
+            g[d + 1] = 0;
+            break;
+          }
+          case OP.ASRI32: {
+            const d = c[b + F_D];
+            g[d] = g[c[b + F_N]] >> c[b + F_K];
+            g[d + 1] = 0;
+            break;
+          }
+
+          // Branches. A target inside this page just moves idx.
+          case OP.B:
+          case OP.BL:
+          case OP.BCOND:
+          case OP.CBZ64:
+          case OP.CBNZ64:
+          case OP.CBZ32:
+          case OP.CBNZ32:
+          case OP.TBZ:
+          case OP.TBNZ: {
+            let taken: boolean;
+            switch (c[b]) {
+              case OP.B:
+                taken = true;
+                break;
+              case OP.BL: {
+                const lr = pageLo + (idx << 2) + 4;
+                g[60] = lr;
+                g[61] = lr > 0xffffffff ? pcHi + 1 : pcHi;
+                taken = true;
+                break;
+              }
+              case OP.BCOND:
+                taken = COND_TABLE[(nzcv << 4) | c[b + F_K]] === 1;
+                break;
+              case OP.CBZ64: {
+                const s = c[b + F_N];
+                taken = (g[s] | g[s + 1]) === 0;
+                break;
+              }
+              case OP.CBNZ64: {
+                const s = c[b + F_N];
+                taken = (g[s] | g[s + 1]) !== 0;
+                break;
+              }
+              case OP.CBZ32:
+                taken = g[c[b + F_N]] === 0;
+                break;
+              case OP.CBNZ32:
+                taken = g[c[b + F_N]] !== 0;
+                break;
+              case OP.TBZ:
+                taken = (g[c[b + F_N]] & c[b + F_K]) === 0;
+                break;
+              default:
+                taken = (g[c[b + F_N]] & c[b + F_K]) !== 0;
+            }
+            n++;
+            if (!taken) {
+              idx++;
+              continue inner;
+            }
+            const t = (idx << 2) + c[b + F_I];
+            if (t >= 0 && t < 4096) {
+              idx = t >> 2;
+              continue inner;
+            }
+            this.jump(pageLo, pcHi, t);
+            continue outer;
+          }
+          case OP.BR:
+          case OP.BLR: {
+            const s = c[b + F_N];
+            const tlo = g[s], thi = g[s + 1];
+            if (c[b] === OP.BLR) {
+              const lr = pageLo + (idx << 2) + 4;
+              g[60] = lr;
+              g[61] = lr > 0xffffffff ? pcHi + 1 : pcHi;
+            }
+            n++;
+            if (thi === pcHi && (tlo & 0xfffff003) >>> 0 === pageLo) {
+              idx = (tlo & 0xfff) >>> 2;
+              continue inner;
+            }
+            g[PC] = tlo;
+            g[PC + 1] = thi;
+            continue outer;
+          }
+
+          // Loads and stores of general registers at base + immediate.
+          case OP.LDRX:
+          case OP.LDRW:
+          case OP.LDRH:
+          case OP.LDRB: {
+            const s = c[b + F_N];
+            if (s === SP && (g[SP] & 15) !== 0) {
+              g[PC] = pageLo + (idx << 2);
+              this.detail = ALIGN.SP;
+              return this.stop(EXIT.ALIGNMENT, n, nzcv);
+            }
+            let lo = g[s] + c[b + F_I], hi = g[s + 1];
+            if (lo > 0xffffffff) {
+              lo -= TWO32;
+              hi = (hi + 1) >>> 0;
+            } else if (lo < 0) {
+              lo += TWO32;
+              hi = (hi - 1) >>> 0;
+            }
+            const op = c[b], d = c[b + F_D];
+            const size = op === OP.LDRX ? 8 : op === OP.LDRW ? 4 : op === OP.LDRH ? 2 : 1;
+            const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff;
+            let vlo: number, vhi = 0;
+            if (rTag[e] === hi * 1048576 + (lo >>> 12) && off <= 4096 - size) {
+              const v = rView[e];
+              if (size === 8) {
+                vlo = v.getUint32(off, true);
+                vhi = v.getUint32(off + 4, true);
+              } else if (size === 4) vlo = v.getUint32(off, true);
+              else if (size === 2) vlo = v.getUint16(off, true);
+              else vlo = v.getUint8(off);
+            } else {
+              if (!mmu.load(lo, hi, size)) {
+                g[PC] = pageLo + (idx << 2);
+                return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+              }
+              vlo = size === 8 || size === 4
+                ? w32[0]
+                : size === 2
+                ? w32[0] & 0xffff
+                : w32[0] & 0xff;
+              if (size === 8) vhi = w32[1];
+            }
+            g[d] = vlo;
+            g[d + 1] = vhi;
+            break;
+          }
+          case OP.STRX:
+          case OP.STRW:
+          case OP.STRH:
+          case OP.STRB: {
+            const s = c[b + F_N];
+            if (s === SP && (g[SP] & 15) !== 0) {
+              g[PC] = pageLo + (idx << 2);
+              this.detail = ALIGN.SP;
+              return this.stop(EXIT.ALIGNMENT, n, nzcv);
+            }
+            let lo = g[s] + c[b + F_I], hi = g[s + 1];
+            if (lo > 0xffffffff) {
+              lo -= TWO32;
+              hi = (hi + 1) >>> 0;
+            } else if (lo < 0) {
+              lo += TWO32;
+              hi = (hi - 1) >>> 0;
+            }
+            const op = c[b], t = c[b + F_D];
+            const size = op === OP.STRX ? 8 : op === OP.STRW ? 4 : op === OP.STRH ? 2 : 1;
+            const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff;
+            if (wTag[e] === hi * 1048576 + (lo >>> 12) && off <= 4096 - size) {
+              const p = wPage[e];
+              if (p.code !== null) {
+                p.written();
+                mmu.codeDirty = true;
+              }
+              const v = wView[e];
+              if (size === 8) {
+                v.setUint32(off, g[t], true);
+                v.setUint32(off + 4, g[t + 1], true);
+              } else if (size === 4) v.setUint32(off, g[t], true);
+              else if (size === 2) v.setUint16(off, g[t], true);
+              else v.setUint8(off, g[t]);
+            } else {
+              w32[0] = g[t];
+              w32[1] = g[t + 1];
+              if (!mmu.store(lo, hi, size)) {
+                g[PC] = pageLo + (idx << 2);
+                return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+              }
+            }
+            if (mmu.codeDirty) {
+              // The store may have changed code of this very page: start over
+              // at the next instruction with a fresh decode.
+              mmu.codeDirty = false;
+              if (page.code === null) {
+                n++;
+                this.jump(pageLo, pcHi, (idx << 2) + 4);
+                continue outer;
+              }
+            }
+            break;
+          }
+
+          default: {
+            // Everything else: exec.ts, on the registers and this.nzcv.
+            const pcLo = pageLo + (idx << 2);
+            this.nzcv = nzcv;
+            const r = exec(this, c, b, pcLo, pcHi);
+            nzcv = this.nzcv;
+            if (r === NEXT) {
+              if (mmu.codeDirty) {
+                mmu.codeDirty = false;
+                if (page.code === null) {
+                  n++;
+                  this.jump(pageLo, pcHi, (idx << 2) + 4);
+                  continue outer;
+                }
+              }
+              break;
+            }
+            if (r === JUMP) {
+              n++;
+              continue outer;
+            }
+            if (r === EXIT.SYSCALL || r === EXIT.HYPERCALL || r === EXIT.HALT) {
+              // Completed: pc moves past the instruction.
+              n++;
+              this.jump(pageLo, pcHi, (idx << 2) + 4);
+            } else {
+              g[PC] = pcLo;
+              g[PC + 1] = pcHi;
+            }
+            return this.stop(r as ExitReason, n, nzcv);
+          }
+        }
+        idx++;
+        n++;
+      }
+    }
+  }
+}

@@ -7,10 +7,12 @@
 //
 // For an ELF file (client/elf.ts reads it): process_create (or a process you
 // give), then for each PT_LOAD segment vmo_create of its pages, vmo_write of
-// its file bytes (the rest, .bss, stays zero) and vmar_map at its address
-// (ZX_VM_SPECIFIC, vmar_offset = its page - the root VMAR's base, which
-// object_get_info ZX_INFO_VMAR gives) with the permissions of its p_flags.
-// A flat binary (loadFlat) is one R+X mapping wherever the kernel puts it.
+// its file bytes (the rest, .bss, stays zero), for an executable one
+// vmo_replace_as_executable (a new VMO has no ZX_RIGHT_EXECUTE, as in
+// Zircon), and vmar_map at its address (ZX_VM_SPECIFIC, vmar_offset = its
+// page - the root VMAR's base, which object_get_info ZX_INFO_VMAR gives) with
+// the permissions of its p_flags. A flat binary (loadFlat) is one R+X
+// mapping wherever the kernel puts it.
 // Then a stack VMO mapped R+W, thread_create, handle_duplicate of the process
 // handle and process_start(process, thread, entry, sp, that duplicate, 0):
 // the program starts as `_start(process handle, vDSO base)` (zxsim passes the
@@ -51,6 +53,7 @@ interface LoaderSyscalls {
   thread_create(args: { process: number; name: string }): Promise<Outs>;
   vmo_create(args: { size: U64 }): Promise<Outs>;
   vmo_write(args: { handle: number; buffer: string; offset: U64 }): Promise<Outs>;
+  vmo_replace_as_executable(args: { handle: number; vmex: number }): Promise<Outs>;
   vmar_map(args: {
     handle: number;
     options: number;
@@ -150,8 +153,8 @@ export async function loadElf(
         );
       }
       const data = bytes.subarray(segment.offset, segment.offset + segment.filesz);
-      const vmo = await vmoWith(sys, segment.pageSize, data, segment.pageOffset);
       const perms = permsOf(segment.flags);
+      const vmo = await vmoWith(sys, segment.pageSize, data, segment.pageOffset, perms);
       const addr = await map(sys, {
         vmar,
         options: perms | ZX_VM_SPECIFIC,
@@ -191,8 +194,8 @@ export async function loadFlat(
   }
   return await load(target, arch, options, async (sys, vmar) => {
     const size = roundUpToPage(bytes.length);
-    const vmo = await vmoWith(sys, size, bytes, 0);
     const perms = ZX_VM_PERM_READ | ZX_VM_PERM_EXECUTE;
+    const vmo = await vmoWith(sys, size, bytes, 0, perms);
     const addr = await map(sys, { vmar, options: perms, vmarOffset: 0n, vmo, len: size });
     return { entry: addr + BigInt(entryOffset), mappings: [{ addr, size, perms, vmo }] };
   });
@@ -275,8 +278,8 @@ async function load(
 
   const { entry, mappings } = await mapImage(sys, vmar, vmarBase);
 
-  const stackVmo = await vmoWith(sys, stackSize, new Uint8Array(), 0);
   const stackPerms = ZX_VM_PERM_READ | ZX_VM_PERM_WRITE;
+  const stackVmo = await vmoWith(sys, stackSize, new Uint8Array(), 0, stackPerms);
   const stackBase = await map(sys, {
     vmar,
     options: stackPerms,
@@ -317,19 +320,26 @@ function syscalls(target: LoaderTarget): LoaderSyscalls {
   return target.zx as LoaderSyscalls;
 }
 
-/** A VMO of `size` bytes holding `data` at `offset` (zero elsewhere). */
+/**
+ * A VMO of `size` bytes holding `data` at `offset` (zero elsewhere), its
+ * handle made executable when `perms` has ZX_VM_PERM_EXECUTE.
+ */
 async function vmoWith(
   sys: LoaderSyscalls,
   size: number,
   data: Uint8Array,
   offset: number,
+  perms: number,
 ): Promise<number> {
   const vmo = handleOut((await sys.vmo_create({ size })).out, "vmo_create");
   for (let done = 0; done < data.length; done += WRITE_CHUNK) {
     const chunk = data.subarray(done, done + WRITE_CHUNK);
     await sys.vmo_write({ handle: vmo, buffer: chunk.toBase64(), offset: offset + done });
   }
-  return vmo;
+  if ((perms & ZX_VM_PERM_EXECUTE) === 0) return vmo;
+  // vmex 0: the job's ambient policy, which lets every process map code.
+  const { out } = await sys.vmo_replace_as_executable({ handle: vmo, vmex: 0 });
+  return handleOut(out, "vmo_replace_as_executable");
 }
 
 async function map(

@@ -116,8 +116,13 @@ export class Runner {
     const start = this.retired;
     const wallEnd = performance.now() + capMs;
     while (this.retired - start < instructions && this.kernel.alive) {
-      const budget = Math.min(DRIVE_CHUNK, instructions - (this.retired - start));
-      if (this.clock.nowNs() >= untilNs) break;
+      // One instruction is one ns: a run never overshoots the time asked for.
+      const budget = Math.min(
+        DRIVE_CHUNK,
+        instructions - (this.retired - start),
+        untilNs - this.clock.nowNs(),
+      );
+      if (budget <= 0) break;
       if (!this.#step(budget, untilNs)) break;
       if (performance.now() >= wallEnd) break;
       await yieldToEventLoop();

@@ -11,6 +11,7 @@ import { arm64 } from "../arch/arm64/arm64.ts";
 import { Arm64Core } from "../arch/arm64/cpu/core.ts";
 import { ALIGN } from "../arch/arm64/cpu/ops.ts";
 import { EXIT } from "../arch/cpu.ts";
+import { ZX_THREAD_STATE } from "../arch/layout.ts";
 import { ACCESS, FlatMemory } from "./flat_memory.ts";
 
 // ---------------------------------------------------------------------------
@@ -827,4 +828,697 @@ Deno.test("arm64 core: dc zva zeroes its 64-byte block; cache maintenance runs a
     ...new Array(0x40).fill(0xaa),
   ]);
   for (const label of ["dc_civac", "dc_cvau", "ic_ivau"]) r.step1(label, { x1: DATA });
+});
+
+// ---------------------------------------------------------------------------
+// Loads and stores
+
+const PATTERN = Uint8Array.from({ length: 64 }, (_, i) => (i * 0x11 + 0x80) & 0xff);
+const le = (bytes: Uint8Array, at: number, n: number) =>
+  [...bytes.subarray(at, at + n)].reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
+
+/** A fresh ldst rig with PATTERN at `addr`. */
+function ldst(addr = DATA + 0x100): Rig {
+  const r = rig("ldst");
+  r.poke(DATA, new Uint8Array(0x1000));
+  r.poke(addr, PATTERN);
+  return r;
+}
+
+Deno.test("arm64 core: loads of every size, zero- and sign-extended", () => {
+  const A = DATA + 0x100;
+  const r = ldst(A);
+  const load = (label: string, x1 = A) => r.step1(label, { x0: M64, x1 }).x(0);
+  assert.equal(load("ldr_x"), le(PATTERN, 8, 8));
+  assert.equal(load("ldr_w"), le(PATTERN, 4, 4));
+  assert.equal(load("ldrh"), le(PATTERN, 2, 2));
+  assert.equal(load("ldrb"), le(PATTERN, 1, 1));
+  assert.equal(load("ldrsb_w"), u64(BigInt.asIntN(8, le(PATTERN, 0, 1))) & M32);
+  assert.equal(load("ldrsb_x"), u64(BigInt.asIntN(8, le(PATTERN, 0, 1))));
+  assert.equal(load("ldrsh_w"), u64(BigInt.asIntN(16, le(PATTERN, 0, 2))) & M32);
+  assert.equal(load("ldrsh_x"), u64(BigInt.asIntN(16, le(PATTERN, 0, 2))));
+  assert.equal(load("ldrsw"), u64(BigInt.asIntN(32, le(PATTERN, 4, 4))));
+  assert.equal(load("ldrsb_x", A + 0x10), u64(BigInt.asIntN(8, le(PATTERN, 0x10, 1))));
+  r.poke64(DATA + 32760, 0x0102_0304_0506_0708n);
+  assert.equal(load("ldr_x_max", DATA), 0x0102_0304_0506_0708n);
+  assert.equal(load("ldur_neg", A + 8), le(PATTERN, 0, 8));
+  assert.equal(load("ldur_odd"), le(PATTERN, 3, 4));
+  assert.equal(load("ldursb", A + 1), u64(BigInt.asIntN(8, le(PATTERN, 0, 1))));
+  assert.equal(load("ldr_xzr"), M64, "a load into xzr is discarded");
+  assert.equal(load("ldar"), le(PATTERN, 0, 8));
+  assert.equal(load("ldarb"), le(PATTERN, 0, 1));
+  assert.equal(load("prfm"), M64);
+});
+
+Deno.test("arm64 core: stores of every size (only those bytes change)", () => {
+  const A = DATA + 0x100;
+  const r = ldst(A);
+  const v = 0x1122_3344_5566_7788n;
+  const store = (label: string, at: number, n: number, x1 = A) => {
+    r.poke(A - 16, new Uint8Array(48).fill(0xee));
+    r.step1(label, { x0: v, x1 });
+    const got = r.peek(A - 16, 48);
+    const want = new Uint8Array(48).fill(0xee);
+    for (let i = 0; i < n; i++) want[16 + at + i] = Number((v >> BigInt(8 * i)) & 0xffn);
+    assert.deepEqual([...got], [...want], label);
+  };
+  store("str_x", 8, 8);
+  store("str_w", 4, 4);
+  store("strh", 2, 2);
+  store("strb", 1, 1);
+  store("stur_neg", -4, 4);
+  store("stlr", 0, 4);
+  r.poke(A, new Uint8Array(8).fill(0xff));
+  r.step1("str_xzr", { x1: A });
+  assert.equal(r.peek64(A), 0n);
+});
+
+Deno.test("arm64 core: pre- and post-index write the base back", () => {
+  const A = DATA + 0x200;
+  const r = ldst(A);
+  r.step1("ldr_pre", { x1: A });
+  assert.equal(r.x(0), le(PATTERN, 16, 8));
+  assert.equal(r.x(1), BigInt(A + 16));
+  r.step1("ldr_post", { x1: A });
+  assert.equal(r.x(0), le(PATTERN, 0, 8));
+  assert.equal(r.x(1), BigInt(A - 16));
+  r.step1("str_pre", { x0: 0xabn, x1: A });
+  assert.equal(r.x(1), BigInt(A - 8));
+  assert.equal(r.peek64(A - 8), 0xabn);
+  r.step1("str_post", { x0: 0xcdn, x1: A });
+  assert.equal(r.x(1), BigInt(A + 4));
+  assert.equal(r.peek32(A), 0xcd);
+  r.step1("ldrb_post", { x1: A + 5 });
+  assert.equal(r.x(0), le(PATTERN, 5, 1));
+  assert.equal(r.x(1), BigInt(A + 6));
+  // Post-index across the 4 GiB line carries into the high word.
+  const m = new Rig("ldst");
+  m.mem.map(0x7fff_ffff_f000, 0x2000);
+  m.poke(0x7fff_ffff_fff8, PATTERN);
+  m.step1("ldp_post", { x1: 0x7fff_ffff_fff8 });
+  assert.equal(m.x(1), 0x8000_0000_0008n);
+});
+
+Deno.test("arm64 core: register-offset addressing (lsl, uxtw, sxtw)", () => {
+  const A = DATA + 0x400;
+  const r = ldst(A);
+  assert.equal(r.step1("ldr_reg", { x1: A, x2: 8 }).x(0), le(PATTERN, 8, 8));
+  assert.equal(r.step1("ldr_reg", { x1: A + 16, x2: -8 }).x(0), le(PATTERN, 8, 8));
+  assert.equal(r.step1("ldr_reg_lsl", { x1: A, x2: 2 }).x(0), le(PATTERN, 16, 8));
+  assert.equal(r.step1("ldr_uxtw", { x1: A, x2: 0xffff_ffff_0000_0003n }).x(0), le(PATTERN, 12, 4));
+  assert.equal(r.step1("ldr_sxtw", { x1: A + 16, x2: 0xffff_fffen }).x(0), le(PATTERN, 8, 4));
+  assert.equal(r.step1("ldrb_reg", { x1: A, x2: 9 }).x(0), le(PATTERN, 9, 1));
+  const sw = u64(BigInt.asIntN(32, le(PATTERN, 8, 4)));
+  assert.equal(r.step1("ldrsw_reg", { x1: A, x2: 2 }).x(0), sw);
+  assert.equal(r.step1("ldrh_reg", { x1: A, x2: 3 }).x(0), le(PATTERN, 6, 2));
+  r.step1("strb_sxtw", { x0: 0x5a, x1: A + 8, x2: 0xffff_ffffn });
+  assert.equal(r.peek(A + 7, 1)[0], 0x5a);
+  r.step1("str_reg", { x0: 0x1234n, x1: A, x2: 24 });
+  assert.equal(r.peek64(A + 24), 0x1234n);
+});
+
+Deno.test("arm64 core: ldp/stp, ldpsw, ldnp and writeback forms", () => {
+  const A = DATA + 0x800;
+  const r = ldst(A);
+  r.step1("ldp_x", { x1: A });
+  assert.deepEqual([r.x(0), r.x(3)], [le(PATTERN, 0, 8), le(PATTERN, 8, 8)]);
+  r.step1("ldp_w", { x0: M64, x3: M64, x1: A });
+  assert.deepEqual([r.x(0), r.x(3)], [le(PATTERN, 8, 4), le(PATTERN, 12, 4)]);
+  r.step1("ldpsw", { x1: A });
+  assert.deepEqual([r.x(0), r.x(3)], [
+    u64(BigInt.asIntN(32, le(PATTERN, 0, 4))),
+    u64(BigInt.asIntN(32, le(PATTERN, 4, 4))),
+  ]);
+  r.step1("ldp_pre", { x1: A });
+  assert.deepEqual([r.x(0), r.x(3), r.x(1)], [le(PATTERN, 16, 8), le(PATTERN, 24, 8), BigInt(A + 16)]);
+  r.step1("ldp_post", { x1: A });
+  assert.deepEqual([r.x(0), r.x(3), r.x(1)], [le(PATTERN, 0, 8), le(PATTERN, 8, 8), BigInt(A + 16)]);
+  r.step1("ldnp", { x1: A });
+  assert.deepEqual([r.x(0), r.x(3)], [le(PATTERN, 16, 8), le(PATTERN, 24, 8)]);
+  r.step1("stp_pre", { x0: 1n, x3: 2n, x1: A + 0x100 });
+  assert.deepEqual([r.peek64(A + 0xf0), r.peek64(A + 0xf8), r.x(1)], [1n, 2n, BigInt(A + 0xf0)]);
+  r.step1("stp_post", { x0: 0x1_0000_0003n, x3: 4n, x1: A + 0x100 });
+  assert.deepEqual([r.peek32(A + 0x100), r.peek32(A + 0x104), r.x(1)], [3, 4, BigInt(A + 0x108)]);
+  r.step1("stp_x", { x0: 5n, x3: 6n, x1: A + 0x100 });
+  assert.deepEqual([r.peek64(A + 0xe0), r.peek64(A + 0xe8)], [5n, 6n]);
+  r.poke(A + 0x200, new Uint8Array(16).fill(0xff));
+  r.step1("stp_xzr", { x1: A + 0x200 });
+  assert.deepEqual([r.peek64(A + 0x200), r.peek64(A + 0x208)], [0n, 0n]);
+  r.step1("ldp_same", { x1: A });
+  assert.deepEqual([r.x(0), r.x(1)], [le(PATTERN, 0, 8), le(PATTERN, 8, 8)]);
+});
+
+Deno.test("arm64 core: sp as a base: aligned works, misaligned is an SP alignment fault", () => {
+  const r = rig("ldst");
+  const S = STACK_TOP - 0x100;
+  r.poke64(S + 8, 0x77n);
+  assert.equal(r.step1("ldr_sp", { sp: S }).x(0), 0x77n);
+  r.step1("str_sp", { x0: 0x99n, sp: S });
+  assert.deepEqual([r.sp, r.peek64(S - 16)], [BigInt(S - 16), 0x99n]);
+  r.step1("ldp_sp", { sp: S });
+  assert.equal(r.sp, BigInt(S + 16));
+  r.step1("ldr_sp_reg", { sp: S, x2: 8 });
+  assert.equal(r.x(0), 0x77n);
+  for (const label of ["ldr_sp", "str_sp", "ldp_sp", "ldr_sp_reg"]) {
+    r.start(label, { sp: S + 8, x0: 5n, x2: 8 });
+    const before = r.snapshot();
+    assert.equal(r.run(), EXIT.ALIGNMENT, label);
+    assert.equal(r.core.detail, ALIGN.SP);
+    assert.equal(r.pc, r.at(label));
+    assert.deepEqual(r.snapshot(), before, `${label}: nothing changed`);
+  }
+  // Misaligned sp is fine when it is not used as a base.
+  const a = rig("alu").step1("add_sp_imm", { sp: 0x7000_0001n });
+  assert.equal(a.sp, 0x7000_0021n);
+});
+
+Deno.test("arm64 core: unaligned and page-straddling accesses", () => {
+  const r = rig("ldst");
+  const P = DATA + 0x1000; // a page boundary inside DATA
+  r.poke(P - 8, PATTERN.subarray(0, 16));
+  for (let off = 1; off < 8; off++) {
+    assert.equal(r.step1("ldr_x", { x1: P - 8 - 8 + off }).x(0), le(PATTERN, off, 8), `ldr ${off}`);
+  }
+  assert.equal(r.step1("ldr_w", { x1: P - 4 - 2 }).x(0), le(PATTERN, 6, 4));
+  assert.equal(r.step1("ldrh", { x1: P - 3 }).x(0), le(PATTERN, 7, 2));
+  r.step1("str_x", { x0: 0x0102_0304_0506_0708n, x1: P - 8 - 5 });
+  assert.equal(r.peek64(P - 5), 0x0102_0304_0506_0708n);
+  r.step1("ldp_x", { x1: P - 12 });
+  assert.equal(r.x(0), le(r.peek(P - 12, 8), 0, 8));
+  r.step1("stp_x", { x0: 1n, x3: 2n, x1: P - 8 + 32 });
+  assert.deepEqual([r.peek64(P - 8), r.peek64(P)], [1n, 2n]);
+});
+
+Deno.test("arm64 core: a faulting load or store changes no register and no memory", () => {
+  const r = new Rig("ldst");
+  const RO = DATA + DATA_SIZE; // just past DATA: a read-only page, then nothing
+  r.mem.map(RO, 0x1000, ACCESS.READ);
+  r.poke(RO, PATTERN);
+  const fault = (label: string, inputs: Inputs, addr: bigint, access: number) => {
+    r.start(label, inputs);
+    const before = r.snapshot();
+    const mem = r.peek(RO - 0x100, 0x200);
+    assert.equal(r.run(), EXIT.PAGE_FAULT, label);
+    assert.equal(r.pc, r.at(label));
+    assert.equal(r.core.retired, 0);
+    assert.equal(r.core.faultAddress, addr, label);
+    assert.equal(r.core.faultAccess, access);
+    assert.deepEqual(r.snapshot(), before, `${label}: registers unchanged`);
+    assert.deepEqual(r.peek(RO - 0x100, 0x200), mem, `${label}: memory unchanged`);
+  };
+  const NONE = RO + 0x1000;
+  fault("ldr_x", { x1: NONE }, BigInt(NONE + 8), ACCESS.READ);
+  fault("ldr_pre", { x1: NONE }, BigInt(NONE + 16), ACCESS.READ);
+  fault("ldr_post", { x1: NONE }, BigInt(NONE), ACCESS.READ);
+  fault("str_x", { x0: 1n, x1: RO }, BigInt(RO + 8), ACCESS.WRITE);
+  fault("str_pre", { x0: 1n, x1: RO + 8 }, BigInt(RO), ACCESS.WRITE);
+  fault("stp_pre", { x0: 1n, x3: 2n, x1: RO + 16 }, BigInt(RO), ACCESS.WRITE);
+  fault("ldp_post", { x1: NONE - 8 }, BigInt(NONE), ACCESS.READ);
+  // A store straddling a writable page and a read-only one writes neither.
+  fault("str_x", { x0: M64, x1: RO - 12 }, BigInt(RO), ACCESS.WRITE);
+  fault("stp_x", { x0: M64, x3: M64, x1: RO + 24 }, BigInt(RO), ACCESS.WRITE);
+  fault("ldr_reg", { x1: NONE, x2: 0 }, BigInt(NONE), ACCESS.READ);
+  fault("ldxr_x", { x1: NONE }, BigInt(NONE), ACCESS.READ);
+  fault("ldadd_x", { x1: RO, x2: 1n }, BigInt(RO), ACCESS.WRITE);
+  fault("swp", { x1: NONE, x2: 1n }, BigInt(NONE), ACCESS.READ);
+  // Addresses at or above 2^53 (and "negative" ones) can never be mapped.
+  fault("ldr_x", { x1: 0x0020_0000_0000_0000n }, 0x0020_0000_0000_0008n, ACCESS.READ);
+  fault("ldr_x", { x1: 0xffff_ffff_ffff_fff0n }, 0xffff_ffff_ffff_fff8n, ACCESS.READ);
+  fault("ldur_neg", { x1: 0n }, 0xffff_ffff_ffff_fff8n, ACCESS.READ);
+  fault("str_w", { x1: 0xffff_0000_0000_0000n }, 0xffff_0000_0000_0004n, ACCESS.WRITE);
+  fault("ldr_x", { x1: 0x001f_ffff_ffff_fff0n }, 0x001f_ffff_ffff_fff8n, ACCESS.READ);
+});
+
+Deno.test("arm64 core: instruction fetch needs EXECUTE; misaligned targets are PC alignment faults", () => {
+  const r = rig("branch");
+  r.start("br_x1", { x1: DATA });
+  assert.equal(r.run(), EXIT.PAGE_FAULT, "DATA is mapped read/write, not executable");
+  assert.equal(r.pc, DATA);
+  assert.equal(r.core.faultAddress, BigInt(DATA));
+  assert.equal(r.core.faultAccess, ACCESS.EXECUTE);
+  assert.equal(r.core.retired, 1, "the br itself completed");
+  r.start("br_x1", { x1: 0x7fff_0000_0000 });
+  assert.equal(r.run(), EXIT.PAGE_FAULT);
+  assert.equal(r.core.faultAddress, 0x7fff_0000_0000n);
+  r.start("br_x1", { x1: 0xffff_ffff_ffff_0000n });
+  assert.equal(r.run(), EXIT.PAGE_FAULT);
+  assert.equal(r.x(32), 0xffff_ffff_ffff_0000n);
+  assert.equal(r.core.faultAddress, 0xffff_ffff_ffff_0000n);
+  r.start("br_x1", { x1: r.at("landing") + 2 });
+  assert.equal(r.run(), EXIT.ALIGNMENT);
+  assert.equal(r.pc, r.at("landing") + 2);
+  assert.equal(r.core.detail, ALIGN.PC);
+  // A debugger may leave pc anywhere.
+  r.start(r.at("landing") + 1);
+  assert.equal(r.run(), EXIT.ALIGNMENT);
+  r.start(0x0040_0000_0000_0000);
+  assert.equal(r.run(), EXIT.PAGE_FAULT);
+  assert.equal(r.core.faultAddress, 0x0040_0000_0000_0000n);
+  // Budget 0 at a bad pc reports nothing but the budget.
+  assert.equal(r.run(0), EXIT.BUDGET);
+  // Running off the end of the mapped code faults at the next page.
+  const end = CODE + Math.ceil(r.fix.bytes.length / 4096) * 4096 + 4096;
+  r.mem.load(end - 4, new Uint8Array([0x1f, 0x20, 0x03, 0xd5])); // nop
+  r.start(end - 4);
+  assert.equal(r.run(), EXIT.PAGE_FAULT);
+  assert.equal(r.pc, end);
+  assert.equal(r.core.retired, 1);
+});
+
+Deno.test("arm64 core: literal loads", () => {
+  const r = rig("ldst");
+  assert.equal(r.step1("ldr_lit_x", { x0: 1n }).x(0), 0x8877_6655_4433_2211n);
+  assert.equal(r.step1("ldr_lit_w", { x0: M64 }).x(0), 0x4433_2211n);
+  assert.equal(r.step1("ldrsw_lit").x(0), 0xffff_ffff_8000_0001n);
+  assert.equal(r.step1("ldr_lit_back").x(0), 0x0123_4567_89ab_cdefn);
+  assert.equal(r.step1("prfm_lit", { x0: 3n }).x(0), 3n);
+});
+
+Deno.test("arm64 core: exclusives (monitor compares the value) and LSE atomics", () => {
+  const A = DATA + 0x600;
+  const r = ldst(A);
+  r.poke(A, [41, 0, 0, 0]);
+  r.start("atomic_inc", { x1: A });
+  assert.equal(r.run(), EXIT.SW_BREAKPOINT);
+  assert.equal(r.peek32(A), 42);
+  assert.equal(r.x(4), 1n, "no retry");
+  // Single-stepping through the loop still makes progress.
+  r.start("atomic_inc", { x1: A });
+  let steps = 0;
+  while (r.run(1) === EXIT.BUDGET) steps++;
+  assert.equal(r.peek32(A), 43);
+  assert.equal(steps, 6);
+  // Another thread changes the word between ldaxr and stlxr: stlxr fails once.
+  r.start("atomic_inc", { x1: A });
+  assert.equal(r.run(2), EXIT.BUDGET);
+  r.poke(A, [100, 0, 0, 0]);
+  assert.equal(r.run(), EXIT.SW_BREAKPOINT);
+  assert.equal(r.peek32(A), 101);
+  assert.equal(r.x(4), 2n, "one retry");
+  // stxr without a matching ldxr fails and stores nothing.
+  r.step1("clrex");
+  r.step1("stxr_x", { x0: 5n, x1: A });
+  assert.deepEqual([r.x(5), r.peek32(A)], [1n, 101]);
+  r.step1("ldxr_x", { x1: A });
+  r.step1("stxr_x", { x0: 5n, x1: A + 8 });
+  assert.equal(r.x(5), 1n, "a different address fails");
+  r.step1("ldxr_x", { x1: A });
+  r.step1("stxr_x", { x0: 5n, x1: A });
+  assert.deepEqual([r.x(5), r.peek64(A)], [0n, 5n]);
+  r.poke64(A, 1n);
+  r.poke64(A + 8, 2n);
+  r.step1("ldxp", { x1: A });
+  assert.deepEqual([r.x(0), r.x(3)], [1n, 2n]);
+  r.step1("stxp", { x0: 3n, x3: 4n, x1: A });
+  assert.deepEqual([r.x(5), r.peek64(A), r.peek64(A + 8)], [0n, 3n, 4n]);
+  // Exclusives must be aligned.
+  r.start("ldxr_x", { x1: A + 4 });
+  assert.equal(r.run(), EXIT.ALIGNMENT);
+  assert.equal(r.core.detail, ALIGN.DATA);
+  // LSE: the old value comes back, memory gets the result.
+  const atom = (label: string, mem: bigint, x2: bigint, size = 8) => {
+    r.poke64(A, mem);
+    r.step1(label, { x0: 0xdeadn, x1: A, x2 });
+    return [r.x(0), size === 8 ? r.peek64(A) : BigInt(r.peek32(A))];
+  };
+  assert.deepEqual(atom("ldaddal", 0xffff_fffen, 3n, 4), [0xffff_fffen, 1n]);
+  assert.deepEqual(atom("ldadd_x", M64, 2n), [M64, 1n]);
+  assert.deepEqual(atom("ldclr", 0xffn, 0x0fn), [0xffn, 0xf0n]);
+  assert.deepEqual(atom("ldeor", 0xffn, 0x0fn, 4), [0xffn, 0xf0n]);
+  assert.deepEqual(atom("ldset", 0xf0n, 0x0fn, 4), [0xf0n, 0xffn]);
+  assert.deepEqual(atom("ldsmax", 0xffff_fff0n, 5n, 4), [0xffff_fff0n, 5n]);
+  assert.deepEqual(atom("ldumin", M64, 5n), [M64, 5n]);
+  assert.deepEqual(atom("swp", 7n, 9n), [7n, 9n]);
+  r.poke64(A, 0x1122n);
+  r.step1("swpb", { x1: A, x2: 0x1ffn });
+  assert.deepEqual([r.x(0), r.peek64(A)], [0x22n, 0x11ffn]);
+  r.poke64(A, 10n);
+  r.step1("cas", { x1: A, x2: 10n, x3: 20n });
+  assert.deepEqual([r.x(2), r.peek64(A)], [10n, 20n], "cas succeeds");
+  r.step1("cas", { x1: A, x2: 10n, x3: 30n });
+  assert.deepEqual([r.x(2), r.peek64(A)], [20n, 20n], "cas fails, x2 = the old value");
+  r.poke64(A, 0xffff_ffff_0000_0005n);
+  r.step1("casal_w", { x1: A, x2: 0x1_0000_0005n, x3: 6n });
+  assert.deepEqual([r.x(2), r.peek64(A)], [5n, 0xffff_ffff_0000_0006n]);
+});
+
+// ---------------------------------------------------------------------------
+// Self-modifying code and whole programs
+
+Deno.test("arm64 core: self-modifying code runs the new bytes", () => {
+  const r = new Rig("smc", "user", ACCESS.READ | ACCESS.WRITE | ACCESS.EXECUTE);
+  r.start("smc_store");
+  assert.equal(r.run(), EXIT.SW_BREAKPOINT);
+  assert.equal(r.x(0), 2n);
+  r.start("smc_pair");
+  assert.equal(r.run(), EXIT.SW_BREAKPOINT);
+  assert.deepEqual([r.x(0), r.x(1)], [3n, 4n]);
+  r.start("smc_later");
+  assert.equal(r.run(), EXIT.SW_BREAKPOINT);
+  assert.equal(r.x(0), 11n);
+  // A write from outside (process_write_memory, vmo_write) between runs.
+  const s = new Rig("programs");
+  s.start("sum_to", { x0: 10n });
+  assert.equal(s.run(), EXIT.SW_BREAKPOINT);
+  assert.equal(s.x(0), 55n);
+  s.poke(s.at("sum_to") + 8, [0x00, 0x00, 0x01, 0xcb]); // add -> sub x0, x0, x1
+  s.start("sum_to", { x0: 10n });
+  assert.equal(s.run(), EXIT.SW_BREAKPOINT);
+  assert.equal(s.x(0), u64(-55n));
+});
+
+Deno.test("arm64 core: small programs (loop, recursion on the stack, memcpy, syscalls)", () => {
+  const r = new Rig("programs");
+  r.start("sum_to", { x0: 100_000n });
+  assert.equal(r.run(10_000_000), EXIT.SW_BREAKPOINT);
+  assert.equal(r.x(0), 5_000_050_000n);
+  assert.equal(r.core.retired, 2 + 3 * 100_000);
+  r.start("fib_main", { x0: 20n });
+  assert.equal(r.run(10_000_000), EXIT.SYSCALL);
+  assert.equal(r.x(0), 6765n);
+  assert.equal(r.x(16), 1n);
+  assert.equal(r.sp, BigInt(STACK_TOP), "the stack is balanced");
+  for (const [n, srcOff, dstOff] of [[0, 0, 0], [1, 3, 5], [15, 1, 0], [16, 0, 0], [100, 7, 3]]) {
+    const src = DATA + 0x1000 + srcOff, dst = DATA + 0x3000 + dstOff;
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff);
+    r.poke(src, bytes);
+    r.poke(dst - 1, new Uint8Array(n + 2).fill(0xcc));
+    r.start("copy", { x0: dst, x1: src, x2: n });
+    assert.equal(r.run(), EXIT.SW_BREAKPOINT);
+    assert.deepEqual([...r.peek(dst, n)], [...bytes]);
+    assert.deepEqual([r.peek(dst - 1, 1)[0], r.peek(dst + n, 1)[0]], [0xcc, 0xcc]);
+  }
+  // Two syscalls: the "kernel" returns a value in x0 in between.
+  r.start("two_syscalls", { x0: 0n });
+  assert.equal(r.run(), EXIT.SYSCALL);
+  assert.equal(r.x(16), 7n);
+  assert.equal(r.pc, r.at("two_syscalls") + 8);
+  r.setX(0, 41n);
+  assert.equal(r.run(), EXIT.SYSCALL);
+  assert.deepEqual([r.x(16), r.x(0)], [8n, 42n]);
+  assert.equal(r.run(), EXIT.SW_BREAKPOINT);
+});
+
+// ---------------------------------------------------------------------------
+// SIMD & FP (v registers read and written through ZX_THREAD_STATE_VECTOR_REGS)
+
+const VEC = 520;
+
+function vecRegs(r: Rig): Uint8Array {
+  const out = new Uint8Array(VEC);
+  r.regs.read("zx", ZX_THREAD_STATE.VECTOR_REGS, out);
+  return out;
+}
+
+/** Sets v[n] from lanes of `esize` bits (lane 0 first); missing lanes are 0. */
+function vset(r: Rig, n: number, lanes: (bigint | number)[], esize = 8): void {
+  const all = vecRegs(r);
+  const v = new DataView(all.buffer, 8 + 16 * n, 16);
+  for (let i = 0; i < 16; i++) v.setUint8(i, 0);
+  lanes.forEach((x, i) => {
+    const val = BigInt.asUintN(esize, BigInt(x));
+    for (let k = 0; k < esize / 8; k++) {
+      v.setUint8(i * (esize / 8) + k, Number((val >> BigInt(8 * k)) & 0xffn));
+    }
+  });
+  r.regs.write("zx", ZX_THREAD_STATE.VECTOR_REGS, all, { stoppedInSyscall: false });
+}
+
+/** v[n] as lanes of `esize` bits. */
+function vget(r: Rig, n: number, esize = 8): bigint[] {
+  const b = vecRegs(r).subarray(8 + 16 * n, 24 + 16 * n);
+  return Array.from({ length: 128 / esize }, (_, i) => le(b, i * (esize / 8), esize / 8));
+}
+
+const f64bits = (x: number) => new BigUint64Array(new Float64Array([x]).buffer)[0];
+const f32bits = (x: number) => BigInt(new Uint32Array(new Float32Array([x]).buffer)[0]);
+const fromF64 = (b: bigint) => new Float64Array(new BigUint64Array([b]).buffer)[0];
+const fromF32 = (b: bigint) => new Float32Array(new Uint32Array([Number(b)]).buffer)[0];
+
+function simd(label: string, inputs: Inputs = {}, v: Record<number, bigint[]> = {}): Rig {
+  const r = rig("simd");
+  for (let i = 0; i < 4; i++) vset(r, i, v[i] ?? [0xdead_beef_dead_beefn, 0xdead_beef_dead_beefn], 64);
+  return r.step1(label, inputs);
+}
+
+const Q = (lo: bigint, hi: bigint) => [lo, hi];
+const V1 = Q(0x0706_0504_0302_0100n, 0x0f0e_0d0c_0b0a_0908n);
+const V2 = Q(0x8090_a0b0_c0d0_e0f0n, 0xff00_7f01_8002_0304n);
+
+Deno.test("arm64 core: movi/mvni/orr/bic/fmov (vector immediate)", () => {
+  assert.deepEqual(vget(simd("movi_2d_0"), 0, 64), [0n, 0n]);
+  assert.deepEqual(vget(simd("movi_16b"), 0, 64), [0x4141_4141_4141_4141n, 0x4141_4141_4141_4141n]);
+  assert.deepEqual(vget(simd("movi_8b"), 0, 64), [0x7f7f_7f7f_7f7f_7f7fn, 0n]);
+  assert.deepEqual(vget(simd("movi_4s_lsl8"), 0, 32), [0x1200n, 0x1200n, 0x1200n, 0x1200n]);
+  assert.deepEqual(vget(simd("mvni_4h"), 0, 16), [0xfffen, 0xfffen, 0xfffen, 0xfffen, 0n, 0n, 0n, 0n]);
+  assert.deepEqual(vget(simd("movi_d_mask"), 0, 64), [0xff00_ff00_00ff_00ffn, 0n]);
+  const o = simd("orr_4s_imm", {}, { 0: Q(0x1n, 0x2_0000_0003n) });
+  assert.deepEqual(vget(o, 0, 32), [0x8000_0001n, 0x8000_0000n, 0x8000_0003n, 0x8000_0002n]);
+  const b = simd("bic_8h_imm", {}, { 0: Q(0x1234_5678_9abc_def0n, M64) });
+  assert.deepEqual(vget(b, 0, 64), [0x1200_5600_9a00_de00n, 0xff00_ff00_ff00_ff00n]);
+  assert.deepEqual(vget(simd("fmov_v4s"), 0, 32), new Array(4).fill(f32bits(1.5)));
+  assert.deepEqual(vget(simd("fmov_v2d"), 0, 64), [f64bits(-2), f64bits(-2)]);
+});
+
+Deno.test("arm64 core: dup, ins, umov, smov, fmov (general) and mov (vector)", () => {
+  assert.deepEqual(vget(simd("dup_16b_w", { x1: 0x1_23ab }), 0, 64), [0xabab_abab_abab_ababn, 0xabab_abab_abab_ababn]);
+  assert.deepEqual(vget(simd("dup_8b_w", { x1: 0x5a }), 0, 64), [0x5a5a_5a5a_5a5a_5a5an, 0n]);
+  assert.deepEqual(vget(simd("dup_2d_x", { x1: 0x1234_5678_9abc_def0n }), 0, 64), [0x1234_5678_9abc_def0n, 0x1234_5678_9abc_def0n]);
+  assert.deepEqual(vget(simd("dup_4s_elem", {}, { 1: V1 }), 0, 32), new Array(4).fill(0x0706_0504n));
+  assert.deepEqual(vget(simd("dup_scalar_s", {}, { 1: V1 }), 0, 64), [0x0f0e_0d0cn, 0n]);
+  assert.deepEqual(vget(simd("ins_d1", { x1: 7n }, { 0: V1 }), 0, 64), [V1[0], 7n]);
+  assert.deepEqual(vget(simd("ins_s2", { x1: 0xffff_ffff_1234_5678n }, { 0: V1 }), 0, 32), [0x0302_0100n, 0x0706_0504n, 0x1234_5678n, 0x0f0e_0d0cn]);
+  assert.deepEqual(vget(simd("ins_elem", {}, { 0: V1, 1: V2 }), 0, 16)[7], 0xe0f0n);
+  assert.equal(simd("umov_b3", { x0: M64 }, { 1: V1 }).x(0), 3n);
+  assert.equal(simd("umov_d1", {}, { 1: V1 }).x(0), V1[1]);
+  assert.equal(simd("smov_h1", {}, { 1: V2 }).x(0), u64(BigInt.asIntN(16, 0xc0d0n)));
+  assert.equal(simd("smov_b_w", { x0: M64 }, { 1: V2 }).x(0), 0xffff_fff0n);
+  assert.deepEqual(vget(simd("fmov_d_x", { x1: 0x4000_0000_0000_0000n }, { 0: V1 }), 0, 64), [0x4000_0000_0000_0000n, 0n]);
+  assert.equal(simd("fmov_x_d", {}, { 1: V2 }).x(0), V2[0]);
+  assert.deepEqual(vget(simd("fmov_s_w", { x1: 0xffff_ffff_3f80_0000n }, { 0: V1 }), 0, 64), [0x3f80_0000n, 0n]);
+  assert.equal(simd("fmov_w_s", { x0: M64 }, { 1: V2 }).x(0), 0xc0d0_e0f0n);
+  assert.deepEqual(vget(simd("fmov_v_d1", { x1: 9n }, { 0: V1 }), 0, 64), [V1[0], 9n]);
+  assert.equal(simd("fmov_x_v_d1", {}, { 1: V2 }).x(0), V2[1]);
+  assert.deepEqual(vget(simd("mov_v16b", {}, { 1: V2 }), 0, 64), V2);
+});
+
+Deno.test("arm64 core: SIMD&FP loads and stores (q pairs, d/s/h/b, ld1/st1/ld2/st2, lanes, ld1r)", () => {
+  const r = rig("simd");
+  const A = DATA + 0x100;
+  r.poke(A - 64, Uint8Array.from({ length: 160 }, (_, i) => i));
+  const at = (off: number, n: number) => le(r.peek(A + off, n), 0, n);
+  const bytesFrom = (off: number) => [at(off, 8), at(off + 8, 8)];
+  let s = simd("ldp_q", { x1: A });
+  assert.deepEqual([...vget(s, 0, 64), ...vget(s, 1, 64)], [...bytesFrom(0), ...bytesFrom(16)]);
+  s = simd("ldp_q_neg", { x1: A });
+  assert.deepEqual(vget(s, 1, 64), bytesFrom(-16));
+  s = simd("ldr_q_reg", { x1: A - 64, x2: 3 });
+  assert.deepEqual(vget(s, 0, 64), bytesFrom(-16));
+  s = simd("ldur_q", { x1: A });
+  assert.deepEqual(vget(s, 0, 64), bytesFrom(-1));
+  s = simd("ldr_d_post", { x1: A });
+  assert.deepEqual([...vget(s, 0, 64), s.x(1)], [at(0, 8), 0n, BigInt(A + 8)]);
+  assert.deepEqual(vget(simd("ldr_s", { x1: A }), 0, 64), [at(4, 4), 0n]);
+  assert.deepEqual(vget(simd("ldr_b", { x1: A }), 0, 64), [at(1, 1), 0n]);
+  s = simd("ldp_d", { x1: A });
+  assert.deepEqual([...vget(s, 0, 64), ...vget(s, 1, 64)], [at(0, 8), 0n, at(8, 8), 0n]);
+  s = simd("ldp_s", { x1: A });
+  assert.deepEqual([vget(s, 0, 64)[0], vget(s, 1, 64)[0]], [at(0, 4), at(4, 4)]);
+  assert.deepEqual(vget(simd("ldr_q_lit"), 0, 64), [0x0706_0504_0302_0100n, 0x0f0e_0d0c_0b0a_0908n]);
+  // Stores.
+  const B = DATA + 0x800;
+  r.poke(B - 64, new Uint8Array(192));
+  simd("stp_q", { x1: B }, { 0: V1, 1: V2 });
+  assert.deepEqual([r.peek64(B), r.peek64(B + 8), r.peek64(B + 16), r.peek64(B + 24)], [...V1, ...V2]);
+  s = simd("stp_q_pre", { x1: B }, { 0: V2, 1: V1 });
+  assert.deepEqual([r.peek64(B - 32), r.peek64(B - 8), s.x(1)], [V2[0], V1[1], BigInt(B - 32)]);
+  simd("str_q", { x1: B }, { 0: V2 });
+  assert.deepEqual([r.peek64(B + 16), r.peek64(B + 24)], V2);
+  s = simd("str_d_post", { x1: B + 64 }, { 0: V1 });
+  assert.deepEqual([r.peek64(B + 64), s.x(1)], [V1[0], BigInt(B + 72)]);
+  r.poke(B + 100, [0xee, 0xee, 0xee]);
+  simd("str_h", { x1: B + 100 }, { 0: V2 });
+  assert.deepEqual([...r.peek(B + 100, 3)], [0xf0, 0xe0, 0xee]);
+  // Structures.
+  s = simd("ld1_16b", { x1: A });
+  assert.deepEqual(vget(s, 0, 64), bytesFrom(0));
+  s = simd("ld1_2r", { x1: A });
+  assert.deepEqual([...vget(s, 0, 64), ...vget(s, 1, 64), s.x(1)], [...bytesFrom(0), ...bytesFrom(16), BigInt(A + 32)]);
+  simd("st1_4r", { x1: B }, { 0: V1, 1: V2, 2: V2, 3: V1 });
+  assert.deepEqual([r.peek64(B), r.peek64(B + 24), r.peek64(B + 56)], [V1[0], V2[1], V1[1]]);
+  s = simd("ld2_8h", { x1: A });
+  const h = (off: number) => at(off, 2);
+  assert.deepEqual(vget(s, 0, 16).slice(0, 3), [h(0), h(4), h(8)]);
+  assert.deepEqual(vget(s, 1, 16).slice(0, 3), [h(2), h(6), h(10)]);
+  simd("st2_4s", { x1: B }, { 0: Q(0x1111_1111_0000_0000n, 0x3333_3333_2222_2222n), 1: Q(0xbbbb_bbbb_aaaa_aaaan, 0n) });
+  assert.deepEqual([r.peek32(B), r.peek32(B + 4), r.peek32(B + 8), r.peek32(B + 12)], [0, 0xaaaa_aaaa, 0x1111_1111, 0xbbbb_bbbb]);
+  s = simd("ld1_lane", { x1: A }, { 0: V2 });
+  assert.deepEqual(vget(s, 0, 32), [0xc0d0_e0f0n, at(0, 4), 0x8002_0304n, 0xff00_7f01n]);
+  s = simd("st1_lane", { x1: B, x2: 5 }, { 0: V2 });
+  assert.deepEqual([r.peek(B, 1)[0], s.x(1)], [0xff, BigInt(B + 5)]);
+  assert.deepEqual(vget(simd("ld1r_4s", { x1: A }), 0, 32), new Array(4).fill(at(0, 4)));
+});
+
+Deno.test("arm64 core: integer vector arithmetic", () => {
+  const a = [1n, 0xffff_ffffn, 0x8000_0000n, 5n], b = [2n, 1n, 0x8000_0000n, 0xffff_fffbn];
+  const v = (lanes: bigint[], es: number) => {
+    const out = [0n, 0n];
+    lanes.forEach((x, i) => {
+      const bit = BigInt(i * es);
+      out[Number(bit / 64n)] |= BigInt.asUintN(es, x) << (bit % 64n);
+    });
+    return out;
+  };
+  const run = (label: string, es: number, x: bigint[], y: bigint[], d: bigint[] = [], out = es) =>
+    vget(simd(label, {}, { 0: v(d, es), 1: v(x, es), 2: v(y, es) }), 0, out);
+  assert.deepEqual(run("add_4s", 32, a, b), a.map((x, i) => (x + b[i]) & M32));
+  assert.deepEqual(run("add_2d", 64, [M64, 5n], [1n, 7n]), [0n, 12n]);
+  assert.deepEqual(run("sub_16b", 8, [0n, 5n], [1n, 3n]).slice(0, 3), [0xffn, 2n, 0n]);
+  assert.deepEqual(run("sub_d", 64, [0n, 9n], [1n, 1n]), [M64, 0n]);
+  assert.deepEqual(run("mul_8h", 16, [0x100n, 3n], [0x101n, 0xffffn]).slice(0, 2), [0x100n, 0xfffdn]);
+  assert.deepEqual(run("mla_4s", 32, [2n, 3n], [5n, 0xffff_ffffn], [1n, 1n]).slice(0, 2), [11n, 0xffff_fffen]);
+  const x = [0x0f0f_0f0f_f0f0_f0f0n, 0x1234n], y = [0x00ff_00ff_00ff_00ffn, M64], z = [0xffff_0000_ffff_0000n, 0n];
+  const bitwise = (label: string) => vget(simd(label, {}, { 0: z, 1: x, 2: y }), 0, 64);
+  assert.deepEqual(bitwise("and_16b"), [x[0] & y[0], x[1] & y[1]]);
+  assert.deepEqual(bitwise("orr_8b"), [x[0] | y[0], 0n]);
+  assert.deepEqual(bitwise("eor_16b"), [x[0] ^ y[0], x[1] ^ y[1]]);
+  assert.deepEqual(bitwise("bic_16b"), [x[0] & ~y[0] & M64, 0n]);
+  assert.deepEqual(bitwise("bsl"), [(z[0] & x[0]) | (~z[0] & y[0] & M64), (z[1] & x[1]) | (~z[1] & y[1] & M64)]);
+  assert.deepEqual(bitwise("bit"), [(z[0] & ~y[0] & M64) | (x[0] & y[0]), (z[1] & ~y[1] & M64) | (x[1] & y[1])]);
+  assert.deepEqual(bitwise("bif"), [(z[0] & y[0]) | (x[0] & ~y[0] & M64), (z[1] & y[1]) | (x[1] & ~y[1] & M64)]);
+  assert.deepEqual(run("cmeq_16b", 8, [1n, 2n, 3n], [1n, 0n, 3n]).slice(0, 4), [0xffn, 0n, 0xffn, 0xffn]);
+  assert.deepEqual(run("cmeq_zero", 8, [0n, 2n], []).slice(0, 3), [0xffn, 0n, 0xffn]);
+  assert.deepEqual(run("cmgt_4s", 32, [1n, 0x8000_0000n, 5n, 0n], [0n, 1n, 5n, 0xffff_ffffn]), [M32, 0n, 0n, M32]);
+  assert.deepEqual(run("cmhi_8h", 16, [1n, 0x8000n], [0n, 1n]).slice(0, 3), [0xffffn, 0xffffn, 0n]);
+  assert.deepEqual(run("cmhs_2d", 64, [5n, 1n], [5n, M64]), [M64, 0n]);
+  assert.deepEqual(run("cmtst_4s", 32, [6n, 1n], [2n, 2n]).slice(0, 2), [M32, 0n]);
+  assert.deepEqual(run("umax_16b", 8, [1n, 0xf0n], [0x80n, 0x10n]).slice(0, 2), [0x80n, 0xf0n]);
+  assert.deepEqual(run("smin_4s", 32, [1n, 0xffff_fff0n], [0x8000_0000n, 0x10n]).slice(0, 2), [0x8000_0000n, 0xffff_fff0n]);
+  assert.deepEqual(run("addp_4s", 32, [1n, 2n, 3n, 4n], [10n, 20n, 30n, 40n]), [3n, 7n, 30n, 70n]);
+  assert.deepEqual(vget(simd("addp_d", {}, { 1: [M64, 2n] }), 0, 64), [1n, 0n]);
+  assert.deepEqual(run("uaddw_2d", 64, [M64, 10n], [0xffff_ffffn | (5n << 32n), 0n]), [0xffff_fffen, 15n]);
+  assert.deepEqual(vget(simd("uaddw2_4s", {}, { 1: v([1n, 2n, 3n, 4n], 32), 2: v([0n, 0n, 0n, 0n, 0xffffn, 1n, 2n, 3n], 16) }), 0, 32), [0x1_0000n, 3n, 5n, 7n]);
+  assert.deepEqual(run("saddl_8h", 8, [0xffn, 0x7fn], [0xffn, 0x7fn], [], 16).slice(0, 2), [0xfffen, 0xfen]);
+  assert.deepEqual(run("umull_2d", 32, [0xffff_ffffn, 3n], [0xffff_ffffn, 5n], [], 64), [0xffff_fffe_0000_0001n, 15n]);
+  assert.deepEqual(vget(simd("smull2_2d", {}, { 1: v([0n, 0n, 0xffff_ffffn, 0x8000_0000n], 32), 2: v([0n, 0n, 2n, 0x8000_0000n], 32) }), 0, 64), [u64(-2n), 0x4000_0000_0000_0000n]);
+  const bytes16 = Array.from({ length: 16 }, (_, i) => BigInt(200 + i));
+  assert.deepEqual(vget(simd("uaddlv_h", {}, { 1: v(bytes16, 8) }), 0, 64), [bytes16.reduce((p, q) => p + q), 0n]);
+  assert.deepEqual(vget(simd("uaddlv_d", {}, { 1: v([M32, M32, M32, M32], 32) }), 0, 64), [4n * M32, 0n]);
+  assert.deepEqual(vget(simd("addv_b", {}, { 1: v(bytes16, 8) }), 0, 64), [bytes16.reduce((p, q) => p + q) & 0xffn, 0n]);
+  assert.deepEqual(vget(simd("umaxv_s", {}, { 1: v([1n, M32, 3n, 4n], 32) }), 0, 64), [M32, 0n]);
+  assert.deepEqual(vget(simd("sminv_h", {}, { 1: v([1n, 0xffffn, 0x8000n, 4n, 0n, 0n, 0n, 0n], 16) }), 0, 64), [0x8000n, 0n]);
+  assert.deepEqual(vget(simd("addv_h", {}, { 1: v([1n, 2n, 3n, 4n, 100n, 100n, 100n, 100n], 16) }), 0, 64), [10n, 0n]);
+  assert.deepEqual(run("cnt_8b", 8, [0xffn, 0x81n, 0n, 7n], []).slice(0, 5), [8n, 2n, 0n, 3n, 0n]);
+  assert.deepEqual(vget(simd("not_16b", {}, { 1: V1 }), 0, 64), [~V1[0] & M64, ~V1[1] & M64]);
+  assert.deepEqual(run("neg_4s", 32, [1n, 0n, 0x8000_0000n, 5n], []), [M32, 0n, 0x8000_0000n, u64(-5n) & M32]);
+  assert.deepEqual(run("abs_2d", 64, [u64(-7n), 7n], []), [7n, 7n]);
+  assert.deepEqual(vget(simd("rev64_16b", {}, { 1: V1 }), 0, 64), [0x0001_0203_0405_0607n, 0x0809_0a0b_0c0d_0e0fn]);
+  assert.deepEqual(vget(simd("xtn_8b", {}, { 1: V1 }), 0, 64), [0x0e0c_0a08_0604_0200n, 0n]);
+  assert.deepEqual(vget(simd("xtn2_4s", {}, { 0: V2, 1: V1 }), 0, 32), [0xc0d0_e0f0n, 0x8090_a0b0n, 0x0302_0100n, 0x0b0a_0908n]);
+  assert.deepEqual(run("uaddlp_8h", 8, [0xffn, 0xffn, 1n, 2n], [], [], 16).slice(0, 2), [0x1fen, 3n]);
+  assert.deepEqual(run("ushr_4s", 32, [0x8000_0000n, 7n], []).slice(0, 2), [0x1000_0000n, 0n]);
+  assert.deepEqual(run("sshr_2d", 64, [u64(-5n), 5n], []), [M64, 0n]);
+  assert.deepEqual(run("shl_8h", 16, [0x1234n], []).slice(0, 1), [0x2340n]);
+  assert.deepEqual(vget(simd("ushr_d", {}, { 1: V1 }), 0, 64), [0x0706_0504n, 0n]);
+  assert.deepEqual(run("ushll_8h", 8, [0xffn, 1n], [], [], 16).slice(0, 2), [0xffn, 1n]);
+  assert.deepEqual(vget(simd("sshll2_2d", {}, { 1: v([0n, 0n, 0x8000_0000n, 3n], 32) }), 0, 64), [u64(-(1n << 32n)), 6n]);
+  assert.deepEqual(run("shrn_8b", 16, [0x1234n, 0xfff0n], [], [], 8).slice(0, 3), [0x23n, 0xffn, 0n]);
+  assert.deepEqual(run("sli_4s", 32, [0x11n], [], [0xffff_ffffn]).slice(0, 1), [0x11ffn]);
+  assert.deepEqual(run("sri_2d", 64, [0x1234_0000n], [], [M64]), [0xffff_0000_0000_1234n, 0n]);
+  assert.deepEqual(run("usra_4s", 32, [0x8000_0000n], [], [5n]).slice(0, 1), [6n]);
+  assert.deepEqual(vget(simd("ext_16b", {}, { 1: V1, 2: V2 }), 0, 64), [0x0a09_0807_0605_0403n, 0xd0e0_f00f_0e0d_0c0bn]);
+  assert.deepEqual(run("zip1_4s", 32, [1n, 2n, 3n, 4n], [5n, 6n, 7n, 8n]), [1n, 5n, 2n, 6n]);
+  assert.deepEqual(run("zip2_16b", 8, bytes16, bytes16.map((q) => q + 50n)).slice(0, 2), [208n, 258n & 0xffn]);
+  assert.deepEqual(run("uzp1_8h", 16, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n], [9n, 10n, 11n, 12n, 13n, 14n, 15n, 16n]), [1n, 3n, 5n, 7n, 9n, 11n, 13n, 15n]);
+  assert.deepEqual(run("uzp2_4s", 32, [1n, 2n, 3n, 4n], [5n, 6n, 7n, 8n]), [2n, 4n, 6n, 8n]);
+  assert.deepEqual(run("trn1_16b", 8, bytes16, bytes16.map((q) => q + 50n)).slice(0, 4), [200n, 250n, 202n, 252n]);
+  assert.deepEqual(run("trn2_2d", 64, [1n, 2n], [3n, 4n]), [2n, 4n]);
+  const tbl = vget(simd("tbl1", {}, { 1: V2, 2: v([0n, 15n, 16n, 255n, 8n], 8) }), 0, 8);
+  assert.deepEqual(tbl.slice(0, 6), [0xf0n, 0xffn, 0n, 0n, 0x04n, 0xf0n]);
+  const tbx = vget(simd("tbx2", {}, { 0: V1, 1: V2, 2: V1, 3: v([31n, 32n, 16n], 8) }), 0, 8);
+  assert.deepEqual(tbx.slice(0, 4), [0x0fn, 0x01n, 0x00n, 0xf0n]);
+  assert.deepEqual(run("uqadd_16b", 8, [250n, 1n], [10n, 1n]).slice(0, 2), [255n, 2n]);
+  assert.deepEqual(run("sqsub_8h", 16, [0x8000n, 5n], [1n, 0xffffn]).slice(0, 2), [0x8000n, 6n]);
+  assert.deepEqual(run("cmeq_d", 64, [5n, 1n], [5n, 2n]), [M64, 0n]);
+});
+
+Deno.test("arm64 core: scalar and vector floating point", () => {
+  const d = (x: number) => [f64bits(x), 0n];
+  const s = (x: number) => [f32bits(x), 0n];
+  const fd = (label: string, a: number, b = 0, c = 0) => fromF64(vget(simd(label, {}, { 1: d(a), 2: d(b), 3: d(c) }), 0, 64)[0]);
+  const fs = (label: string, a: number, b = 0, c = 0) => fromF32(vget(simd(label, {}, { 1: s(a), 2: s(b), 3: s(c) }), 0, 32)[0]);
+  assert.equal(fd("fadd_d", 0.1, 0.2), 0.1 + 0.2);
+  assert.equal(fs("fsub_s", 1, 1e-8), Math.fround(1 - Math.fround(1e-8)));
+  assert.equal(fd("fmul_d", 3, -0.5), -1.5);
+  assert.equal(fs("fdiv_s", 1, 3), Math.fround(1 / 3));
+  assert.equal(fd("fnmul_d", 2, 3), -6);
+  assert.equal(fd("fmax_d", -0, 0), 0);
+  assert.ok(Number.isNaN(fd("fmax_d", NaN, 1)));
+  assert.equal(fd("fminnm_d", NaN, 1), 1);
+  assert.equal(fd("fsqrt_d", 2), Math.SQRT2);
+  assert.equal(fs("fabs_s", -3.5), 3.5);
+  assert.equal(fd("fneg_d", 3.5), -3.5);
+  assert.equal(fd("fmov_dd", 1.25), 1.25);
+  assert.equal(fd("fmov_imm_d", 9), 0.125);
+  assert.equal(fs("fmov_imm_s", 9), -31);
+  assert.equal(fromF32(vget(simd("fcvt_sd", {}, { 1: d(1 / 3) }), 0, 32)[0]), Math.fround(1 / 3));
+  assert.equal(fromF64(vget(simd("fcvt_ds", {}, { 1: s(0.1) }), 0, 64)[0]), Math.fround(0.1));
+  assert.equal(fd("fmadd_d", 2, 3, 10), 16);
+  assert.equal(fs("fmsub_s", 2, 3, 10), 4);
+  assert.equal(fd("fnmadd_d", 2, 3, 10), -16);
+  assert.deepEqual(vget(simd("fadd_d", {}, { 0: V1, 1: d(1), 2: d(2) }), 0, 64)[1], 0n, "scalar write clears the top");
+  const cmp = (label: string, a: number, b: number, f = s) => simd(label, { nzcv: 0 }, { 1: f(a), 2: f(b) }).nzcv;
+  assert.equal(cmp("fcmp_d", 1, 2, d), 0b1000);
+  assert.equal(cmp("fcmp_d", 2, 2, d), 0b0110);
+  assert.equal(cmp("fcmp_d", 3, 2, d), 0b0010);
+  assert.equal(cmp("fcmp_d", NaN, 2, d), 0b0011);
+  assert.equal(cmp("fcmpe_d", 1, 2, d), 0b1000);
+  assert.equal(cmp("fcmp_zero", -1, 0), 0b1000);
+  assert.equal(simd("fccmp_d", { nzcv: 0 }, { 1: d(1), 2: d(1) }).nzcv, 0, "condition false: #0");
+  assert.equal(simd("fccmp_d", { nzcv: 4 }, { 1: d(1), 2: d(1) }).nzcv, 0b0110);
+  assert.equal(fromF64(vget(simd("fcsel_d", { nzcv: 0 }, { 1: d(1), 2: d(2) }), 0, 64)[0]), 1);
+  assert.equal(fromF64(vget(simd("fcsel_d", { nzcv: 4 }, { 1: d(1), 2: d(2) }), 0, 64)[0]), 2);
+  const cvt = (label: string, x1: bigint) => vget(simd(label, { x1 }), 0, 64)[0];
+  assert.equal(fromF64(cvt("scvtf_dx", u64(-5n))), -5);
+  assert.equal(fromF32(cvt("scvtf_sw", 0xffff_ffffn)), -1);
+  assert.equal(fromF64(cvt("ucvtf_dx", M64)), 2 ** 64);
+  const toInt = (label: string, x: number, f = d) => simd(label, { x0: 0x55n }, { 1: f(x) }).x(0);
+  assert.equal(toInt("fcvtzs_xd", -2.9), u64(-2n));
+  assert.equal(toInt("fcvtzs_xd", 1e300), 0x7fff_ffff_ffff_ffffn);
+  assert.equal(toInt("fcvtzs_xd", -1e300), 0x8000_0000_0000_0000n);
+  assert.equal(toInt("fcvtzs_xd", NaN), 0n);
+  assert.equal(toInt("fcvtzs_ws", -2.5, s), u64(-2n) & M32);
+  assert.equal(toInt("fcvtzu_xd", -1), 0n);
+  assert.equal(toInt("fcvtzu_xd", 2 ** 63), 0x8000_0000_0000_0000n);
+  assert.equal(toInt("fcvtzu_wd", 5e9), M32);
+  assert.equal(toInt("fcvtms_xd", -2.5), u64(-3n));
+  assert.equal(toInt("fcvtps_wd", 2.1), 3n);
+  assert.equal(toInt("fcvtns_xd", 2.5), 2n);
+  assert.equal(toInt("fcvtns_xd", 3.5), 4n);
+  assert.equal(toInt("fcvtas_xd", -2.5), u64(-3n));
+  assert.equal(fd("frintm_d", -1.5), -2);
+  assert.equal(fs("frintp_s", 1.25), 2);
+  assert.equal(fd("frintz_d", -1.75), -1);
+  assert.equal(fd("frinta_d", 2.5), 3);
+  assert.equal(fd("frintn_d", 2.5), 2);
+  // Vectors.
+  const v4 = (...xs: number[]) => {
+    const b = new Float32Array(xs);
+    const u = new BigUint64Array(b.buffer);
+    return [u[0], u[1]];
+  };
+  const lanes4 = (q: bigint[]) => [...new Float32Array(new BigUint64Array(q).buffer)];
+  const lanes2 = (q: bigint[]) => [...new Float64Array(new BigUint64Array(q).buffer)];
+  assert.deepEqual(lanes4(vget(simd("fadd_4s", {}, { 1: v4(1, 2, 3, 4), 2: v4(0.5, 0.5, 0.5, 0.5) }), 0, 64)), [1.5, 2.5, 3.5, 4.5]);
+  assert.deepEqual(lanes2(vget(simd("fmul_2d", {}, { 1: [f64bits(2), f64bits(3)], 2: [f64bits(4), f64bits(-1)] }), 0, 64)), [8, -3]);
+  assert.deepEqual(lanes2(vget(simd("fmla_2d", {}, { 0: [f64bits(1), f64bits(1)], 1: [f64bits(2), f64bits(3)], 2: [f64bits(4), f64bits(-1)] }), 0, 64)), [9, -2]);
+  assert.deepEqual(lanes2(vget(simd("faddp_d", {}, { 1: [f64bits(2), f64bits(3)] }), 0, 64)), [5, 0]);
+  assert.deepEqual(lanes4(vget(simd("faddp_4s", {}, { 1: v4(1, 2, 3, 4), 2: v4(10, 20, 30, 40) }), 0, 64)), [3, 7, 30, 70]);
+  assert.deepEqual(vget(simd("fcmgt_4s", {}, { 1: v4(1, 2, NaN, 4), 2: v4(0, 2, 1, 5) }), 0, 32), [M32, 0n, 0n, 0n]);
+  const ints = [1n | (u64(-2n) & M32) << 32n, 7n];
+  assert.deepEqual(lanes4(vget(simd("scvtf_4s", {}, { 1: ints }), 0, 64)), [1, -2, 7, 0]);
+  assert.deepEqual(vget(simd("fcvtzs_2d", {}, { 1: [f64bits(-1.5), f64bits(1e20)] }), 0, 64), [M64, 0x7fff_ffff_ffff_ffffn]);
+  assert.deepEqual(lanes2(vget(simd("fneg_2d", {}, { 1: [f64bits(1), f64bits(-0)] }), 0, 64)), [-1, 0]);
+  assert.deepEqual(vget(simd("fcmeq_zero", {}, { 1: v4(0, -0, 1, NaN) }), 0, 32), [M32, M32, 0n, 0n]);
+  assert.equal(fromF64(vget(simd("scvtf_scalar_d", {}, { 1: [u64(-3n), 0n] }), 0, 64)[0]), -3);
 });

@@ -86,23 +86,36 @@ export class TestKernel {
     return k;
   }
 
-  /** Maps `code` read+execute at `address` in the bootstrap process (handles closed after). */
-  async mapCode(address: bigint, code: Uint8Array): Promise<void> {
+  /**
+   * Maps `code` read+execute at `address` in the bootstrap process, or in the
+   * process whose root VMAR is `vmar` (handles closed after).
+   */
+  async mapCode(address: bigint, code: Uint8Array, vmar = this.handles.vmar): Promise<void> {
     const { out: vmo } = await this.ok("vmo_create", { size: PAGE });
     await this.ok("vmo_write", { handle: vmo, buffer: code.toBase64(), offset: 0 });
     const { out: exec } = await this.ok("vmo_replace_as_executable", { handle: vmo, vmex: 0 });
-    await this.mapAt(address, exec, ["ZX_VM_PERM_READ", "ZX_VM_PERM_EXECUTE"], PAGE);
+    await this.mapAt(vmar, address, exec, ["ZX_VM_PERM_READ", "ZX_VM_PERM_EXECUTE"], PAGE);
   }
 
-  /** Maps a fresh zeroed read-write VMO of `size` bytes at `address` in the bootstrap process. */
-  async mapData(address: bigint, size: number): Promise<void> {
+  /** Maps a fresh zeroed read-write VMO of `size` bytes at `address` (bootstrap or `vmar`). */
+  async mapData(address: bigint, size: number, vmar = this.handles.vmar): Promise<void> {
     const { out: vmo } = await this.ok("vmo_create", { size });
-    await this.mapAt(address, vmo, ["ZX_VM_PERM_READ", "ZX_VM_PERM_WRITE"], size);
+    await this.mapAt(vmar, address, vmo, ["ZX_VM_PERM_READ", "ZX_VM_PERM_WRITE"], size);
   }
 
-  private async mapAt(address: bigint, vmo: number, perms: string[], len: number) {
+  /**
+   * The spinning code at PARK_ENTRY and a stack below PARK_STACK in another
+   * process, given its root VMAR (process_create's vmar_handle), so threads
+   * started there run instead of faulting (which would kill that process).
+   */
+  async parkIn(vmar: number): Promise<void> {
+    await this.mapCode(PARK_ENTRY, SPIN[this.arch as keyof typeof SPIN], vmar);
+    await this.mapData(PARK_STACK - BigInt(PARK_STACK_SIZE), PARK_STACK_SIZE, vmar);
+  }
+
+  private async mapAt(vmar: number, address: bigint, vmo: number, perms: string[], len: number) {
     await this.ok("vmar_map", {
-      handle: this.handles.vmar,
+      handle: vmar,
       options: [...perms, "ZX_VM_SPECIFIC"],
       vmar_offset: `0x${(address - USER_BASE).toString(16)}`,
       vmo,
@@ -113,8 +126,7 @@ export class TestKernel {
   }
 
   private async mapParkingCode(): Promise<void> {
-    await this.mapCode(PARK_ENTRY, SPIN[this.arch as keyof typeof SPIN]);
-    await this.mapData(PARK_STACK - BigInt(PARK_STACK_SIZE), PARK_STACK_SIZE);
+    await this.parkIn(this.handles.vmar);
   }
 
   /** POST /v1/{abi}/{name} as this kernel's bootstrap thread (or `token`). */

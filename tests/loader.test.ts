@@ -235,6 +235,8 @@ class FakeKernel {
   readonly calls: Call[] = [];
   readonly handles = { root_job: 0x11 };
   readonly vmos = new Map<number, Uint8Array>();
+  /** VMO handles that may be mapped executable (from vmo_replace_as_executable). */
+  readonly executable = new Set<number>();
   readonly mappings: { addr: bigint; size: number; vmo: number; options: number }[] = [];
   readonly zx: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
   #next = 0x101;
@@ -277,11 +279,21 @@ class FakeKernel {
       case "vmar_map": {
         const options = args.options as number;
         const size = Number(args.len);
+        if ((options & ZX_VM_PERM_EXECUTE) && !this.executable.has(args.vmo as number)) {
+          throw new Error("ZX_ERR_ACCESS_DENIED: the VMO handle lacks ZX_RIGHT_EXECUTE");
+        }
         const specific = (options & ZX_VM_SPECIFIC) !== 0;
         const addr = specific ? this.vmarBase + BigInt(args.vmar_offset as number) : this.#nextAddr;
         if (!specific) this.#nextAddr += BigInt(size) + 0x10000n;
         this.mappings.push({ addr, size, vmo: args.vmo as number, options });
         return { mapped_addr: specific ? Number(addr) : `0x${addr.toString(16)}` };
+      }
+      case "vmo_replace_as_executable": {
+        const out = this.#handle();
+        this.vmos.set(out, this.vmos.get(args.handle as number)!);
+        this.vmos.delete(args.handle as number);
+        this.executable.add(out);
+        return { out };
       }
       case "thread_create":
       case "handle_duplicate":
@@ -326,7 +338,7 @@ Deno.test("loader: loop.elf, syscall by syscall (x64)", async () => {
   assert.deepEqual(k.names(), [
     "process_create",
     "object_get_info",
-    ...["vmo_create", "vmo_write", "vmar_map"], // text
+    ...["vmo_create", "vmo_write", "vmo_replace_as_executable", "vmar_map"], // text
     ...["vmo_create", "vmo_write", "vmar_map"], // rodata
     ...["vmo_create", "vmar_map"], // .bss only: nothing to write
     ...["vmo_create", "vmar_map"], // the stack
@@ -356,7 +368,7 @@ Deno.test("loader: loop.elf, syscall by syscall (x64)", async () => {
     thread: loaded.thread,
     entry: 0x1000000,
     stack: Number(stackBase + 65536n - 8n), // as if _start had been called
-    arg1: 0x108, // the duplicate: after 2 + 4 VMO handles and the thread's
+    arg1: 0x109, // the duplicate: after 2 + 5 VMO handles and the thread's
     arg2: 0,
   }]);
   assert.equal(loaded.process, 0x101);
@@ -365,9 +377,11 @@ Deno.test("loader: loop.elf, syscall by syscall (x64)", async () => {
   assert.equal(loaded.entry, 0x1000000n);
   assert.equal(loaded.sp, stackBase + 65536n - 8n);
   assert.equal(loaded.started, true);
-  assert.equal(k.duplicate(), 0x108);
-  assert.deepEqual(loaded.stack, { addr: stackBase, size: 65536, perms: R | W, vmo: 0x106 });
-  assert.deepEqual(loaded.mappings.map((m) => m.vmo), [0x103, 0x104, 0x105]);
+  assert.equal(k.duplicate(), 0x109);
+  assert.deepEqual(loaded.stack, { addr: stackBase, size: 65536, perms: R | W, vmo: 0x107 });
+  // The text VMO (0x103) was replaced by an executable handle (0x104).
+  assert.deepEqual(k.args("vmo_replace_as_executable"), [{ handle: 0x103, vmex: 0 }]);
+  assert.deepEqual(loaded.mappings.map((m) => m.vmo), [0x104, 0x105, 0x106]);
   assert.deepEqual(
     loaded.mappings.map((m) => [m.addr, m.size, m.perms]),
     [[0x1000000n, 4096, R | X], [0x1010000n, 4096, R], [0x1020000n, 4096, R | W]],
@@ -445,6 +459,8 @@ Deno.test("loader: a flat binary is mapped R+X anywhere and entered at its offse
     const loaded = await loadFlat(k, bytes, { name: "hello" });
     const [code, stack] = k.args("vmar_map");
     assert.equal(code.options, ZX_VM_PERM_READ | ZX_VM_PERM_EXECUTE);
+    assert.equal(k.args("vmo_replace_as_executable").length, 1);
+    assert.equal(code.vmo, loaded.mappings[0].vmo);
     assert.equal(code.vmar_offset, 0);
     assert.equal(stack.options, ZX_VM_PERM_READ | ZX_VM_PERM_WRITE);
     assert.equal(loaded.entry, 0x4000_0000n);

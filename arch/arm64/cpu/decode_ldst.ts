@@ -51,6 +51,11 @@ function rt(w: number, shift: number, type: number): number {
 
 function decodeRegister(w: number, e: Int32Array, b: number): void {
   const size = w >>> 30, v = (w >>> 26) & 1, opc = (w >>> 22) & 3;
+  // LSE atomics share the space; their bits 23..22 are acquire/release, not opc.
+  if ((w & 0x05200c00) === 0x00200000) {
+    decodeAtomic(w, e, b);
+    return;
+  }
   let log = size, type: number;
   if (!v) {
     if (opc === 0) type = LS.STORE;
@@ -86,9 +91,7 @@ function decodeRegister(w: number, e: Int32Array, b: number): void {
     if ((option & 2) === 0) return;
     const shift = (w >>> 12) & 1 ? log : 0;
     emit(e, b, type, log, MODE.REG, t, n, rz(w, 16), 0, (option << 8) | (shift << 11));
-    return;
   }
-  if (op === 0 && !v) decodeAtomic(w, e, b);
 }
 
 function emit(

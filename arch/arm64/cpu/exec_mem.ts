@@ -222,10 +222,10 @@ export function execAtomic(core: Arm64Core, c: Int32Array, b: number): number {
   // Both accesses must be allowed before anything changes.
   if (!mmu.load(alo, ahi, size)) return EXIT.PAGE_FAULT;
   const w = mmu.w32;
-  const mask = size === 8 ? 0xffffffff : size === 4 ? 0xffffffff : (1 << (size * 8)) - 1;
-  const olo = w[0] & mask, ohi = size === 8 ? w[1] : 0;
+  const mask = size >= 4 ? 0xffffffff : (1 << (size * 8)) - 1;
+  const olo = (w[0] & mask) >>> 0, ohi = size === 8 ? w[1] : 0;
   const m = c[b + F_M];
-  const slo = g[m] & mask, shi = size === 8 ? g[m + 1] : 0;
+  const slo = (g[m] & mask) >>> 0, shi = size === 8 ? g[m + 1] : 0;
   let nlo: number, nhi: number, store = true;
   if (kind === ATOM.CAS) {
     const j = c[b + F_J];

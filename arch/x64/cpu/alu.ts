@@ -151,53 +151,6 @@ export function aluEI(c: Cpu, i: Insn): number {
 }
 
 // ---------------------------------------------------------------------------
-// Hot forms with the size fixed, chosen by the decoder for register operands.
-
-/** op r64, r/m64 with both operands registers. */
-export function aluRR64(c: Cpu, i: Insn): number {
-  const g = c.g, d = i.m, s = i.r; // E is the destination for the E,G form
-  const r = alu(c, i.op, 8, g[d], g[d + 1], g[s], g[s + 1]);
-  if (i.op < CMP) {
-    g[d] = r;
-    g[d + 1] = c.hi;
-  }
-  return CONTINUE;
-}
-
-/** op r32, r32 with both operands registers (E is the destination). */
-export function aluRR32(c: Cpu, i: Insn): number {
-  const g = c.g, d = i.m;
-  const r = alu(c, i.op, 4, g[d], 0, g[i.r], 0);
-  if (i.op < CMP) {
-    g[d] = r;
-    g[d + 1] = 0;
-  }
-  return CONTINUE;
-}
-
-/** op r64, imm. */
-export function aluRI64(c: Cpu, i: Insn): number {
-  const g = c.g, d = i.m;
-  const r = alu(c, i.op, 8, g[d], g[d + 1], i.imm, i.immHi);
-  if (i.op < CMP) {
-    g[d] = r;
-    g[d + 1] = c.hi;
-  }
-  return CONTINUE;
-}
-
-/** op r32, imm. */
-export function aluRI32(c: Cpu, i: Insn): number {
-  const g = c.g, d = i.m;
-  const r = alu(c, i.op, 4, g[d], 0, i.imm, 0);
-  if (i.op < CMP) {
-    g[d] = r;
-    g[d + 1] = 0;
-  }
-  return CONTINUE;
-}
-
-// ---------------------------------------------------------------------------
 
 /** inc/dec r/m (FE/FF /0 /1): CF is kept. `op` 0 inc, 1 dec. */
 export function incDec(c: Cpu, i: Insn): number {

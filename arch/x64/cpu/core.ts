@@ -99,6 +99,26 @@ export class X64Core extends Cpu implements Core {
       this.farHi = hi;
     }
 
+    const exit = this.execute(budget);
+    const pc = this.pc;
+    if (pc === pc) {
+      const pl = pc >>> 0;
+      g[RIP] = pl;
+      g[RIP + 1] = (pc - pl) / TWO32;
+    } else {
+      g[RIP] = this.farLo;
+      g[RIP + 1] = this.farHi;
+    }
+    g[RFLAGS] = (this.rfo | flags(this)) >>> 0;
+    this.retired = this.count;
+    return exit as ExitReason;
+  }
+
+  /**
+   * The interpreter loop, apart from run() so that the optimizing compiler
+   * sees a small function whose every path has run.
+   */
+  private execute(budget: number): number {
     let exit: number = EXIT.BUDGET;
     let page: Page | null = null, code: unknown = null;
     let base = NaN, insns = NO_INSNS;
@@ -133,19 +153,7 @@ export class X64Core extends Cpu implements Core {
       exit = this.exitReason;
       this.pc = this.cur;
     }
-
-    const pc = this.pc;
-    if (pc === pc) {
-      const pl = pc >>> 0;
-      g[RIP] = pl;
-      g[RIP + 1] = (pc - pl) / TWO32;
-    } else {
-      g[RIP] = this.farLo;
-      g[RIP + 1] = this.farHi;
-    }
-    g[RFLAGS] = (this.rfo | flags(this)) >>> 0;
-    this.retired = this.count;
-    return exit as ExitReason;
+    return exit;
   }
 
   /** rip outside the user half: #PF in the canonical upper half, else #GP. */

@@ -4,18 +4,8 @@
 // ModRM/SIB/disp/RIP-relative and immediates. Whatever is not decoded here
 // gets the undefined-instruction handler, so it stops the core (never throws).
 
-import {
-  aluEG,
-  aluEI,
-  aluGE,
-  aluRI32,
-  aluRI64,
-  aluRR32,
-  aluRR64,
-  incDec,
-  negNot,
-  TEST,
-} from "./alu.ts";
+import { aluEG, aluEI, aluGE, incDec, negNot, TEST } from "./alu.ts";
+import { fastAlu, incDec32, incDec64, jzNz } from "./fast.ts";
 import {
   callIndirect,
   callRel,
@@ -260,7 +250,7 @@ function oneByte(i: Insn, b: number): void {
     return;
   }
   if (b >= 0x70 && b <= 0x7f) {
-    set(i, jcc, b & 0xf, 8);
+    set(i, (b & 0xe) === 4 ? jzNz : jcc, b & 0xf, 8);
     i.imm = imm8();
     return;
   }
@@ -527,16 +517,16 @@ function aluForm(i: Insn, op: number, form: number, sz: number): void {
   if (form <= 1) {
     modrm(i, s, s);
     set(i, aluEG, op, s);
-    if (mod === 3 && s >= 4) i.fn = s === 8 ? aluRR64 : aluRR32;
+    if (mod === 3) specializeRR(i);
   } else if (form <= 3) {
     modrm(i, s, s);
     set(i, aluGE, op, s);
-    if (mod === 3 && s >= 4) {
-      // The specialized handler writes i.m from i.r: swap so m is the destination.
+    if (mod === 3 && fastAlu(op, s) !== null) {
+      // The fast handlers write i.m: swap so that m is the destination.
       const r = i.r;
       i.r = i.m;
       i.m = r;
-      i.fn = s === 8 ? aluRR64 : aluRR32;
+      specializeRR(i);
     }
   } else {
     i.m = RAX;
@@ -546,8 +536,19 @@ function aluForm(i: Insn, op: number, form: number, sz: number): void {
   }
 }
 
+/** op reg, imm: a fast handler (fast.ts) when there is one; it takes i.r = -1. */
 function specializeEI(i: Insn): void {
-  if (i.m >= 0 && i.sz >= 4) i.fn = i.sz === 8 ? aluRI64 : aluRI32;
+  const fast = i.m >= 0 ? fastAlu(i.op, i.sz) : null;
+  if (fast !== null) {
+    i.fn = fast;
+    i.r = -1;
+  }
+}
+
+/** op reg, reg with i.m the destination: a fast handler when there is one. */
+function specializeRR(i: Insn): void {
+  const fast = fastAlu(i.op, i.sz);
+  if (fast !== null) i.fn = fast;
 }
 
 /** mov with a fixed size: register-register, load and store forms. */
@@ -578,6 +579,7 @@ function groupFF(i: Insn, sz: number): void {
     case 0:
     case 1:
       set(i, incDec, r, s);
+      if (mod === 3 && s >= 4) i.fn = s === 8 ? incDec64 : incDec32;
       return;
     case 2:
       set(i, callIndirect, 0, 8);
@@ -601,7 +603,7 @@ function twoByte(i: Insn, b: number): void {
     return;
   }
   if (b >= 0x80 && b <= 0x8f) {
-    set(i, jcc, b & 0xf, 8);
+    set(i, (b & 0xe) === 4 ? jzNz : jcc, b & 0xf, 8);
     i.imm = imm32();
     return;
   }

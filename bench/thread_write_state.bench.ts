@@ -10,7 +10,7 @@ import type { Caller } from "../kernel/syscalls/define.ts";
 import { threadWriteState } from "../kernel/syscalls/thread_state.ts";
 import { DEFAULT_RIGHTS } from "../kernel/rights.ts";
 
-const kernel = new Kernel("bench", x64, { enable_debugging_syscalls: true });
+const kernel = new Kernel("bench", x64, { enable_debugging_syscalls: true, scheduler: "free" });
 const caller: Caller = {
   kernel,
   thread: kernel.bootThread,

@@ -3,7 +3,7 @@
 
 import { ZxError } from "../client/zxsim.ts";
 import { ERR } from "../kernel/status.ts";
-import { runExample } from "./connect.ts";
+import { ENTRY, mapSpinCode, runExample, STACK } from "./connect.ts";
 
 /** Runs `call` and prints the status it fails with (or that it succeeded). */
 async function attempt(what: string, call: () => Promise<unknown>) {
@@ -21,6 +21,7 @@ await runExample(async (client) => {
   const k = await client.createKernel({ arch: "x64" });
   try {
     const { process } = k.handles!;
+    await mapSpinCode(k); // code for the thread to run once it is resumed
     const { out: thread } = await k.zx.thread_create({ process, name: "target" });
     const read = (handle: number) => k.zx.thread_read_state({ handle, kind: 0 });
 
@@ -42,7 +43,7 @@ await runExample(async (client) => {
     if (status === ERR.BAD_STATE) console.log("-> suspend it first (task_suspend)");
 
     const { token } = await k.zx.task_suspend({ handle: thread });
-    await k.zx.thread_start({ handle: thread, thread_entry: "0x1000", stack: "0x2000" });
+    await k.zx.thread_start({ handle: thread, thread_entry: ENTRY, stack: STACK });
     await attempt(
       "write a kernel address to rip",
       () =>

@@ -2,18 +2,20 @@
 // an explicit `len`, MX_ status names, rights checked before the type.
 
 import { ZxError } from "../client/zxsim.ts";
-import { runExample } from "./connect.ts";
+import { ENTRY, mapSpinCode, runExample, STACK } from "./connect.ts";
 
 await runExample(async (client) => {
   for (const arch of ["x64", "arm64"] as const) {
     const k = await client.createKernel({ arch });
     try {
+      // Memory came after Magenta: the code for the thread is mapped through /v1/zx.
+      await mapSpinCode(k);
       const { out: thread } = await k.mx.thread_create({
         process: k.handles!.process,
         name: "old",
       });
       const { token } = await k.mx.task_suspend({ handle: thread });
-      await k.mx.thread_start({ handle: thread, thread_entry: "0x1000", stack: "0x2000" });
+      await k.mx.thread_start({ handle: thread, thread_entry: ENTRY, stack: STACK });
 
       const regset = await k.mx.thread_read_state({
         handle: thread,

@@ -1,8 +1,9 @@
 // deno task example:registers — a debugger's first steps on x64 and arm64:
-// make a thread, suspend it, read its registers, change some, read them back.
+// make a thread, suspend it, read its registers, change some, read them
+// back, and let it run from the new pc.
 
 import type { KernelSession } from "../client/zxsim.ts";
-import { runExample } from "./connect.ts";
+import { ENTRY, mapSpinCode, runExample, STACK } from "./connect.ts";
 
 const PC = { x64: "rip", arm64: "pc" } as const;
 // rax, and arm64's x0 (x0..x29 are the array `r` of zx_arm64_thread_state_general_regs_t).
@@ -20,6 +21,8 @@ function flat(regs: Record<string, unknown>): Map<string, string> {
 
 async function registers(k: KernelSession, arch: "x64" | "arm64") {
   const pc = PC[arch];
+  // Threads run real code: give this one a page of spin loops to run.
+  await mapSpinCode(k);
   const { out: thread } = await k.zx.thread_create({
     process: k.handles!.process,
     name: "debuggee",
@@ -28,8 +31,8 @@ async function registers(k: KernelSession, arch: "x64" | "arm64") {
   const { token } = await k.zx.task_suspend({ handle: thread });
   await k.zx.thread_start({
     handle: thread,
-    thread_entry: "0x1000000",
-    stack: "0x2000000",
+    thread_entry: ENTRY,
+    stack: STACK,
     arg1: 7,
   });
 
@@ -54,8 +57,15 @@ async function registers(k: KernelSession, arch: "x64" | "arm64") {
     if (value !== old.get(name)) console.log(`${arch}: ${name} ${old.get(name)} -> ${value}`);
   }
 
-  // Closing the last suspend token resumes the thread.
+  // Closing the last suspend token resumes the thread: it runs from the new
+  // pc (a spin loop too). Suspended again, it stops between two instructions.
   await k.zx.handle_close({ handle: token });
+  const { info } = await k.zx.object_get_info({ handle: thread, topic: "ZX_INFO_THREAD" });
+  console.log(`${arch}: resumed, ZX_INFO_THREAD state ${info.state} (RUNNING)`);
+  const again = await k.zx.task_suspend({ handle: thread });
+  const { regs } = await k.zx.thread_read_state({ handle: thread, kind: 0 });
+  console.log(`${arch}: suspended again: ${pc} = ${regs[pc]}`);
+  await k.zx.handle_close({ handle: again.token });
 }
 
 await runExample(async (client) => {

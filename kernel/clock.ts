@@ -41,7 +41,7 @@ export class KernelClock {
   /** Calls `fire` once the clock reaches `deadline` (ns). Returns a function that cancels it. */
   at(deadline: bigint, fire: () => void): () => void {
     if (this.mode === "free") {
-      let id = 0;
+      let id: ReturnType<typeof setTimeout> | undefined;
       // Timers may fire a little early by this clock: re-arm for what is left.
       const arm = () => {
         const delayMs = Number(deadline - this.now()) / 1e6;

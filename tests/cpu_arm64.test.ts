@@ -1522,3 +1522,151 @@ Deno.test("arm64 core: scalar and vector floating point", () => {
   assert.deepEqual(vget(simd("fcmeq_zero", {}, { 1: v4(0, -0, 1, NaN) }), 0, 32), [M32, M32, 0n, 0n]);
   assert.equal(fromF64(vget(simd("scvtf_scalar_d", {}, { 1: [u64(-3n), 0n] }), 0, 64)[0]), -3);
 });
+
+// ---------------------------------------------------------------------------
+// clang -O2 output (cprog.c): called like C functions, returning to a brk
+
+/** Calls `fn` with integer arguments (x0..x7) and returns x0 (pc returns to RET's brk). */
+function call(r: Rig, fn: string, ...args: (bigint | number)[]): bigint {
+  const inputs: Inputs = {};
+  args.forEach((a, i) => inputs[`x${i}`] = a);
+  r.start(fn, inputs);
+  const exit = r.run(50_000_000);
+  assert.equal(exit, EXIT.SW_BREAKPOINT, `${fn}: exit ${exit} at ${r.pc.toString(16)} detail ${r.core.detail.toString(16)}`);
+  assert.equal(r.pc, RET, `${fn} returned`);
+  assert.equal(r.core.detail, 0x99);
+  assert.equal(r.sp, BigInt(STACK_TOP), `${fn}: stack balanced`);
+  return r.x(0);
+}
+
+/** Writes little-endian integers of `size` bytes at addr. */
+function pokeInts(r: Rig, addr: number, values: (bigint | number)[], size: number): void {
+  const b = new Uint8Array(values.length * size);
+  values.forEach((v, i) => {
+    const x = BigInt.asUintN(size * 8, BigInt(v));
+    for (let k = 0; k < size; k++) b[i * size + k] = Number((x >> BigInt(8 * k)) & 0xffn);
+  });
+  r.poke(addr, b);
+}
+
+function peekInts(r: Rig, addr: number, n: number, size: number, signed = false): bigint[] {
+  const b = r.peek(addr, n * size);
+  return Array.from({ length: n }, (_, i) => {
+    const v = le(b, i * size, size);
+    return signed ? BigInt.asIntN(size * 8, v) : v;
+  });
+}
+
+/** A deterministic pseudo-random sequence. */
+function* rand(seed: number): Generator<number> {
+  let x = seed >>> 0;
+  for (;;) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    yield x;
+  }
+}
+
+for (const build of ["cprog", "cprog_gpr"]) {
+  Deno.test(`arm64 core: clang -O2 ${build}: fib, sieve, collatz, pick, divides, multiplies`, () => {
+    const r = new Rig(build);
+    assert.equal(call(r, "fib", 20), 6765n);
+    r.poke(DATA, new Uint8Array(10_000));
+    assert.equal(call(r, "sieve", DATA, 1000), 168n);
+    assert.equal(call(r, "sieve", DATA, 10_000), 1229n);
+    assert.equal(call(r, "collatz", 27), 111n);
+    assert.equal(call(r, "collatz", 837799), 524n);
+    const picks = [-1, 0, 1, 2, 3, 4, 5, 1000].map((x) => BigInt.asIntN(32, call(r, "pick", x)));
+    assert.deepEqual(picks, [-1n, 5n, 7n, 11n, 13n, 99n, -1n, -1n]);
+    for (const [a, b] of [[100n, 7n], [-100n, 7n], [1n << 62n, 3n], [-(1n << 63n), -1n], [5n, M64]]) {
+      const q = BigInt.asIntN(64, a) / BigInt.asIntN(64, b);
+      const m = u64(a) % u64(b);
+      assert.equal(call(r, "divmix", a, b), u64(q + m), `divmix ${a} ${b}`);
+    }
+    for (const [a, b] of [[M64, M64], [0x1234_5678_9abc_def0n, 0xfedc_ba98_7654_3210n], [1n << 63n, 2n]]) {
+      assert.equal(call(r, "umulhi", a, b), (a * b) >> 64n);
+    }
+    for (const x of [0n, 1n, M64, 0x8000_0000_0000_0001n, 0x0f0f_0f0f_0f0f_0f0fn]) {
+      assert.equal(call(r, "popc", x), BigInt(x.toString(2).split("1").length - 1));
+    }
+  });
+
+  Deno.test(`arm64 core: clang -O2 ${build}: memcpy, memset, strlen, fnv at every size and alignment`, () => {
+    const r = new Rig(build);
+    const g = rand(7);
+    for (const n of [0, 1, 2, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 100, 255, 1000]) {
+      for (const [sa, da] of [[0, 0], [1, 0], [0, 3], [5, 7]]) {
+        const src = DATA + 0x100 + sa, dst = DATA + 0x2000 + da;
+        const bytes = Uint8Array.from({ length: n }, () => g.next().value & 0xff);
+        r.poke(src, bytes);
+        r.poke(dst - 16, new Uint8Array(n + 32).fill(0xcc));
+        assert.equal(call(r, "memcpy", dst, src, n), BigInt(dst));
+        assert.deepEqual(r.peek(dst, n), bytes, `memcpy ${n} ${sa} ${da}`);
+        assert.deepEqual([...r.peek(dst - 16, 16), ...r.peek(dst + n, 16)], new Array(32).fill(0xcc));
+        assert.equal(call(r, "memset", dst, 0x1a5, n), BigInt(dst));
+        assert.deepEqual([...r.peek(dst, n)], new Array(n).fill(0xa5), `memset ${n}`);
+        assert.equal(r.peek(dst + n, 1)[0], 0xcc);
+      }
+    }
+    for (const s of ["", "a", "hello, world", "x".repeat(300)]) {
+      r.poke(DATA, new TextEncoder().encode(s + "\0"));
+      assert.equal(call(r, "str_len", DATA), BigInt(s.length));
+      let h = 2166136261;
+      for (const ch of new TextEncoder().encode(s)) h = Math.imul(h ^ ch, 16777619) >>> 0;
+      assert.equal(call(r, "fnv", DATA, s.length), BigInt(h));
+    }
+  });
+
+  Deno.test(`arm64 core: clang -O2 ${build}: array loops (sum, vadd, maxv, bubble sort, atomics)`, () => {
+    const r = new Rig(build);
+    const g = rand(11);
+    for (const n of [0, 1, 3, 4, 5, 17, 100, 1001]) {
+      const a = Array.from({ length: n }, () => g.next().value);
+      pokeInts(r, DATA, a, 4);
+      assert.equal(call(r, "sum32", DATA, n), a.reduce((s, x) => s + BigInt(x), 0n), `sum32 ${n}`);
+      const b = Array.from({ length: n }, () => g.next().value | 0);
+      pokeInts(r, DATA + 0x4000, b, 4);
+      call(r, "vadd", DATA, DATA + 0x4000, n);
+      const want = a.map((x, i) => BigInt.asIntN(32, BigInt(x + Math.imul(b[i], 3))));
+      assert.deepEqual(peekInts(r, DATA, n, 4, true), want, `vadd ${n}`);
+      if (n > 0) {
+        const longs = Array.from({ length: n }, () => BigInt.asIntN(64, BigInt(g.next().value) << 32n | BigInt(g.next().value)));
+        pokeInts(r, DATA, longs, 8);
+        const max = longs.reduce((m, x) => (x > m ? x : m));
+        assert.equal(BigInt.asIntN(64, call(r, "maxv", DATA, n)), max, `maxv ${n}`);
+      }
+      if (n <= 100) {
+        const ints = Array.from({ length: n }, () => g.next().value | 0);
+        pokeInts(r, DATA, ints, 4);
+        call(r, "bubble", DATA, n);
+        assert.deepEqual(peekInts(r, DATA, n, 4, true), ints.map(BigInt).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+      }
+    }
+    pokeInts(r, DATA, [41], 4);
+    assert.equal(call(r, "fetch_inc", DATA), 41n);
+    assert.deepEqual(peekInts(r, DATA, 1, 4), [42n]);
+  });
+}
+
+Deno.test("arm64 core: clang -O2 floating point (dot, mean, to_fixed)", () => {
+  const r = new Rig("cprog");
+  const vsetF = (n: number, x: number) => vset(r, n, [f64bits(x), 0n], 64);
+  for (const n of [0, 1, 2, 7, 64]) {
+    const a = Array.from({ length: n }, (_, i) => (i % 7) - 3 + 0.5);
+    const b = Array.from({ length: n }, (_, i) => (i % 5) * 0.25);
+    r.poke(DATA, new Uint8Array(new Float64Array(a).buffer));
+    r.poke(DATA + 0x1000, new Uint8Array(new Float64Array(b).buffer));
+    call(r, "dot", DATA, DATA + 0x1000, n);
+    const got = fromF64(vget(r, 0, 64)[0]);
+    assert.equal(got, a.reduce((s, x, i) => s + x * b[i], 0), `dot ${n}`);
+    const f = Array.from({ length: n }, (_, i) => i * 1.5);
+    r.poke(DATA, new Uint8Array(new Float32Array(f).buffer));
+    call(r, "mean", DATA, n);
+    let s = 0;
+    for (const x of f) s = Math.fround(s + x);
+    assert.equal(fromF32(vget(r, 0, 32)[0]), n ? Math.fround(s / n) : 0, `mean ${n}`);
+  }
+  for (const x of [0, 1.5, -2.25, 12345.678]) {
+    vsetF(0, x);
+    assert.equal(BigInt.asIntN(64, call(r, "to_fixed")), BigInt(Math.trunc(x * 65536)));
+  }
+});

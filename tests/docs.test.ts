@@ -40,9 +40,16 @@ Deno.test("openapi: the validator does reject a broken document", async () => {
   await assert.rejects(() => SwaggerParser.validate(noInfo as never));
 });
 
-Deno.test("openapi: one operation per syscall and ABI, plus the four kernel routes", () => {
+Deno.test("openapi: one operation per syscall and ABI, plus the six kernel routes", () => {
   const ids = new Set(operations().map(({ op }) => op.operationId));
-  const expected = ["create_kernel", "get_kernel", "delete_kernel", "create_token"];
+  const expected = [
+    "create_kernel",
+    "get_kernel",
+    "delete_kernel",
+    "create_token",
+    "get_debuglog",
+    "advance_kernel",
+  ];
   for (const syscall of SYSCALLS) {
     for (const abi of syscall.abis) expected.push(`${abi}_${syscall.name}`);
   }

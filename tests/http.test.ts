@@ -19,7 +19,10 @@ Deno.test("POST /v1/kernels: defaults to x64 with debugging syscalls on", async 
   const k = new TestKernel(fetcher, reply.body.kernel, "x64", reply.body.token, reply.body.handles);
   const summary = await send(fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
   assert.equal(summary.http, 200);
-  assert.deepEqual(summary.body.boot_options, { enable_debugging_syscalls: true });
+  assert.deepEqual(summary.body.boot_options, {
+    enable_debugging_syscalls: true,
+    scheduler: "free",
+  });
 });
 
 Deno.test("POST /v1/kernels: arm64 and boot options; bad bodies are 400 naming the field", async () => {
@@ -37,7 +40,10 @@ Deno.test("POST /v1/kernels: arm64 and boot options; bad bodies are 400 naming t
     arm.body.token,
     "GET",
   );
-  assert.deepEqual(summary.body.boot_options, { enable_debugging_syscalls: false });
+  assert.deepEqual(summary.body.boot_options, {
+    enable_debugging_syscalls: false,
+    scheduler: "free",
+  });
 
   const badArch = await send(fetcher, "/v1/kernels", { arch: "riscv64" });
   assertStatus(badArch, "ZX_ERR_INVALID_ARGS", 400);
@@ -388,9 +394,21 @@ Deno.test("GET /openapi.json describes every syscall in both ABIs and the kernel
   assert.equal(response.status, 200);
   const doc = await response.json();
   assert.equal(doc.openapi, "3.1.0");
-  for (const route of ["/v1/kernels", "/v1/kernels/{id}", "/v1/kernels/{id}/tokens"]) {
-    assert.ok(doc.paths[route], route);
-  }
+  const kernelRoutes = Object.entries(doc.paths as Json)
+    .filter(([path]) => path.startsWith("/v1/kernels"))
+    .flatMap(([path, methods]) =>
+      Object.entries(methods as Json).map(([method, op]) =>
+        `${op.operationId}: ${method.toUpperCase()} ${path}`
+      )
+    );
+  assert.deepEqual(kernelRoutes.sort(), [
+    "advance_kernel: POST /v1/kernels/{id}/advance",
+    "create_kernel: POST /v1/kernels",
+    "create_token: POST /v1/kernels/{id}/tokens",
+    "delete_kernel: DELETE /v1/kernels/{id}",
+    "get_debuglog: GET /v1/kernels/{id}/debuglog",
+    "get_kernel: GET /v1/kernels/{id}",
+  ]);
   const names = [
     "handle_close",
     "handle_close_many",
@@ -408,9 +426,31 @@ Deno.test("GET /openapi.json describes every syscall in both ABIs and the kernel
     "task_kill",
     "thread_read_state",
     "thread_write_state",
+    "process_start",
+    "process_exit",
+    "thread_exit",
+    "nanosleep",
+    "debug_write",
   ];
+  // The memory syscalls came after Magenta's 2017 ABI: /v1/zx only.
+  const zxOnly = [
+    "vmo_create",
+    "vmo_read",
+    "vmo_write",
+    "vmo_get_size",
+    "vmo_set_size",
+    "vmo_replace_as_executable",
+    "vmar_allocate",
+    "vmar_map",
+    "vmar_unmap",
+    "vmar_protect",
+    "vmar_destroy",
+    "process_read_memory",
+    "process_write_memory",
+  ];
+  for (const name of zxOnly) assert.equal(doc.paths[`/v1/mx/${name}`], undefined, name);
   for (const abi of ["zx", "mx"]) {
-    for (const name of names) {
+    for (const name of abi === "zx" ? [...names, ...zxOnly] : names) {
       const op = doc.paths[`/v1/${abi}/${name}`]?.post;
       assert.ok(op, `${abi}/${name}`);
       assert.equal(op.operationId, `${abi}_${name}`);

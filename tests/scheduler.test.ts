@@ -5,6 +5,8 @@
 
 import assert from "node:assert/strict";
 import { startProgram } from "../client/loader.ts";
+import { ZxsimClient } from "../client/zxsim.ts";
+import { createApp } from "../routes/app.ts";
 import type { KernelSession } from "../client/zxsim.ts";
 import { ARCHES } from "./helpers.ts";
 import { load, programBytes, returnCode, session, symbol, terminated } from "./program_helpers.ts";
@@ -195,4 +197,42 @@ Deno.test("nanosleep over HTTP sleeps until the deadline on the kernel's clock",
   assert.ok(BigInt((await k.zx.clock_get_monotonic()).time) >= deadline);
   // A deadline in the past returns at once.
   await k.zx.nanosleep({ deadline: 0 });
+});
+
+Deno.test("spinning threads in two kernels both progress, and requests still flow", async () => {
+  const kernels = [await session("x64"), await session("arm64")];
+  const programs = [await load(kernels[0], "spin"), await load(kernels[1], "spin")];
+  // Requests answer while both spin (a generous bound: this is not a benchmark).
+  const started = performance.now();
+  for (let i = 0; i < 20; i++) await kernels[i % 2].zx.clock_get_monotonic();
+  assert.ok(performance.now() - started < 5_000);
+  await new Promise((r) => setTimeout(r, 50));
+  for (const [i, k] of kernels.entries()) {
+    const token = await suspend(k, programs[i].thread);
+    const counter = reg(await regs(k, programs[i].thread), COUNTER[k.arch as Arch]);
+    assert.ok(counter > 1000n, `kernel ${i} ran (${counter} iterations)`);
+    await k.zx.handle_close({ handle: token });
+    await k.zx.task_kill({ handle: programs[i].process });
+  }
+});
+
+Deno.test("deleting a kernel stops its threads", async () => {
+  const { app, registry } = createApp();
+  const client = new ZxsimClient(
+    "http://zxsim",
+    async (input, init) => await app.request(input, init),
+  );
+  const k = await client.createKernel({ arch: "x64" });
+  await load(k, "spin");
+  const kernel = registry.get(k.id)!;
+  await new Promise((r) => setTimeout(r, 10));
+  assert.ok(kernel.runner.retired > 0, "it was running");
+  await k.delete();
+  assert.equal(kernel.alive, false);
+  assert.equal(kernel.runner.hasRunnable(), false);
+  const retired = kernel.runner.retired;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(kernel.runner.retired, retired, "nothing of it runs any more");
+  const gone = await k.zx.clock_get_monotonic().catch((e) => e);
+  assert.equal(gone.http, 401);
 });

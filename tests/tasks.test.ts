@@ -60,8 +60,18 @@ async function runState(k: TestKernel, thread: number): Promise<number> {
   return (await k.signals(thread)) & (SIGNAL.RUNNING | SIGNAL.SUSPENDED);
 }
 
-async function newProcess(k: TestKernel, name = "child"): Promise<{ proc: number; vmar: number }> {
+/**
+ * A new process in the root job. Threads run code now: it gets the spinning
+ * code at ENTRY and a stack below STACK (tests/helpers.ts), so that a thread
+ * started there spins instead of faulting, which would kill the process.
+ */
+async function newProcess(
+  k: TestKernel,
+  name = "child",
+  park = true,
+): Promise<{ proc: number; vmar: number }> {
   const body = await k.ok("process_create", { job: k.handles.root_job, name });
+  if (park) await k.parkIn(body.vmar_handle);
   return { proc: body.proc_handle, vmar: body.vmar_handle };
 }
 
@@ -370,15 +380,26 @@ archTest("thread_start: kernel and non-user entries are INVALID_ARGS; 0 is valid
   assert.equal((await start(k, first)).http, 200);
   assert.equal((await processInfo(k, proc)).flags, FLAG.STARTED);
 
-  const good: (string | number)[] = [0, "0x0", "0x7fffffffffff", "0x1000", ENTRY];
+  // Nothing is mapped at these (0x1000 and below lie under the root VMAR):
+  // each thread is suspended before it starts, so it stops before its first
+  // instruction instead of faulting, which would kill the caller's process.
+  const good: (string | number)[] = [0, "0x0", "0x7fffffffffff", "0x1000"];
   if (k.arch === "arm64") good.push("0x800000000000", "0xffff00000000");
+  const pc = k.arch === "x64" ? "rip" : "pc";
   for (const entry of good) {
     const t = await k.newThread();
+    await k.ok("task_suspend", { handle: t });
     const reply = await start(k, t, entry);
     assert.equal(reply.http, 200, `${entry}: ${JSON.stringify(reply.body)}`);
-    assert.equal(await k.threadState(t), STATE.RUNNING);
-    assert.equal(await runState(k, t), SIGNAL.RUNNING);
+    assert.equal(await k.threadState(t), STATE.SUSPENDED);
+    const { regs } = await k.ok("thread_read_state", { handle: t, kind: 0 });
+    assert.equal(BigInt(regs[pc]), BigInt(entry));
   }
+  // Where code is mapped, a started thread runs.
+  const t = await k.newThread();
+  assert.equal((await start(k, t, ENTRY)).http, 200);
+  assert.equal(await k.threadState(t), STATE.RUNNING);
+  assert.equal(await runState(k, t), SIGNAL.RUNNING);
 });
 
 archTest("thread_start: starting twice is BAD_STATE, after the entry check", async (k) => {
@@ -416,6 +437,35 @@ archTest(
     assert.equal((await processInfo(k, proc)).startTime, info.startTime);
     // A running process has not terminated.
     assert.equal(await k.signals(proc) & SIGNAL.TERMINATED, 0);
+  },
+);
+
+archTest(
+  "thread_start where nothing is mapped: the page fault kills the process (-1028), logged",
+  async (k) => {
+    const { proc } = await newProcess(k, "crasher", false);
+    const t = await k.newThread(proc, "main");
+    assert.equal((await start(k, t)).http, 200);
+    // The thread faults on its first instruction fetch; nobody handles it.
+    const waited = await k.ok("object_wait_one", {
+      handle: proc,
+      signals: "ZX_TASK_TERMINATED",
+      deadline: "0x7fffffffffffffff",
+    });
+    assert.equal(waited.observed & SIGNAL.TERMINATED, SIGNAL.TERMINATED);
+    const info = await processInfo(k, proc);
+    assert.equal(info.returnCode, -1028n); // ZX_TASK_RETCODE_EXCEPTION_KILL
+    assert.equal(info.flags, FLAG.STARTED | FLAG.EXITED);
+    assert.equal(await k.threadState(t), STATE.DEAD);
+    const log = await send(k.fetcher, `/v1/kernels/${k.id}/debuglog`, undefined, k.token, "GET");
+    assert.equal(log.http, 200);
+    const [record] = log.body.records;
+    assert.equal(record.pid, (await k.basic(proc)).koid);
+    assert.equal(record.tid, (await k.basic(t)).koid);
+    assert.match(record.text, /ZX_EXCP_FATAL_PAGE_FAULT at address 0x1000000, pc 0x1000000/);
+    assert.match(record.text, /ZX_TASK_RETCODE_EXCEPTION_KILL/);
+    // Only that process: the caller's own lives on.
+    await k.ok("clock_get_monotonic");
   },
 );
 

@@ -500,7 +500,7 @@ for (const arch of ARCHES) {
     expectErr(await writeReq(k, thread, GENERAL, coreGeneral(arch)), "BAD_STATE");
   });
 
-  Deno.test(`${arch}: larger buffers: read returns exactly sizeof, write ignores extra bytes`, async () => {
+  Deno.test(`${arch}: larger buffers: read returns exactly sizeof, write ignores extra bytes sent`, async () => {
     const k = await newKernel(arch);
     const { thread } = await k.suspendedThread();
     for (const kind of KINDS) {
@@ -525,12 +525,56 @@ for (const arch of ARCHES) {
     const five = new Uint8Array([1, 0, 0, 0, 0xff]);
     await writeOk(k, thread, SINGLE_STEP, five);
     assert.equal(u32(await readState(k, thread, SINGLE_STEP), 0), 1);
-    // buffer_size larger than the bytes sent, but at least sizeof bytes sent: OK.
+    // An explicit buffer_size larger than sizeof: fine when the bytes sent
+    // cover it (the pointer is valid for all of it); only sizeof bytes count.
     const other = otherGeneral(arch);
-    expectOk(await writeReq(k, thread, GENERAL, other, { buffer_size: 4096 }));
+    const page = new Uint8Array(4096).fill(0xee);
+    page.set(other);
+    expectOk(await writeReq(k, thread, GENERAL, page, { buffer_size: 4096 }));
     assert.equal(u64(await readState(k, thread, GENERAL), 8), u64(other, 8));
-    expectOk(await writeReq(k, thread, SINGLE_STEP, u32Bytes(0), { buffer_size: 5 }));
+    const step = Uint8Array.of(0, 0, 0, 0, 0xff);
+    expectOk(await writeReq(k, thread, SINGLE_STEP, step, { buffer_size: 5 }));
     assert.equal(u32(await readState(k, thread, SINGLE_STEP), 0), 0);
+    // buffer_size larger than the bytes sent is an invalid pointer, even with
+    // sizeof bytes sent: INVALID_ARGS, and nothing changes.
+    const invalid = await rejectedWrite(k, thread, GENERAL, coreGeneral(arch), "INVALID_ARGS", {
+      buffer_size: 4096,
+    });
+    assert.match(invalid.body.message, /invalid pointer/);
+    await rejectedWrite(k, thread, SINGLE_STEP, u32Bytes(1), "INVALID_ARGS", { buffer_size: 5 });
+  });
+
+  Deno.test(`${arch}: mx: len larger than the bytes sent is an invalid pointer, more sent is len !== sizeof`, async () => {
+    const k = await newKernel(arch);
+    const { thread } = await k.suspendedThread();
+    const size = SIZES[arch][GENERAL] - (arch === "x64" ? 16 : 8); // REGSET0: no fs/gs_base, tpidr
+    const mxWrite = (bytes: Uint8Array, len?: number) =>
+      k.mx("thread_write_state", {
+        handle: thread,
+        kind: 0,
+        buffer: bytes.toBase64(),
+        ...(len === undefined ? {} : { len }),
+      });
+    const regset = Uint8Array.fromBase64(
+      (await k.ok("thread_read_state", { handle: thread, kind: 0 }, k.token, "mx")).buffer,
+    );
+    assert.equal(regset.length, size);
+    const before = await snapshot(k, thread);
+    // Exactly sizeof sent, len larger: the copy from user memory fails.
+    const short = await mxWrite(regset, size + 8);
+    expectErr(short, "INVALID_ARGS", "MX");
+    assert.match(short.body.message, /invalid pointer/);
+    // The bytes cover len: the copy works, then Magenta wants len == sizeof.
+    const padded = new Uint8Array(size + 8);
+    padded.set(regset);
+    const long = await mxWrite(padded, size + 8);
+    expectErr(long, "INVALID_ARGS", "MX");
+    assert.match(long.body.message, new RegExp(`exactly the ${size}-byte`));
+    assert.deepEqual(await snapshot(k, thread), before);
+    // More bytes than len: len decides, the rest is never read.
+    const ok = await mxWrite(padded, size);
+    assert.equal(ok.body.status, "MX_OK", JSON.stringify(ok.body));
+    assert.equal(ok.http, 200);
   });
 
   Deno.test(`${arch}: sizes of every kind`, async () => {

@@ -63,7 +63,7 @@ async function sleepUntil(caller: Caller, until: bigint): Promise<"slept" | "cap
     };
     const onDeath = () => finish("slept");
     const cancel = kernel.clock.at(until, () => finish("slept"));
-    const cap = Number.isFinite(capMs) ? setTimeout(() => finish("cap"), capMs) : 0;
+    const cap = Number.isFinite(capMs) ? setTimeout(() => finish("cap"), capMs) : undefined;
     thread.deathListeners.add(onDeath);
   });
   await thread.untilRunnable();

@@ -31,6 +31,7 @@ export const V = {
   S_SHIFT_IMM: kind(),
   // Scalar floating point.
   FP_INT: kind(),
+  FP_FIXED: kind(),
   FP_1: kind(),
   FP_CMP: kind(),
   FP_IMM: kind(),
@@ -61,6 +62,7 @@ const TABLE: readonly (readonly [number, number, number])[] = [
   [0xdfe08400, 0x5e000400, V.S_COPY],
   [0xdf800400, 0x5f000400, V.S_SHIFT_IMM],
   [0x7f20fc00, 0x1e200000, V.FP_INT],
+  [0x7f200000, 0x1e000000, V.FP_FIXED],
   [0x7f207c00, 0x1e204000, V.FP_1],
   [0x7f203c00, 0x1e202000, V.FP_CMP],
   [0x7f201c00, 0x1e201000, V.FP_IMM],

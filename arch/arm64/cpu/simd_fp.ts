@@ -116,6 +116,7 @@ export function execFp(core: Arm64Core, w: number, group: number): number {
   const v = core.v, ftype = (w >>> 22) & 3, d = rd(w), n = rn(w);
   if ((w >>> 29) & 1) return UNDEF; // S
   if (group === V.FP_INT) return fpInt(core, w);
+  if (group === V.FP_FIXED) return fpFixed(core, w);
   if (ftype > 1) return UNDEF; // half precision and reserved
   const dbl = ftype === 1;
   const round = (x: number) => (dbl ? x : Math.fround(x));
@@ -224,6 +225,27 @@ function fpInt(core: Arm64Core, w: number): number {
   else if ((op === 4 || op === 5) && rmode === 0) mode = 4;
   else return UNDEF;
   const res = toInt(getF(v, n, dbl), mode, sf ? 64 : 32, (op & 1) === 1);
+  if (d !== 31) {
+    g[2 * d] = res[0];
+    g[2 * d + 1] = res[1];
+  }
+  return NEXT;
+}
+
+/** SCVTF / UCVTF / FCVTZS / FCVTZU with a fixed-point scale (fbits fraction bits). */
+function fpFixed(core: Arm64Core, w: number): number {
+  const v = core.v, g = core.gpr, d = rd(w), n = rn(w);
+  const sf = w >>> 31, ftype = (w >>> 22) & 3, rmode = (w >>> 19) & 3, op = (w >>> 16) & 7;
+  const fbits = 64 - ((w >>> 10) & 63);
+  if (ftype > 1 || (!sf && fbits > 32)) return UNDEF;
+  const dbl = ftype === 1, scale = 2 ** fbits;
+  if (rmode === 0 && (op === 2 || op === 3)) {
+    const x = intValue(g, n, sf, op === 3) / scale;
+    setF(v, d, dbl, dbl ? x : Math.fround(x));
+    return NEXT;
+  }
+  if (rmode !== 3 || op > 1) return UNDEF;
+  const res = toInt(getF(v, n, dbl) * scale, 3, sf ? 64 : 32, op === 1);
   if (d !== 31) {
     g[2 * d] = res[0];
     g[2 * d + 1] = res[1];

@@ -177,7 +177,7 @@ const cases = [
     },
   },
   {
-    name: "recursive fib(20) (call/ret/push/pop/memory), 416k instructions",
+    name: "recursive fib(20) (call/ret/push/pop/memory), 339309 instructions",
     m: fib,
     init: (g: Uint32Array) => {
       g[RDI] = 20;

@@ -53,6 +53,11 @@ await runExample(async (client) => {
       "write a 3-byte buffer",
       () => k.zx.thread_write_state({ handle: thread, kind: 0, buffer: "AAAA" }),
     );
+    await attempt(
+      "claim 160 bytes but send 3",
+      () =>
+        k.zx.thread_write_state({ handle: thread, kind: 0, buffer: "AAAA", buffer_size: 160 }),
+    );
     await attempt("read it while suspended", () => read(thread));
     await k.zx.handle_close({ handle: token });
   } finally {

@@ -44,6 +44,11 @@ Deno.test("examples: each runs against a real server and shows its story", async
       /^x64: rip 0x0000000001000000 -> 0x0000000001000040$/m,
       /^arm64: GENERAL_REGS is 280 bytes; pc = 0x0000000001000000$/m,
       /^arm64: r\[0\] 0x0000000000000007 -> 0x000000000000002a$/m,
+      /^arm64: pc 0x0000000001000000 -> 0x0000000001000040$/m,
+      // Resumed, each runs the spin loop at the new pc and stops there when suspended.
+      /^x64: resumed, ZX_INFO_THREAD state 1 \(RUNNING\)$/m,
+      /^x64: suspended again: rip = 0x0000000001000040$/m,
+      /^arm64: suspended again: pc = 0x0000000001000040$/m,
     ],
     "example:errors": [
       /^read a closed handle: ZX_ERR_BAD_HANDLE: /m,
@@ -52,6 +57,7 @@ Deno.test("examples: each runs against a real server and shows its story", async
       /^read a thread that is not suspended: ZX_ERR_BAD_STATE: /m,
       /^write a kernel address to rip: ZX_ERR_INVALID_ARGS: .*not a canonical user address/m,
       /^write a 3-byte buffer: ZX_ERR_BUFFER_TOO_SMALL: /m,
+      /^claim 160 bytes but send 3: ZX_ERR_INVALID_ARGS: buffer is an invalid pointer/m,
       /^read it while suspended: ok$/m,
     ],
     "example:magenta": [

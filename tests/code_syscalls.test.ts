@@ -8,6 +8,8 @@ import type { KernelSession } from "../client/zxsim.ts";
 import { ARCHES } from "./helpers.ts";
 import { returnCode, session, symbol, terminated } from "./program_helpers.ts";
 import { loadElf } from "../client/loader.ts";
+import { SYSCALLS } from "../kernel/syscalls/table.ts";
+import { syscallName, syscallNumber } from "../kernel/vdso/numbers.ts";
 
 const FIXTURES = new URL("./fixtures/syscalls/", import.meta.url);
 const fixture = (arch: string, name: string) =>
@@ -22,7 +24,11 @@ async function vdsoBase(k: KernelSession, name: string): Promise<number> {
 }
 
 /** Runs case `which` of the abi program; its return code is what it observed. */
-async function abiCase(k: KernelSession, which: number): Promise<{ code: number; text: string }> {
+async function abiCase(
+  k: KernelSession,
+  which: number,
+  arg1: "process" | "vmar" = "process",
+): Promise<{ code: number; text: string }> {
   const bytes = fixture(k.arch, "abi");
   const program = await loadElf(k, bytes, { name: `abi-${which}`, start: false });
   const value = new Uint8Array(8);
@@ -32,7 +38,21 @@ async function abiCase(k: KernelSession, which: number): Promise<{ code: number;
     vaddr: Number(symbol(bytes, "which")),
     buffer: value.toBase64(),
   });
-  await startProgram(k, program);
+  if (arg1 === "vmar") {
+    const { out } = await k.zx.handle_duplicate({
+      handle: program.vmar,
+      rights: "ZX_RIGHT_SAME_RIGHTS",
+    });
+    await k.zx.process_start({
+      handle: program.process,
+      thread: program.thread,
+      entry: Number(program.entry),
+      stack: Number(program.sp),
+      arg1: out,
+    });
+  } else {
+    await startProgram(k, program);
+  }
   await terminated(k, program.process);
   return { code: await returnCode(k, program.process), text: (await k.debuglog()).text };
 }
@@ -126,6 +146,11 @@ for (const arch of ARCHES) {
     assert.equal((await abiCase(k, 7)).code, 1);
   });
 
+  Deno.test(`[${arch}] a seven-argument syscall (vmar_map) from code maps memory`, async () => {
+    const k = await session(arch);
+    assert.equal((await abiCase(k, 8, "vmar")).code, 1042);
+  });
+
   Deno.test(
     `[${arch}] a thread blocked in a syscall is suspended inside it; its result can be changed`,
     async () => {
@@ -177,3 +202,26 @@ for (const arch of ARCHES) {
     },
   );
 }
+
+Deno.test("every zx syscall can be called from code: a C signature and a number", () => {
+  for (const syscall of SYSCALLS.filter((s) => s.abis.includes("zx"))) {
+    assert.ok(syscall.c, `${syscall.name} has a C signature`);
+    assert.notEqual(syscallNumber(syscall.name), undefined, `${syscall.name} has a number`);
+    // Every pointer size names a C parameter that exists.
+    for (const param of syscall.c!) {
+      if ("size" in param && typeof param.size === "string") {
+        assert.ok(syscall.c!.some((p) => p.name === param.size), `${syscall.name}.${param.name}`);
+      }
+    }
+    assert.ok(syscall.c!.length <= 8, "at most eight arguments reach the kernel");
+  }
+});
+
+Deno.test("the programs' header numbers the syscalls as the kernel does", () => {
+  const header = Deno.readTextFileSync(new URL("./fixtures/programs/zxsim.h", import.meta.url));
+  const defines = [...header.matchAll(/#define ZX_SYS_(\w+) (\d+)/g)];
+  assert.ok(defines.length > 20);
+  for (const [, name, number] of defines) assert.equal(syscallNumber(name), Number(number), name);
+  assert.equal(syscallName(96), "debug_write");
+  assert.equal(syscallNumber("vcpu_resume"), 133);
+});

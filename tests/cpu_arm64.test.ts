@@ -406,7 +406,8 @@ Deno.test("arm64 core: divides (by zero gives 0, MIN / -1 gives MIN)", () => {
 });
 
 Deno.test("arm64 core: clz, cls, rbit, rev", () => {
-  const rbit64 = (v: bigint) => BigInt("0b" + v.toString(2).padStart(64, "0").split("").reverse().join(""));
+  const rbit64 = (v: bigint) =>
+    BigInt("0b" + v.toString(2).padStart(64, "0").split("").reverse().join(""));
   const bytes = (v: bigint, n: number) =>
     Array.from({ length: n }, (_, i) => (v >> BigInt(8 * i)) & 0xffn);
   const fromBytes = (b: bigint[]) => b.reduce((acc, x, i) => acc | (x << BigInt(8 * i)), 0n);
@@ -416,7 +417,10 @@ Deno.test("arm64 core: clz, cls, rbit, rev", () => {
     const a32 = a & M32;
     assert.equal(alu("clz32", { x1: a }), a32 === 0n ? 32n : BigInt(32 - a32.toString(2).length));
     const sx = signed64(a) < 0n ? ~a & M64 : a;
-    assert.equal(alu("cls", { x1: a }), (sx === 0n ? 64n : BigInt(64 - sx.toString(2).length)) - 1n);
+    assert.equal(
+      alu("cls", { x1: a }),
+      (sx === 0n ? 64n : BigInt(64 - sx.toString(2).length)) - 1n,
+    );
     const sx32 = signed32(a32) < 0n ? ~a32 & M32 : a32;
     const cls32 = (sx32 === 0n ? 32n : BigInt(32 - sx32.toString(2).length)) - 1n;
     assert.equal(alu("cls32", { x1: a }), cls32);
@@ -610,7 +614,22 @@ function condHolds(cond: string, f: number): boolean {
 
 Deno.test("arm64 core: b.cond for every condition and every NZCV", () => {
   const r = rig("branch");
-  const conds = ["eq", "ne", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le"];
+  const conds = [
+    "eq",
+    "ne",
+    "cs",
+    "cc",
+    "mi",
+    "pl",
+    "vs",
+    "vc",
+    "hi",
+    "ls",
+    "ge",
+    "lt",
+    "gt",
+    "le",
+  ];
   for (const cond of [...conds, "al", "nv"]) {
     for (let f = 0; f < 16; f++) {
       r.start(`b_${cond}`, { nzcv: f });
@@ -950,9 +969,17 @@ Deno.test("arm64 core: ldp/stp, ldpsw, ldnp and writeback forms", () => {
     u64(BigInt.asIntN(32, le(PATTERN, 4, 4))),
   ]);
   r.step1("ldp_pre", { x1: A });
-  assert.deepEqual([r.x(0), r.x(3), r.x(1)], [le(PATTERN, 16, 8), le(PATTERN, 24, 8), BigInt(A + 16)]);
+  assert.deepEqual([r.x(0), r.x(3), r.x(1)], [
+    le(PATTERN, 16, 8),
+    le(PATTERN, 24, 8),
+    BigInt(A + 16),
+  ]);
   r.step1("ldp_post", { x1: A });
-  assert.deepEqual([r.x(0), r.x(3), r.x(1)], [le(PATTERN, 0, 8), le(PATTERN, 8, 8), BigInt(A + 16)]);
+  assert.deepEqual([r.x(0), r.x(3), r.x(1)], [
+    le(PATTERN, 0, 8),
+    le(PATTERN, 8, 8),
+    BigInt(A + 16),
+  ]);
   r.step1("ldnp", { x1: A });
   assert.deepEqual([r.x(0), r.x(3)], [le(PATTERN, 16, 8), le(PATTERN, 24, 8)]);
   r.step1("stp_pre", { x0: 1n, x3: 2n, x1: A + 0x100 });
@@ -1257,7 +1284,9 @@ const fromF32 = (b: bigint) => new Float32Array(new Uint32Array([Number(b)]).buf
 
 function simd(label: string, inputs: Inputs = {}, v: Record<number, bigint[]> = {}): Rig {
   const r = rig("simd");
-  for (let i = 0; i < 4; i++) vset(r, i, v[i] ?? [0xdead_beef_dead_beefn, 0xdead_beef_dead_beefn], 64);
+  for (let i = 0; i < 4; i++) {
+    vset(r, i, v[i] ?? [0xdead_beef_dead_beefn, 0xdead_beef_dead_beefn], 64);
+  }
   return r.step1(label, inputs);
 }
 
@@ -1270,7 +1299,16 @@ Deno.test("arm64 core: movi/mvni/orr/bic/fmov (vector immediate)", () => {
   assert.deepEqual(vget(simd("movi_16b"), 0, 64), [0x4141_4141_4141_4141n, 0x4141_4141_4141_4141n]);
   assert.deepEqual(vget(simd("movi_8b"), 0, 64), [0x7f7f_7f7f_7f7f_7f7fn, 0n]);
   assert.deepEqual(vget(simd("movi_4s_lsl8"), 0, 32), [0x1200n, 0x1200n, 0x1200n, 0x1200n]);
-  assert.deepEqual(vget(simd("mvni_4h"), 0, 16), [0xfffen, 0xfffen, 0xfffen, 0xfffen, 0n, 0n, 0n, 0n]);
+  assert.deepEqual(vget(simd("mvni_4h"), 0, 16), [
+    0xfffen,
+    0xfffen,
+    0xfffen,
+    0xfffen,
+    0n,
+    0n,
+    0n,
+    0n,
+  ]);
   assert.deepEqual(vget(simd("movi_d_mask"), 0, 64), [0xff00_ff00_00ff_00ffn, 0n]);
   const o = simd("orr_4s_imm", {}, { 0: Q(0x1n, 0x2_0000_0003n) });
   assert.deepEqual(vget(o, 0, 32), [0x8000_0001n, 0x8000_0000n, 0x8000_0003n, 0x8000_0002n]);
@@ -1281,21 +1319,41 @@ Deno.test("arm64 core: movi/mvni/orr/bic/fmov (vector immediate)", () => {
 });
 
 Deno.test("arm64 core: dup, ins, umov, smov, fmov (general) and mov (vector)", () => {
-  assert.deepEqual(vget(simd("dup_16b_w", { x1: 0x1_23ab }), 0, 64), [0xabab_abab_abab_ababn, 0xabab_abab_abab_ababn]);
+  assert.deepEqual(vget(simd("dup_16b_w", { x1: 0x1_23ab }), 0, 64), [
+    0xabab_abab_abab_ababn,
+    0xabab_abab_abab_ababn,
+  ]);
   assert.deepEqual(vget(simd("dup_8b_w", { x1: 0x5a }), 0, 64), [0x5a5a_5a5a_5a5a_5a5an, 0n]);
-  assert.deepEqual(vget(simd("dup_2d_x", { x1: 0x1234_5678_9abc_def0n }), 0, 64), [0x1234_5678_9abc_def0n, 0x1234_5678_9abc_def0n]);
-  assert.deepEqual(vget(simd("dup_4s_elem", {}, { 1: V1 }), 0, 32), new Array(4).fill(0x0706_0504n));
+  assert.deepEqual(vget(simd("dup_2d_x", { x1: 0x1234_5678_9abc_def0n }), 0, 64), [
+    0x1234_5678_9abc_def0n,
+    0x1234_5678_9abc_def0n,
+  ]);
+  assert.deepEqual(
+    vget(simd("dup_4s_elem", {}, { 1: V1 }), 0, 32),
+    new Array(4).fill(0x0706_0504n),
+  );
   assert.deepEqual(vget(simd("dup_scalar_s", {}, { 1: V1 }), 0, 64), [0x0f0e_0d0cn, 0n]);
   assert.deepEqual(vget(simd("ins_d1", { x1: 7n }, { 0: V1 }), 0, 64), [V1[0], 7n]);
-  assert.deepEqual(vget(simd("ins_s2", { x1: 0xffff_ffff_1234_5678n }, { 0: V1 }), 0, 32), [0x0302_0100n, 0x0706_0504n, 0x1234_5678n, 0x0f0e_0d0cn]);
+  assert.deepEqual(vget(simd("ins_s2", { x1: 0xffff_ffff_1234_5678n }, { 0: V1 }), 0, 32), [
+    0x0302_0100n,
+    0x0706_0504n,
+    0x1234_5678n,
+    0x0f0e_0d0cn,
+  ]);
   assert.deepEqual(vget(simd("ins_elem", {}, { 0: V1, 1: V2 }), 0, 16)[7], 0xe0f0n);
   assert.equal(simd("umov_b3", { x0: M64 }, { 1: V1 }).x(0), 3n);
   assert.equal(simd("umov_d1", {}, { 1: V1 }).x(0), V1[1]);
   assert.equal(simd("smov_h1", {}, { 1: V2 }).x(0), u64(BigInt.asIntN(16, 0xc0d0n)));
   assert.equal(simd("smov_b_w", { x0: M64 }, { 1: V2 }).x(0), 0xffff_fff0n);
-  assert.deepEqual(vget(simd("fmov_d_x", { x1: 0x4000_0000_0000_0000n }, { 0: V1 }), 0, 64), [0x4000_0000_0000_0000n, 0n]);
+  assert.deepEqual(vget(simd("fmov_d_x", { x1: 0x4000_0000_0000_0000n }, { 0: V1 }), 0, 64), [
+    0x4000_0000_0000_0000n,
+    0n,
+  ]);
   assert.equal(simd("fmov_x_d", {}, { 1: V2 }).x(0), V2[0]);
-  assert.deepEqual(vget(simd("fmov_s_w", { x1: 0xffff_ffff_3f80_0000n }, { 0: V1 }), 0, 64), [0x3f80_0000n, 0n]);
+  assert.deepEqual(vget(simd("fmov_s_w", { x1: 0xffff_ffff_3f80_0000n }, { 0: V1 }), 0, 64), [
+    0x3f80_0000n,
+    0n,
+  ]);
   assert.equal(simd("fmov_w_s", { x0: M64 }, { 1: V2 }).x(0), 0xc0d0_e0f0n);
   assert.deepEqual(vget(simd("fmov_v_d1", { x1: 9n }, { 0: V1 }), 0, 64), [V1[0], 9n]);
   assert.equal(simd("fmov_x_v_d1", {}, { 1: V2 }).x(0), V2[1]);
@@ -1324,12 +1382,18 @@ Deno.test("arm64 core: SIMD&FP loads and stores (q pairs, d/s/h/b, ld1/st1/ld2/s
   assert.deepEqual([...vget(s, 0, 64), ...vget(s, 1, 64)], [at(0, 8), 0n, at(8, 8), 0n]);
   s = simd("ldp_s", { x1: A });
   assert.deepEqual([vget(s, 0, 64)[0], vget(s, 1, 64)[0]], [at(0, 4), at(4, 4)]);
-  assert.deepEqual(vget(simd("ldr_q_lit"), 0, 64), [0x0706_0504_0302_0100n, 0x0f0e_0d0c_0b0a_0908n]);
+  assert.deepEqual(vget(simd("ldr_q_lit"), 0, 64), [
+    0x0706_0504_0302_0100n,
+    0x0f0e_0d0c_0b0a_0908n,
+  ]);
   // Stores.
   const B = DATA + 0x800;
   r.poke(B - 64, new Uint8Array(192));
   simd("stp_q", { x1: B }, { 0: V1, 1: V2 });
-  assert.deepEqual([r.peek64(B), r.peek64(B + 8), r.peek64(B + 16), r.peek64(B + 24)], [...V1, ...V2]);
+  assert.deepEqual([r.peek64(B), r.peek64(B + 8), r.peek64(B + 16), r.peek64(B + 24)], [
+    ...V1,
+    ...V2,
+  ]);
   s = simd("stp_q_pre", { x1: B }, { 0: V2, 1: V1 });
   assert.deepEqual([r.peek64(B - 32), r.peek64(B - 8), s.x(1)], [V2[0], V1[1], BigInt(B - 32)]);
   simd("str_q", { x1: B }, { 0: V2 });
@@ -1343,15 +1407,27 @@ Deno.test("arm64 core: SIMD&FP loads and stores (q pairs, d/s/h/b, ld1/st1/ld2/s
   s = simd("ld1_16b", { x1: A });
   assert.deepEqual(vget(s, 0, 64), bytesFrom(0));
   s = simd("ld1_2r", { x1: A });
-  assert.deepEqual([...vget(s, 0, 64), ...vget(s, 1, 64), s.x(1)], [...bytesFrom(0), ...bytesFrom(16), BigInt(A + 32)]);
+  assert.deepEqual([...vget(s, 0, 64), ...vget(s, 1, 64), s.x(1)], [
+    ...bytesFrom(0),
+    ...bytesFrom(16),
+    BigInt(A + 32),
+  ]);
   simd("st1_4r", { x1: B }, { 0: V1, 1: V2, 2: V2, 3: V1 });
   assert.deepEqual([r.peek64(B), r.peek64(B + 24), r.peek64(B + 56)], [V1[0], V2[1], V1[1]]);
   s = simd("ld2_8h", { x1: A });
   const h = (off: number) => at(off, 2);
   assert.deepEqual(vget(s, 0, 16).slice(0, 3), [h(0), h(4), h(8)]);
   assert.deepEqual(vget(s, 1, 16).slice(0, 3), [h(2), h(6), h(10)]);
-  simd("st2_4s", { x1: B }, { 0: Q(0x1111_1111_0000_0000n, 0x3333_3333_2222_2222n), 1: Q(0xbbbb_bbbb_aaaa_aaaan, 0n) });
-  assert.deepEqual([r.peek32(B), r.peek32(B + 4), r.peek32(B + 8), r.peek32(B + 12)], [0, 0xaaaa_aaaa, 0x1111_1111, 0xbbbb_bbbb]);
+  simd("st2_4s", { x1: B }, {
+    0: Q(0x1111_1111_0000_0000n, 0x3333_3333_2222_2222n),
+    1: Q(0xbbbb_bbbb_aaaa_aaaan, 0n),
+  });
+  assert.deepEqual([r.peek32(B), r.peek32(B + 4), r.peek32(B + 8), r.peek32(B + 12)], [
+    0,
+    0xaaaa_aaaa,
+    0x1111_1111,
+    0xbbbb_bbbb,
+  ]);
   s = simd("ld1_lane", { x1: A }, { 0: V2 });
   assert.deepEqual(vget(s, 0, 32), [0xc0d0_e0f0n, at(0, 4), 0x8002_0304n, 0xff00_7f01n]);
   s = simd("st1_lane", { x1: B, x2: 5 }, { 0: V2 });
@@ -1375,63 +1451,174 @@ Deno.test("arm64 core: integer vector arithmetic", () => {
   assert.deepEqual(run("add_2d", 64, [M64, 5n], [1n, 7n]), [0n, 12n]);
   assert.deepEqual(run("sub_16b", 8, [0n, 5n], [1n, 3n]).slice(0, 3), [0xffn, 2n, 0n]);
   assert.deepEqual(run("sub_d", 64, [0n, 9n], [1n, 1n]), [M64, 0n]);
-  assert.deepEqual(run("mul_8h", 16, [0x100n, 3n], [0x101n, 0xffffn]).slice(0, 2), [0x100n, 0xfffdn]);
-  assert.deepEqual(run("mla_4s", 32, [2n, 3n], [5n, 0xffff_ffffn], [1n, 1n]).slice(0, 2), [11n, 0xffff_fffen]);
-  const x = [0x0f0f_0f0f_f0f0_f0f0n, 0x1234n], y = [0x00ff_00ff_00ff_00ffn, M64], z = [0xffff_0000_ffff_0000n, 0n];
+  assert.deepEqual(run("mul_8h", 16, [0x100n, 3n], [0x101n, 0xffffn]).slice(0, 2), [
+    0x100n,
+    0xfffdn,
+  ]);
+  assert.deepEqual(run("mla_4s", 32, [2n, 3n], [5n, 0xffff_ffffn], [1n, 1n]).slice(0, 2), [
+    11n,
+    0xffff_fffen,
+  ]);
+  const x = [0x0f0f_0f0f_f0f0_f0f0n, 0x1234n],
+    y = [0x00ff_00ff_00ff_00ffn, M64],
+    z = [0xffff_0000_ffff_0000n, 0n];
   const bitwise = (label: string) => vget(simd(label, {}, { 0: z, 1: x, 2: y }), 0, 64);
   assert.deepEqual(bitwise("and_16b"), [x[0] & y[0], x[1] & y[1]]);
   assert.deepEqual(bitwise("orr_8b"), [x[0] | y[0], 0n]);
   assert.deepEqual(bitwise("eor_16b"), [x[0] ^ y[0], x[1] ^ y[1]]);
   assert.deepEqual(bitwise("bic_16b"), [x[0] & ~y[0] & M64, 0n]);
-  assert.deepEqual(bitwise("bsl"), [(z[0] & x[0]) | (~z[0] & y[0] & M64), (z[1] & x[1]) | (~z[1] & y[1] & M64)]);
-  assert.deepEqual(bitwise("bit"), [(z[0] & ~y[0] & M64) | (x[0] & y[0]), (z[1] & ~y[1] & M64) | (x[1] & y[1])]);
-  assert.deepEqual(bitwise("bif"), [(z[0] & y[0]) | (x[0] & ~y[0] & M64), (z[1] & y[1]) | (x[1] & ~y[1] & M64)]);
-  assert.deepEqual(run("cmeq_16b", 8, [1n, 2n, 3n], [1n, 0n, 3n]).slice(0, 4), [0xffn, 0n, 0xffn, 0xffn]);
+  assert.deepEqual(bitwise("bsl"), [
+    (z[0] & x[0]) | (~z[0] & y[0] & M64),
+    (z[1] & x[1]) | (~z[1] & y[1] & M64),
+  ]);
+  assert.deepEqual(bitwise("bit"), [
+    (z[0] & ~y[0] & M64) | (x[0] & y[0]),
+    (z[1] & ~y[1] & M64) | (x[1] & y[1]),
+  ]);
+  assert.deepEqual(bitwise("bif"), [
+    (z[0] & y[0]) | (x[0] & ~y[0] & M64),
+    (z[1] & y[1]) | (x[1] & ~y[1] & M64),
+  ]);
+  assert.deepEqual(run("cmeq_16b", 8, [1n, 2n, 3n], [1n, 0n, 3n]).slice(0, 4), [
+    0xffn,
+    0n,
+    0xffn,
+    0xffn,
+  ]);
   assert.deepEqual(run("cmeq_zero", 8, [0n, 2n], []).slice(0, 3), [0xffn, 0n, 0xffn]);
-  assert.deepEqual(run("cmgt_4s", 32, [1n, 0x8000_0000n, 5n, 0n], [0n, 1n, 5n, 0xffff_ffffn]), [M32, 0n, 0n, M32]);
+  assert.deepEqual(run("cmgt_4s", 32, [1n, 0x8000_0000n, 5n, 0n], [0n, 1n, 5n, 0xffff_ffffn]), [
+    M32,
+    0n,
+    0n,
+    M32,
+  ]);
   assert.deepEqual(run("cmhi_8h", 16, [1n, 0x8000n], [0n, 1n]).slice(0, 3), [0xffffn, 0xffffn, 0n]);
   assert.deepEqual(run("cmhs_2d", 64, [5n, 1n], [5n, M64]), [M64, 0n]);
   assert.deepEqual(run("cmtst_4s", 32, [6n, 1n], [2n, 2n]).slice(0, 2), [M32, 0n]);
   assert.deepEqual(run("umax_16b", 8, [1n, 0xf0n], [0x80n, 0x10n]).slice(0, 2), [0x80n, 0xf0n]);
-  assert.deepEqual(run("smin_4s", 32, [1n, 0xffff_fff0n], [0x8000_0000n, 0x10n]).slice(0, 2), [0x8000_0000n, 0xffff_fff0n]);
+  assert.deepEqual(run("smin_4s", 32, [1n, 0xffff_fff0n], [0x8000_0000n, 0x10n]).slice(0, 2), [
+    0x8000_0000n,
+    0xffff_fff0n,
+  ]);
   assert.deepEqual(run("addp_4s", 32, [1n, 2n, 3n, 4n], [10n, 20n, 30n, 40n]), [3n, 7n, 30n, 70n]);
   assert.deepEqual(vget(simd("addp_d", {}, { 1: [M64, 2n] }), 0, 64), [1n, 0n]);
-  assert.deepEqual(run("uaddw_2d", 64, [M64, 10n], [0xffff_ffffn | (5n << 32n), 0n]), [0xffff_fffen, 15n]);
-  assert.deepEqual(vget(simd("uaddw2_4s", {}, { 1: v([1n, 2n, 3n, 4n], 32), 2: v([0n, 0n, 0n, 0n, 0xffffn, 1n, 2n, 3n], 16) }), 0, 32), [0x1_0000n, 3n, 5n, 7n]);
-  assert.deepEqual(run("saddl_8h", 8, [0xffn, 0x7fn], [0xffn, 0x7fn], [], 16).slice(0, 2), [0xfffen, 0xfen]);
-  assert.deepEqual(run("umull_2d", 32, [0xffff_ffffn, 3n], [0xffff_ffffn, 5n], [], 64), [0xffff_fffe_0000_0001n, 15n]);
-  assert.deepEqual(vget(simd("smull2_2d", {}, { 1: v([0n, 0n, 0xffff_ffffn, 0x8000_0000n], 32), 2: v([0n, 0n, 2n, 0x8000_0000n], 32) }), 0, 64), [u64(-2n), 0x4000_0000_0000_0000n]);
+  assert.deepEqual(run("uaddw_2d", 64, [M64, 10n], [0xffff_ffffn | (5n << 32n), 0n]), [
+    0xffff_fffen,
+    15n,
+  ]);
+  assert.deepEqual(
+    vget(
+      simd("uaddw2_4s", {}, {
+        1: v([1n, 2n, 3n, 4n], 32),
+        2: v([0n, 0n, 0n, 0n, 0xffffn, 1n, 2n, 3n], 16),
+      }),
+      0,
+      32,
+    ),
+    [0x1_0000n, 3n, 5n, 7n],
+  );
+  assert.deepEqual(run("saddl_8h", 8, [0xffn, 0x7fn], [0xffn, 0x7fn], [], 16).slice(0, 2), [
+    0xfffen,
+    0xfen,
+  ]);
+  assert.deepEqual(run("umull_2d", 32, [0xffff_ffffn, 3n], [0xffff_ffffn, 5n], [], 64), [
+    0xffff_fffe_0000_0001n,
+    15n,
+  ]);
+  assert.deepEqual(
+    vget(
+      simd("smull2_2d", {}, {
+        1: v([0n, 0n, 0xffff_ffffn, 0x8000_0000n], 32),
+        2: v([0n, 0n, 2n, 0x8000_0000n], 32),
+      }),
+      0,
+      64,
+    ),
+    [u64(-2n), 0x4000_0000_0000_0000n],
+  );
   const bytes16 = Array.from({ length: 16 }, (_, i) => BigInt(200 + i));
-  assert.deepEqual(vget(simd("uaddlv_h", {}, { 1: v(bytes16, 8) }), 0, 64), [bytes16.reduce((p, q) => p + q), 0n]);
-  assert.deepEqual(vget(simd("uaddlv_d", {}, { 1: v([M32, M32, M32, M32], 32) }), 0, 64), [4n * M32, 0n]);
-  assert.deepEqual(vget(simd("addv_b", {}, { 1: v(bytes16, 8) }), 0, 64), [bytes16.reduce((p, q) => p + q) & 0xffn, 0n]);
+  assert.deepEqual(vget(simd("uaddlv_h", {}, { 1: v(bytes16, 8) }), 0, 64), [
+    bytes16.reduce((p, q) => p + q),
+    0n,
+  ]);
+  assert.deepEqual(vget(simd("uaddlv_d", {}, { 1: v([M32, M32, M32, M32], 32) }), 0, 64), [
+    4n * M32,
+    0n,
+  ]);
+  assert.deepEqual(vget(simd("addv_b", {}, { 1: v(bytes16, 8) }), 0, 64), [
+    bytes16.reduce((p, q) => p + q) & 0xffn,
+    0n,
+  ]);
   assert.deepEqual(vget(simd("umaxv_s", {}, { 1: v([1n, M32, 3n, 4n], 32) }), 0, 64), [M32, 0n]);
-  assert.deepEqual(vget(simd("sminv_h", {}, { 1: v([1n, 0xffffn, 0x8000n, 4n, 0n, 0n, 0n, 0n], 16) }), 0, 64), [0x8000n, 0n]);
-  assert.deepEqual(vget(simd("addv_h", {}, { 1: v([1n, 2n, 3n, 4n, 100n, 100n, 100n, 100n], 16) }), 0, 64), [10n, 0n]);
+  assert.deepEqual(
+    vget(simd("sminv_h", {}, { 1: v([1n, 0xffffn, 0x8000n, 4n, 0n, 0n, 0n, 0n], 16) }), 0, 64),
+    [0x8000n, 0n],
+  );
+  assert.deepEqual(
+    vget(simd("addv_h", {}, { 1: v([1n, 2n, 3n, 4n, 100n, 100n, 100n, 100n], 16) }), 0, 64),
+    [10n, 0n],
+  );
   assert.deepEqual(run("cnt_8b", 8, [0xffn, 0x81n, 0n, 7n], []).slice(0, 5), [8n, 2n, 0n, 3n, 0n]);
   assert.deepEqual(vget(simd("not_16b", {}, { 1: V1 }), 0, 64), [~V1[0] & M64, ~V1[1] & M64]);
-  assert.deepEqual(run("neg_4s", 32, [1n, 0n, 0x8000_0000n, 5n], []), [M32, 0n, 0x8000_0000n, u64(-5n) & M32]);
+  assert.deepEqual(run("neg_4s", 32, [1n, 0n, 0x8000_0000n, 5n], []), [
+    M32,
+    0n,
+    0x8000_0000n,
+    u64(-5n) & M32,
+  ]);
   assert.deepEqual(run("abs_2d", 64, [u64(-7n), 7n], []), [7n, 7n]);
-  assert.deepEqual(vget(simd("rev64_16b", {}, { 1: V1 }), 0, 64), [0x0001_0203_0405_0607n, 0x0809_0a0b_0c0d_0e0fn]);
+  assert.deepEqual(vget(simd("rev64_16b", {}, { 1: V1 }), 0, 64), [
+    0x0001_0203_0405_0607n,
+    0x0809_0a0b_0c0d_0e0fn,
+  ]);
   assert.deepEqual(vget(simd("xtn_8b", {}, { 1: V1 }), 0, 64), [0x0e0c_0a08_0604_0200n, 0n]);
-  assert.deepEqual(vget(simd("xtn2_4s", {}, { 0: V2, 1: V1 }), 0, 32), [0xc0d0_e0f0n, 0x8090_a0b0n, 0x0302_0100n, 0x0b0a_0908n]);
-  assert.deepEqual(run("uaddlp_8h", 8, [0xffn, 0xffn, 1n, 2n], [], [], 16).slice(0, 2), [0x1fen, 3n]);
+  assert.deepEqual(vget(simd("xtn2_4s", {}, { 0: V2, 1: V1 }), 0, 32), [
+    0xc0d0_e0f0n,
+    0x8090_a0b0n,
+    0x0302_0100n,
+    0x0b0a_0908n,
+  ]);
+  assert.deepEqual(run("uaddlp_8h", 8, [0xffn, 0xffn, 1n, 2n], [], [], 16).slice(0, 2), [
+    0x1fen,
+    3n,
+  ]);
   assert.deepEqual(run("ushr_4s", 32, [0x8000_0000n, 7n], []).slice(0, 2), [0x1000_0000n, 0n]);
   assert.deepEqual(run("sshr_2d", 64, [u64(-5n), 5n], []), [M64, 0n]);
   assert.deepEqual(run("shl_8h", 16, [0x1234n], []).slice(0, 1), [0x2340n]);
   assert.deepEqual(vget(simd("ushr_d", {}, { 1: V1 }), 0, 64), [0x0706_0504n, 0n]);
   assert.deepEqual(run("ushll_8h", 8, [0xffn, 1n], [], [], 16).slice(0, 2), [0xffn, 1n]);
-  assert.deepEqual(vget(simd("sshll2_2d", {}, { 1: v([0n, 0n, 0x8000_0000n, 3n], 32) }), 0, 64), [u64(-(1n << 32n)), 6n]);
-  assert.deepEqual(run("shrn_8b", 16, [0x1234n, 0xfff0n], [], [], 8).slice(0, 3), [0x23n, 0xffn, 0n]);
+  assert.deepEqual(vget(simd("sshll2_2d", {}, { 1: v([0n, 0n, 0x8000_0000n, 3n], 32) }), 0, 64), [
+    u64(-(1n << 32n)),
+    6n,
+  ]);
+  assert.deepEqual(run("shrn_8b", 16, [0x1234n, 0xfff0n], [], [], 8).slice(0, 3), [
+    0x23n,
+    0xffn,
+    0n,
+  ]);
   assert.deepEqual(run("sli_4s", 32, [0x11n], [], [0xffff_ffffn]).slice(0, 1), [0x11ffn]);
   assert.deepEqual(run("sri_2d", 64, [0x1234_0000n], [], [M64]), [0xffff_0000_0000_1234n, 0n]);
   assert.deepEqual(run("usra_4s", 32, [0x8000_0000n], [], [5n]).slice(0, 1), [6n]);
-  assert.deepEqual(vget(simd("ext_16b", {}, { 1: V1, 2: V2 }), 0, 64), [0x0a09_0807_0605_0403n, 0xd0e0_f00f_0e0d_0c0bn]);
+  assert.deepEqual(vget(simd("ext_16b", {}, { 1: V1, 2: V2 }), 0, 64), [
+    0x0a09_0807_0605_0403n,
+    0xd0e0_f00f_0e0d_0c0bn,
+  ]);
   assert.deepEqual(run("zip1_4s", 32, [1n, 2n, 3n, 4n], [5n, 6n, 7n, 8n]), [1n, 5n, 2n, 6n]);
-  assert.deepEqual(run("zip2_16b", 8, bytes16, bytes16.map((q) => q + 50n)).slice(0, 2), [208n, 258n & 0xffn]);
-  assert.deepEqual(run("uzp1_8h", 16, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n], [9n, 10n, 11n, 12n, 13n, 14n, 15n, 16n]), [1n, 3n, 5n, 7n, 9n, 11n, 13n, 15n]);
+  assert.deepEqual(run("zip2_16b", 8, bytes16, bytes16.map((q) => q + 50n)).slice(0, 2), [
+    208n,
+    258n & 0xffn,
+  ]);
+  assert.deepEqual(
+    run("uzp1_8h", 16, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n], [9n, 10n, 11n, 12n, 13n, 14n, 15n, 16n]),
+    [1n, 3n, 5n, 7n, 9n, 11n, 13n, 15n],
+  );
   assert.deepEqual(run("uzp2_4s", 32, [1n, 2n, 3n, 4n], [5n, 6n, 7n, 8n]), [2n, 4n, 6n, 8n]);
-  assert.deepEqual(run("trn1_16b", 8, bytes16, bytes16.map((q) => q + 50n)).slice(0, 4), [200n, 250n, 202n, 252n]);
+  assert.deepEqual(run("trn1_16b", 8, bytes16, bytes16.map((q) => q + 50n)).slice(0, 4), [
+    200n,
+    250n,
+    202n,
+    252n,
+  ]);
   assert.deepEqual(run("trn2_2d", 64, [1n, 2n], [3n, 4n]), [2n, 4n]);
   const tbl = vget(simd("tbl1", {}, { 1: V2, 2: v([0n, 15n, 16n, 255n, 8n], 8) }), 0, 8);
   assert.deepEqual(tbl.slice(0, 6), [0xf0n, 0xffn, 0n, 0n, 0x04n, 0xf0n]);
@@ -1445,8 +1632,10 @@ Deno.test("arm64 core: integer vector arithmetic", () => {
 Deno.test("arm64 core: scalar and vector floating point", () => {
   const d = (x: number) => [f64bits(x), 0n];
   const s = (x: number) => [f32bits(x), 0n];
-  const fd = (label: string, a: number, b = 0, c = 0) => fromF64(vget(simd(label, {}, { 1: d(a), 2: d(b), 3: d(c) }), 0, 64)[0]);
-  const fs = (label: string, a: number, b = 0, c = 0) => fromF32(vget(simd(label, {}, { 1: s(a), 2: s(b), 3: s(c) }), 0, 32)[0]);
+  const fd = (label: string, a: number, b = 0, c = 0) =>
+    fromF64(vget(simd(label, {}, { 1: d(a), 2: d(b), 3: d(c) }), 0, 64)[0]);
+  const fs = (label: string, a: number, b = 0, c = 0) =>
+    fromF32(vget(simd(label, {}, { 1: s(a), 2: s(b), 3: s(c) }), 0, 32)[0]);
   assert.equal(fd("fadd_d", 0.1, 0.2), 0.1 + 0.2);
   assert.equal(fs("fsub_s", 1, 1e-8), Math.fround(1 - Math.fround(1e-8)));
   assert.equal(fd("fmul_d", 3, -0.5), -1.5);
@@ -1466,8 +1655,13 @@ Deno.test("arm64 core: scalar and vector floating point", () => {
   assert.equal(fd("fmadd_d", 2, 3, 10), 16);
   assert.equal(fs("fmsub_s", 2, 3, 10), 4);
   assert.equal(fd("fnmadd_d", 2, 3, 10), -16);
-  assert.deepEqual(vget(simd("fadd_d", {}, { 0: V1, 1: d(1), 2: d(2) }), 0, 64)[1], 0n, "scalar write clears the top");
-  const cmp = (label: string, a: number, b: number, f = s) => simd(label, { nzcv: 0 }, { 1: f(a), 2: f(b) }).nzcv;
+  assert.deepEqual(
+    vget(simd("fadd_d", {}, { 0: V1, 1: d(1), 2: d(2) }), 0, 64)[1],
+    0n,
+    "scalar write clears the top",
+  );
+  const cmp = (label: string, a: number, b: number, f = s) =>
+    simd(label, { nzcv: 0 }, { 1: f(a), 2: f(b) }).nzcv;
   assert.equal(cmp("fcmp_d", 1, 2, d), 0b1000);
   assert.equal(cmp("fcmp_d", 2, 2, d), 0b0110);
   assert.equal(cmp("fcmp_d", 3, 2, d), 0b0010);
@@ -1509,17 +1703,64 @@ Deno.test("arm64 core: scalar and vector floating point", () => {
   };
   const lanes4 = (q: bigint[]) => [...new Float32Array(new BigUint64Array(q).buffer)];
   const lanes2 = (q: bigint[]) => [...new Float64Array(new BigUint64Array(q).buffer)];
-  assert.deepEqual(lanes4(vget(simd("fadd_4s", {}, { 1: v4(1, 2, 3, 4), 2: v4(0.5, 0.5, 0.5, 0.5) }), 0, 64)), [1.5, 2.5, 3.5, 4.5]);
-  assert.deepEqual(lanes2(vget(simd("fmul_2d", {}, { 1: [f64bits(2), f64bits(3)], 2: [f64bits(4), f64bits(-1)] }), 0, 64)), [8, -3]);
-  assert.deepEqual(lanes2(vget(simd("fmla_2d", {}, { 0: [f64bits(1), f64bits(1)], 1: [f64bits(2), f64bits(3)], 2: [f64bits(4), f64bits(-1)] }), 0, 64)), [9, -2]);
-  assert.deepEqual(lanes2(vget(simd("faddp_d", {}, { 1: [f64bits(2), f64bits(3)] }), 0, 64)), [5, 0]);
-  assert.deepEqual(lanes4(vget(simd("faddp_4s", {}, { 1: v4(1, 2, 3, 4), 2: v4(10, 20, 30, 40) }), 0, 64)), [3, 7, 30, 70]);
-  assert.deepEqual(vget(simd("fcmgt_4s", {}, { 1: v4(1, 2, NaN, 4), 2: v4(0, 2, 1, 5) }), 0, 32), [M32, 0n, 0n, 0n]);
+  assert.deepEqual(
+    lanes4(vget(simd("fadd_4s", {}, { 1: v4(1, 2, 3, 4), 2: v4(0.5, 0.5, 0.5, 0.5) }), 0, 64)),
+    [1.5, 2.5, 3.5, 4.5],
+  );
+  assert.deepEqual(
+    lanes2(
+      vget(
+        simd("fmul_2d", {}, { 1: [f64bits(2), f64bits(3)], 2: [f64bits(4), f64bits(-1)] }),
+        0,
+        64,
+      ),
+    ),
+    [8, -3],
+  );
+  assert.deepEqual(
+    lanes2(
+      vget(
+        simd("fmla_2d", {}, {
+          0: [f64bits(1), f64bits(1)],
+          1: [f64bits(2), f64bits(3)],
+          2: [f64bits(4), f64bits(-1)],
+        }),
+        0,
+        64,
+      ),
+    ),
+    [9, -2],
+  );
+  assert.deepEqual(lanes2(vget(simd("faddp_d", {}, { 1: [f64bits(2), f64bits(3)] }), 0, 64)), [
+    5,
+    0,
+  ]);
+  assert.deepEqual(
+    lanes4(vget(simd("faddp_4s", {}, { 1: v4(1, 2, 3, 4), 2: v4(10, 20, 30, 40) }), 0, 64)),
+    [3, 7, 30, 70],
+  );
+  assert.deepEqual(vget(simd("fcmgt_4s", {}, { 1: v4(1, 2, NaN, 4), 2: v4(0, 2, 1, 5) }), 0, 32), [
+    M32,
+    0n,
+    0n,
+    0n,
+  ]);
   const ints = [1n | (u64(-2n) & M32) << 32n, 7n];
   assert.deepEqual(lanes4(vget(simd("scvtf_4s", {}, { 1: ints }), 0, 64)), [1, -2, 7, 0]);
-  assert.deepEqual(vget(simd("fcvtzs_2d", {}, { 1: [f64bits(-1.5), f64bits(1e20)] }), 0, 64), [M64, 0x7fff_ffff_ffff_ffffn]);
-  assert.deepEqual(lanes2(vget(simd("fneg_2d", {}, { 1: [f64bits(1), f64bits(-0)] }), 0, 64)), [-1, 0]);
-  assert.deepEqual(vget(simd("fcmeq_zero", {}, { 1: v4(0, -0, 1, NaN) }), 0, 32), [M32, M32, 0n, 0n]);
+  assert.deepEqual(vget(simd("fcvtzs_2d", {}, { 1: [f64bits(-1.5), f64bits(1e20)] }), 0, 64), [
+    M64,
+    0x7fff_ffff_ffff_ffffn,
+  ]);
+  assert.deepEqual(lanes2(vget(simd("fneg_2d", {}, { 1: [f64bits(1), f64bits(-0)] }), 0, 64)), [
+    -1,
+    0,
+  ]);
+  assert.deepEqual(vget(simd("fcmeq_zero", {}, { 1: v4(0, -0, 1, NaN) }), 0, 32), [
+    M32,
+    M32,
+    0n,
+    0n,
+  ]);
   assert.equal(fromF64(vget(simd("scvtf_scalar_d", {}, { 1: [u64(-3n), 0n] }), 0, 64)[0]), -3);
 });
 
@@ -1532,7 +1773,11 @@ function call(r: Rig, fn: string, ...args: (bigint | number)[]): bigint {
   args.forEach((a, i) => inputs[`x${i}`] = a);
   r.start(fn, inputs);
   const exit = r.run(50_000_000);
-  assert.equal(exit, EXIT.SW_BREAKPOINT, `${fn}: exit ${exit} at ${r.pc.toString(16)} detail ${r.core.detail.toString(16)}`);
+  assert.equal(
+    exit,
+    EXIT.SW_BREAKPOINT,
+    `${fn}: exit ${exit} at ${r.pc.toString(16)} detail ${r.core.detail.toString(16)}`,
+  );
   assert.equal(r.pc, RET, `${fn} returned`);
   assert.equal(r.core.detail, 0x99);
   assert.equal(r.sp, BigInt(STACK_TOP), `${fn}: stack balanced`);
@@ -1577,12 +1822,19 @@ for (const build of ["cprog", "cprog_gpr"]) {
     assert.equal(call(r, "collatz", 837799), 524n);
     const picks = [-1, 0, 1, 2, 3, 4, 5, 1000].map((x) => BigInt.asIntN(32, call(r, "pick", x)));
     assert.deepEqual(picks, [-1n, 5n, 7n, 11n, 13n, 99n, -1n, -1n]);
-    for (const [a, b] of [[100n, 7n], [-100n, 7n], [1n << 62n, 3n], [-(1n << 63n), -1n], [5n, M64]]) {
+    for (
+      const [a, b] of [[100n, 7n], [-100n, 7n], [1n << 62n, 3n], [-(1n << 63n), -1n], [5n, M64]]
+    ) {
       const q = BigInt.asIntN(64, a) / BigInt.asIntN(64, b);
       const m = u64(a) % u64(b);
       assert.equal(call(r, "divmix", a, b), u64(q + m), `divmix ${a} ${b}`);
     }
-    for (const [a, b] of [[M64, M64], [0x1234_5678_9abc_def0n, 0xfedc_ba98_7654_3210n], [1n << 63n, 2n]]) {
+    for (
+      const [a, b] of [[M64, M64], [0x1234_5678_9abc_def0n, 0xfedc_ba98_7654_3210n], [
+        1n << 63n,
+        2n,
+      ]]
+    ) {
       assert.equal(call(r, "umulhi", a, b), (a * b) >> 64n);
     }
     for (const x of [0n, 1n, M64, 0x8000_0000_0000_0001n, 0x0f0f_0f0f_0f0f_0f0fn]) {
@@ -1601,7 +1853,10 @@ for (const build of ["cprog", "cprog_gpr"]) {
         r.poke(dst - 16, new Uint8Array(n + 32).fill(0xcc));
         assert.equal(call(r, "memcpy", dst, src, n), BigInt(dst));
         assert.deepEqual(r.peek(dst, n), bytes, `memcpy ${n} ${sa} ${da}`);
-        assert.deepEqual([...r.peek(dst - 16, 16), ...r.peek(dst + n, 16)], new Array(32).fill(0xcc));
+        assert.deepEqual(
+          [...r.peek(dst - 16, 16), ...r.peek(dst + n, 16)],
+          new Array(32).fill(0xcc),
+        );
         assert.equal(call(r, "memset", dst, 0x1a5, n), BigInt(dst));
         assert.deepEqual([...r.peek(dst, n)], new Array(n).fill(0xa5), `memset ${n}`);
         assert.equal(r.peek(dst + n, 1)[0], 0xcc);
@@ -1629,7 +1884,10 @@ for (const build of ["cprog", "cprog_gpr"]) {
       const want = a.map((x, i) => BigInt.asIntN(32, BigInt(x + Math.imul(b[i], 3))));
       assert.deepEqual(peekInts(r, DATA, n, 4, true), want, `vadd ${n}`);
       if (n > 0) {
-        const longs = Array.from({ length: n }, () => BigInt.asIntN(64, BigInt(g.next().value) << 32n | BigInt(g.next().value)));
+        const longs = Array.from(
+          { length: n },
+          () => BigInt.asIntN(64, BigInt(g.next().value) << 32n | BigInt(g.next().value)),
+        );
         pokeInts(r, DATA, longs, 8);
         const max = longs.reduce((m, x) => (x > m ? x : m));
         assert.equal(BigInt.asIntN(64, call(r, "maxv", DATA, n)), max, `maxv ${n}`);
@@ -1638,7 +1896,10 @@ for (const build of ["cprog", "cprog_gpr"]) {
         const ints = Array.from({ length: n }, () => g.next().value | 0);
         pokeInts(r, DATA, ints, 4);
         call(r, "bubble", DATA, n);
-        assert.deepEqual(peekInts(r, DATA, n, 4, true), ints.map(BigInt).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+        assert.deepEqual(
+          peekInts(r, DATA, n, 4, true),
+          ints.map(BigInt).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)),
+        );
       }
     }
     pokeInts(r, DATA, [41], 4);

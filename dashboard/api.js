@@ -60,6 +60,15 @@ export function kernelSummary(kernel) {
   return request("GET", `/v1/kernels/${encodeURIComponent(kernel.id)}`, kernel.token);
 }
 
+/** GET /v1/kernels/{id}/debuglog: zx_debug_write output and crash reports, from record `from`. */
+export function debuglog(kernel, from = 0) {
+  return request(
+    "GET",
+    `/v1/kernels/${encodeURIComponent(kernel.id)}/debuglog?from=${from}`,
+    kernel.token,
+  );
+}
+
 /** POST /v1/zx/{name} as the kernel's token; resolves to the reply's outs. */
 export function syscall(kernel, name, body) {
   return request("POST", `/v1/zx/${name}`, kernel.token, body);

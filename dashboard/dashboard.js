@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { ApiError } from "./api.js";
+import { ensureCode } from "./code.js";
 import { byId, h } from "./dom.js";
 import { changedPaths, displayName, flattenRegs } from "./regs.js";
 import { regsError, showRegs } from "./registers.js";
@@ -73,12 +74,21 @@ async function openKernel({ id, token }) {
   renderRemembered();
   renderKernel();
   await renderThread();
+  await renderDebuglog();
 }
 
 async function refresh() {
   state.summary = await api.kernelSummary(state.kernel);
   renderKernel();
   await renderThread();
+}
+
+/** The kernel's debug log (what programs wrote with zx_debug_write, and crash reports). */
+async function renderDebuglog() {
+  const { text } = await api.debuglog(state.kernel);
+  byId("debuglog").textContent = text;
+  byId("debuglog").hidden = text === "";
+  byId("debuglog-empty").hidden = text !== "";
 }
 
 function renderKernel() {
@@ -167,6 +177,16 @@ async function renderThread() {
   byId("thread-handle").textContent = handle === undefined ? "none" : String(handle);
   byId("thread-lifecycle").textContent = thread.lifecycle;
   byId("thread-suspend-count").textContent = String(thread.suspend_count);
+  byId("thread-runs-code").textContent = thread.runs_code
+    ? "yes"
+    : thread.driven_by_client
+    ? "no (a token makes its syscalls)"
+    : "no";
+  const exception = thread.exception;
+  byId("thread-exception").textContent = exception
+    ? `${exception.type_name} at pc ${exception.pc}` +
+      (exception.fault_address ? `, address ${exception.fault_address}` : "")
+    : "none";
   byId("thread-tokens").textContent = tokens.length ? tokens.join(", ") : "none";
   byId("suspend").disabled = handle === undefined;
   byId("reread").disabled = handle === undefined;
@@ -256,7 +276,18 @@ async function writeRegister() {
 async function createThread(form) {
   const process = handleTo(state.summary.caller.process, "process");
   if (process === undefined) throw new Error("the caller's process holds no handle to itself");
-  const { name, entry, stack } = Object.fromEntries(new FormData(form));
+  const { name, entry, stack, map } = Object.fromEntries(new FormData(form));
+  // Threads run their code: started where nothing is mapped, one would fault
+  // and take the caller's process with it once resumed.
+  const mappedNow = map
+    ? await ensureCode(state.kernel, {
+      arch: state.summary.arch,
+      process,
+      vmars: callerProcess().handles.filter((x) => x.type_name === "vmar").map((x) => x.handle),
+      entry: entry.trim(),
+      stack: stack.trim(),
+    })
+    : [];
   const { out: thread } = await api.syscall(state.kernel, "thread_create", { process, name });
   const basic = await api.syscall(state.kernel, "object_get_info", {
     handle: thread,
@@ -277,7 +308,11 @@ async function createThread(form) {
   } finally {
     await refresh(); // the thread exists even if it did not start: show it
   }
-  notice(`Created thread ${koid} (handle ${thread}), suspended before its first instruction.`);
+  const mappedText = mappedNow.length ? ` Mapped ${mappedNow.join(" and ")} first.` : "";
+  notice(
+    `Created thread ${koid} (handle ${thread}), suspended before its first instruction.` +
+      mappedText,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -307,7 +342,11 @@ onSubmit("open-kernel-form", async (form) => {
 });
 onSubmit("new-thread-form", needKernel(createThread));
 onSubmit("write-form", needKernel(writeRegister));
-byId("refresh").addEventListener("click", () => run(needKernel(refresh)));
+byId("refresh").addEventListener("click", () =>
+  run(needKernel(async () => {
+    await refresh();
+    await renderDebuglog();
+  })));
 byId("suspend").addEventListener("click", () => run(needKernel(suspend)));
 byId("resume").addEventListener("click", () => run(needKernel(resume)));
 byId("reread").addEventListener("click", () => run(needKernel(renderThread)));

@@ -93,6 +93,14 @@ function threadNode(thread, ctx) {
     ),
     thread.koid === ctx.caller.thread ? h("span", { class: "badge caller" }, "caller") : null,
     thread.driven_by_client ? h("span", { class: "badge" }, "has a token") : null,
+    thread.runs_code ? h("span", { class: "badge code" }, "runs code") : null,
+    thread.exception
+      ? h(
+        "span",
+        { class: "badge dead", title: `pc ${thread.exception.pc}` },
+        thread.exception.type_name,
+      )
+      : null,
   );
 }
 

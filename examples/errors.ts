@@ -55,8 +55,7 @@ await runExample(async (client) => {
     );
     await attempt(
       "claim 160 bytes but send 3",
-      () =>
-        k.zx.thread_write_state({ handle: thread, kind: 0, buffer: "AAAA", buffer_size: 160 }),
+      () => k.zx.thread_write_state({ handle: thread, kind: 0, buffer: "AAAA", buffer_size: 160 }),
     );
     await attempt("read it while suspended", () => read(thread));
     await k.zx.handle_close({ handle: token });

@@ -167,6 +167,11 @@ type Call = Pick<SyscallStep, "abi" | "syscall" | "as" | "body">;
 
 /** Where every started thread starts: thread_start's entry point and stack. */
 const ENTRY = 0x1000000n, STACK = 0x2000000n;
+/** Where a process's root VMAR begins: vmar_map's offsets count from here. */
+const ROOT_VMAR_BASE = 0x200000n;
+const PAGE = 4096, STACK_SIZE = 0x10000;
+/** ZX_TIME_INFINITE: a deadline that never passes. */
+const INFINITE = "0x7fffffffffffffff";
 
 /**
  * The thread-state calls read and write the general registers unless a step
@@ -287,6 +292,7 @@ function createKernel(
       [`${kernel}_token`]: "token",
       [`${kernel}_process`]: "handles.process",
       [`${kernel}_root_job`]: "handles.root_job",
+      [`${kernel}_vmar`]: "handles.vmar",
     },
   };
 }
@@ -328,6 +334,8 @@ interface Arch {
   };
   /** The register the pre-request script patches in the whole-buffer write. */
   readonly patch: { readonly reg: Reg; readonly offset: number; readonly value: bigint };
+  /** An instruction that jumps to itself: what the started threads run. */
+  readonly spin: { readonly asm: string; readonly bytes: string; readonly base64: string };
   /**
    * The first run (x64) shows each point on its own: the flags get a write of
    * their own, so the first named write shows that only the named register
@@ -355,6 +363,7 @@ const X64: Arch = {
     why: "0x200 (IF, kept) | 0x244DD5 (the user bits written) = 0x244FD5.",
   },
   patch: { reg: reg("rbx"), offset: 8, value: 0x1122334455667788n },
+  spin: { asm: "`jmp .`", bytes: "EB FE", base64: "6/4=" },
   detailed: true,
 };
 
@@ -375,8 +384,92 @@ const ARM64: Arch = {
     why: "Only NZCV (0xF0000000) took.",
   },
   patch: { reg: reg("lr"), offset: 240, value: 0x1000040n },
+  spin: { asm: "`b .`", bytes: "00 00 00 14", base64: "AAAAFA==" },
   detailed: false,
 };
+
+/**
+ * Code for the kernel's threads to run, in its bootstrap process: a page
+ * holding a spin loop, mapped read+execute at ENTRY, and a 64 KiB stack that
+ * ends at STACK. Threads execute real code, and one started where nothing is
+ * mapped faults at once, which kills its process (here the token's own).
+ */
+function mapCode(a: Arch): Step[] {
+  const zx = caller("zx", a.kernel), k = a.kernel;
+  const vmar = num(`${k}_vmar`), offset = (address: bigint) => hex(address - ROOT_VMAR_BASE);
+  const stackBase = STACK - BigInt(STACK_SIZE);
+  const map = (perms: string[], at: bigint, vmo: string, len: number) =>
+    zx.call("vmar_map", {
+      handle: vmar,
+      options: [...perms, "ZX_VM_SPECIFIC"],
+      vmar_offset: offset(at),
+      vmo: num(vmo),
+      vmo_offset: 0,
+      len,
+    });
+  const mappedAt = (at: bigint) => eq(`mapped_addr is ${hex(at)}`, "mapped_addr", Number(at));
+  return [
+    ok(
+      `Create a one-page VMO for code${a.tag}`,
+      "A VMO is memory: its pages are zero and cost nothing until touched.",
+      zx.call("vmo_create", { size: PAGE }),
+      { save: { [`${k}_code_vmo`]: "out" } },
+    ),
+    ok(
+      `Write a spin loop into it${a.tag}`,
+      `${a.spin.asm} (bytes ${a.spin.bytes}) jumps to itself: a thread started there runs and ` +
+        "stays RUNNING.",
+      zx.call("vmo_write", { handle: num(`${k}_code_vmo`), buffer: a.spin.base64, offset: 0 }),
+    ),
+    ok(
+      `Make it executable${a.tag}`,
+      "A new handle with ZX_RIGHT_EXECUTE, which mapping it executable needs; the old handle " +
+        "is closed.",
+      zx.call("vmo_replace_as_executable", { handle: num(`${k}_code_vmo`), vmex: 0 }),
+      { save: { [`${k}_code`]: "out" } },
+    ),
+    ok(
+      `Map it read+execute at ${hex(ENTRY)}${a.tag}`,
+      `ZX_VM_SPECIFIC places it at vmar_offset from the root VMAR's base ` +
+        `(${hex(ROOT_VMAR_BASE)}): ${offset(ENTRY)} + ${hex(ROOT_VMAR_BASE)} = ${hex(ENTRY)}, ` +
+        "where the threads below start.",
+      map(["ZX_VM_PERM_READ", "ZX_VM_PERM_EXECUTE"], ENTRY, `${k}_code`, PAGE),
+      { checks: [mappedAt(ENTRY)] },
+    ),
+    ok(
+      `Create a 64 KiB VMO for a stack${a.tag}`,
+      "The threads' stack.",
+      zx.call("vmo_create", { size: STACK_SIZE }),
+      { save: { [`${k}_stack_vmo`]: "out" } },
+    ),
+    ok(
+      `Map it read+write below ${hex(STACK)}${a.tag}`,
+      `At ${hex(stackBase)}, so that it ends at ${hex(STACK)}, the stack pointer the threads ` +
+        "get.",
+      map(["ZX_VM_PERM_READ", "ZX_VM_PERM_WRITE"], stackBase, `${k}_stack_vmo`, STACK_SIZE),
+      { checks: [mappedAt(stackBase)] },
+    ),
+    ...(a.detailed
+      ? [
+        ok(
+          "Read the code back with process_read_memory",
+          "A debugger's view of a process's memory: the two bytes at the entry point.",
+          zx.call("process_read_memory", {
+            handle: num(`${k}_process`),
+            vaddr: hex(ENTRY),
+            buffer_size: 2,
+          }),
+          {
+            checks: [
+              eq(`the bytes are ${a.spin.bytes}`, "buffer", a.spin.base64),
+              eq("actual is 2", "actual", 2),
+            ],
+          },
+        ),
+      ]
+      : []),
+  ];
+}
 
 /** A suspended NEW thread, started: stopped before its first instruction, registers readable. */
 function suspendedWorker(a: Arch): Step[] {
@@ -522,10 +615,11 @@ function readRegset0(a: Arch, written: [Reg, bigint][], save?: StepBase["save"])
 // The scenario
 
 const bootX64: Folder = {
-  name: "1. Boot an x64 kernel",
+  name: "1. Boot an x64 kernel and map code for its threads",
   description: "Every kernel is independent. Creating one returns a bearer token for its " +
     "bootstrap thread (the caller of every syscall made with it) and the handles that thread " +
-    "starts with; the requests below store them in the environment.",
+    "starts with; the requests below store them in the environment. Threads execute real " +
+    "machine code, so the folder then maps a spin loop where they will start, and a stack.",
   steps: [
     createKernel(
       "x64",
@@ -548,8 +642,15 @@ const bootX64: Folder = {
           that: "the caller is the bootstrap thread",
           js: "pm.expect(body.caller.thread).to.eql(body.root_job.processes[0].threads[0].koid);",
         },
+        eq("threads run on their own (scheduler free)", "boot_options.scheduler", "free"),
+        eq(
+          "the process's vDSO is at the root VMAR's base",
+          "root_job.processes[0].vdso_base",
+          hex(ROOT_VMAR_BASE),
+        ),
       ],
     },
+    ...mapCode(X64),
   ],
 };
 
@@ -579,6 +680,7 @@ const arm64Registers: Folder = {
       "A second kernel, independent of the first, with its own token and handles.",
       { arch: "arm64" },
     ),
+    ...mapCode(ARM64),
     ...suspendedWorker(ARM64),
     ...registerTour(ARM64),
   ],
@@ -847,19 +949,123 @@ const mxWriteErrors: Folder = {
   ],
 };
 
+/** ZX_INFO_PROCESS says the process died with `code` (a negative i64, shown as its u64). */
+function returnCode(process: string, code: number, why: string): SyscallStep {
+  const u64 = hex64(BigInt.asUintN(64, BigInt(code)));
+  return ok(
+    `ZX_INFO_PROCESS: return code ${code}`,
+    `zx_info_process_t.return_code is ${code} (${why}), shown as the u64 ${u64}; the flags ` +
+      "say STARTED | EXITED.",
+    zx64.call("object_get_info", { handle: num(process), topic: "ZX_INFO_PROCESS" }),
+    {
+      checks: [
+        eq(`return_code is ${code}`, "info.return_code", u64),
+        eq("flags are STARTED | EXITED (3)", "info.flags", 3),
+      ],
+    },
+  );
+}
+
+const fault: Folder = {
+  name: "8. A fault kills its process",
+  description: "A thread started where nothing is mapped takes a page fault on its first " +
+    "instruction. Nothing handles exceptions yet, so Zircon's rule for an unhandled one " +
+    "applies: the kernel writes a crash line to its debug log and kills the whole process " +
+    "with ZX_TASK_RETCODE_EXCEPTION_KILL (-1028).",
+  steps: [
+    ok(
+      "Write a line to the kernel's debug log",
+      'zx_debug_write over HTTP: the bytes (base64 of "hello from Postman\\n") join the ' +
+        "kernel's debug log, as a program's would.",
+      zx64.call("debug_write", { buffer: btoa("hello from Postman\n") }),
+    ),
+    ok(
+      "Create a process with nothing mapped",
+      "A new process's address space holds nothing until it starts (then the vDSO).",
+      zx64.call("process_create", { job: num("x64_root_job"), name: "crasher" }),
+      { save: { x64_crasher: "proc_handle" } },
+    ),
+    ok(
+      "Create its first thread",
+      "process_start needs the process's first thread.",
+      zx64.createThread("x64_crasher", "main"),
+      { save: { x64_crasher_thread: "out" } },
+    ),
+    ok(
+      `Start the process at ${hex(ENTRY)}, where nothing is mapped`,
+      "process_start maps the vDSO into the process and starts the thread; arg1 is a handle " +
+        "moved into the process (0: none) and, with arg2 0, the thread gets the vDSO's base " +
+        "in its second argument register. Its first instruction fetch faults.",
+      zx64.call("process_start", {
+        handle: num("x64_crasher"),
+        thread: num("x64_crasher_thread"),
+        entry: hex(ENTRY),
+        stack: hex(STACK),
+        arg1: 0,
+        arg2: 0,
+      }),
+    ),
+    ok(
+      "Wait until the process has terminated",
+      "object_wait_one for ZX_TASK_TERMINATED with an infinite deadline: it returns as soon " +
+        "as the kernel has killed the process.",
+      zx64.call("object_wait_one", {
+        handle: num("x64_crasher"),
+        signals: "ZX_TASK_TERMINATED",
+        deadline: INFINITE,
+      }),
+      {
+        checks: [{
+          that: "ZX_TASK_TERMINATED (0x8) is observed",
+          js: "pm.expect(body.observed & 8).to.equal(8);",
+        }],
+      },
+    ),
+    returnCode("x64_crasher", -1028, "ZX_TASK_RETCODE_EXCEPTION_KILL: an exception nobody handled"),
+    threadIs("x64", "x64_crasher_thread", "DEAD", { tag: " (the crasher's thread)" }),
+    {
+      name: "Read the kernel's debug log",
+      shows: "The line written above, then the kernel's crash report: the exception, the " +
+        "faulting address and pc, and the process and thread (name[koid]) it killed.",
+      method: "GET",
+      path: "/v1/kernels/{{x64_kernel}}/debuglog",
+      as: "x64",
+      reply: { http: 200 },
+      checks: [
+        eq("two records", "records.length", 2),
+        eq("the first is the line written", "records[0].text", "hello from Postman\n"),
+        {
+          that: "the second reports the page fault",
+          js: `pm.expect(body.records[1].text).to.include(` +
+            `"ZX_EXCP_FATAL_PAGE_FAULT at address 0x1000000, pc 0x1000000");`,
+        },
+        {
+          that: "and names the crasher and ZX_TASK_RETCODE_EXCEPTION_KILL",
+          js: 'pm.expect(body.records[1].text).to.include("process crasher[")' +
+            '.and.include("ZX_TASK_RETCODE_EXCEPTION_KILL");',
+        },
+        {
+          that: "text is the records' text, joined",
+          js: 'pm.expect(body.text).to.equal(body.records.map((r) => r.text).join(""));',
+        },
+      ],
+    },
+  ],
+};
+
 /**
  * Extend with the VCPU flow when the hypervisor syscalls exist (guest_create,
  * vcpu_create, vcpu_read_state / vcpu_write_state and the zx_vcpu_write_state
  * errors). build.ts leaves a folder without steps out of the collection.
  */
 const vcpu: Folder = {
-  name: "8. VCPU state (zx_vcpu_read_state / zx_vcpu_write_state)",
+  name: "9. VCPU state (zx_vcpu_read_state / zx_vcpu_write_state)",
   description: "Guests and VCPUs: their state is read and written like a thread's.",
   steps: [],
 };
 
 const cleanUp: Folder = {
-  name: "9. Resume, kill and clean up",
+  name: "10. Resume, kill and clean up",
   description: "Closing the last suspend token resumes a thread; killing a process kills its " +
     "threads; deleting a kernel ends everything in it, tokens included.",
   steps: [
@@ -890,15 +1096,27 @@ const cleanUp: Folder = {
         save: { x64_victim: "proc_handle" },
       },
     ),
-    ...runningThread("x64_victim", "doomed", "x64_victim_thread", [
-      ["Create a thread in it", "The process's first thread."],
-      [
-        "Start it (this starts the process)",
-        "The first thread started in a process starts the process.",
-      ],
-    ]),
+    ok(
+      "Create a thread in it",
+      "The process's first thread.",
+      zx64.createThread("x64_victim", "doomed"),
+      { save: { x64_victim_thread: "out" } },
+    ),
+    ok(
+      "Suspend it before it starts",
+      "Nothing is mapped in this process: suspended, the thread never runs (and so never " +
+        "faults).",
+      zx64.suspend("x64_victim_thread"),
+    ),
+    ok(
+      "Start it (this starts the process)",
+      "The first thread started in a process starts the process; this one stops before its " +
+        "first instruction.",
+      zx64.start("x64_victim_thread"),
+    ),
     ok("Kill the process", "Its threads die with it.", zx64.kill("x64_victim")),
     threadIs("x64", "x64_victim_thread", "DEAD"),
+    returnCode("x64_victim", -1024, "ZX_TASK_RETCODE_SYSCALL_KILL: killed by zx_task_kill"),
     ok(
       "Resume the arm64 worker",
       "Closes the arm64 suspend token.",
@@ -931,6 +1149,7 @@ export const SCENARIO: readonly Folder[] = [
   magenta,
   zxErrors,
   mxWriteErrors,
+  fault,
   vcpu,
   cleanUp,
 ];

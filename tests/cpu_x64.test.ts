@@ -8,6 +8,7 @@ import { ACCESS, type CoreMode, EXIT, PAGE_SIZE } from "../arch/cpu.ts";
 import { x64, X64Registers } from "../arch/x64/x64.ts";
 import { X64Core } from "../arch/x64/cpu/core.ts";
 import { FlatMemory } from "./flat_memory.ts";
+import { BENCH_PROGRAMS } from "../bench/cpu_x64.bench.ts";
 
 const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800, DF = 0x400;
 const ARITH = CF | PF | AF | ZF | SF | OF;
@@ -1791,4 +1792,12 @@ Deno.test("x64 core: created through the x64 Arch", () => {
   assert.equal(core.run(100), EXIT.SW_BREAKPOINT);
   assert.equal(core.retired, 2);
   assert.equal(regs.syscallResult(), 42);
+});
+
+Deno.test("x64 core: the benchmark's code is the fixture's", () => {
+  const { bin, sym } = fixture("programs");
+  for (const [label, code] of Object.entries(BENCH_PROGRAMS)) {
+    const at = sym.get(label)!;
+    assert.deepEqual(bin.subarray(at, at + code.length), code, label);
+  }
 });

@@ -176,9 +176,12 @@ browserTest("dashboard (x64): tree, suspend, read and write registers, resume", 
   try {
     const elsewhere: string[] = [];
     page.on("request", (r) => r.url().startsWith(server.url) || elsewhere.push(r.url()));
+    // TestKernel maps a spin loop at 0x1000000 and a stack below 0x2000000 for its threads.
     const k = await TestKernel.create(server.fetcher, { arch: "x64" });
     const { caller } = await summaryOf(k);
+    await k.ok("debug_write", { buffer: btoa("hello from the test\n") });
     await page.goto(`${server.url}/#kernel=${k.id}&token=${k.token}`);
+    await page.getByTestId("debuglog").filter({ hasText: /^hello from the test\n$/ }).waitFor();
 
     // The tree: the bootstrap thread, and each handle's rights by name.
     await threadItem(page, caller.thread, "RUNNING").waitFor();
@@ -214,6 +217,10 @@ browserTest("dashboard (x64): tree, suspend, read and write registers, resume", 
       .click();
     await page.getByTestId("regs-error").filter({ hasText: "409 ZX_ERR_BAD_STATE" }).waitFor();
     assert.equal(await page.getByTestId("regs").isHidden(), true);
+    // It runs its code (the spin loop), and has raised no exception.
+    assert.match((await page.getByTestId("thread-runs-code").textContent())!, /^yes/);
+    assert.equal(await page.getByTestId("thread-exception").textContent(), "none");
+    await threadItem(page, workerKoid).locator(".badge.code", { hasText: "runs code" }).waitFor();
 
     await page.getByTestId("suspend").click();
     await waitReg(page, "rip", "0x0000000001000000");
@@ -251,16 +258,49 @@ browserTest("dashboard (x64): tree, suspend, read and write registers, resume", 
     assert.equal(await page.getByTestId("error").isHidden(), true);
     assert.equal(await k.threadState(worker), 1); // ZX_THREAD_STATE_RUNNING
 
-    // A thread created from the page stops at its entry point.
+    // A thread created from the page stops at its entry point. Code is mapped
+    // there already, so the page maps nothing.
     await page.getByLabel("Name").fill("page-worker");
     await page.getByRole("button", { name: "Create thread" }).click();
     await page.getByRole("button", { name: /^Select thread page-worker/ }).waitFor();
     await waitReg(page, "rip", "0x0000000001000000");
+    assert.match(
+      (await page.getByTestId("notice").textContent())!,
+      /suspended before its first instruction\.$/,
+    );
     const created = (await summaryOf(k)).root_job.processes[0].threads
       .find((t: Json) => t.name === "page-worker");
     assert.equal(created.lifecycle, "SUSPENDED");
     assert.equal(created.suspend_count, 1);
     await threadItem(page, created.koid, "SUSPENDED").waitFor();
+
+    // A process whose thread starts where nothing is mapped: the page fault
+    // kills it, and the kernel's crash report shows in the debug log.
+    const { proc_handle } = await k.ok("process_create", {
+      job: k.handles.root_job,
+      name: "crasher",
+    });
+    const main = await k.newThread(proc_handle, "main");
+    await k.ok("process_start", {
+      handle: proc_handle,
+      thread: main,
+      entry: "0x1000000",
+      stack: "0x2000000",
+      arg1: 0,
+      arg2: 0,
+    });
+    await k.ok("object_wait_one", {
+      handle: proc_handle,
+      signals: "ZX_TASK_TERMINATED",
+      deadline: "0x7fffffffffffffff",
+    });
+    await page.getByTestId("refresh").click();
+    const crash = page.getByTestId("debuglog").filter({ hasText: "ZX_EXCP_FATAL_PAGE_FAULT" });
+    await crash.waitFor();
+    assert.match(
+      (await crash.textContent())!,
+      /^hello from the test\n<== fatal exception ZX_EXCP_FATAL_PAGE_FAULT at address 0x1000000, .*process crasher\[/,
+    );
 
     await screenshot(page, "dashboard-x64");
     assert.deepEqual(elsewhere, [], "the page loads nothing from other origins");
@@ -291,9 +331,14 @@ browserTest(
       assert.equal(entry.id, id);
       assert.equal(new URL(page.url()).hash, `#kernel=${id}&token=${entry.token}`);
 
+      // Nothing is mapped in the new kernel: the page maps a spin loop and a stack first.
       await page.getByRole("button", { name: "Create thread" }).click();
       await waitReg(page, "pc", "0x0000000001000000");
       await waitReg(page, "sp", "0x0000000002000000");
+      assert.match(
+        (await page.getByTestId("notice").textContent())!,
+        /Mapped a page of spin loops at 0x1000000 and a 64 KiB stack below 0x2000000 first\.$/,
+      );
       const names = await page.locator("#regs tbody th").allTextContents();
       const xs = Array.from({ length: 30 }, (_, i) => `x${i}`);
       assert.deepEqual(names, [...xs, "lr", "sp", "pc", "cpsr", "tpidr"]);
@@ -321,6 +366,37 @@ browserTest(
       })
         .waitFor();
       assert.equal(await again.getByTestId("thread-tokens").textContent(), "none");
+      assert.match((await again.getByTestId("thread-runs-code").textContent())!, /^yes/);
+
+      // It really runs the mapped spin loop: the code is there, and suspended
+      // again it stops in the loop (a fault would have killed the caller's process).
+      const summary = await send(
+        server.fetcher,
+        `/v1/kernels/${id}`,
+        undefined,
+        entry.token,
+        "GET",
+      );
+      const [bootstrap] = summary.body.root_job.processes;
+      const self = bootstrap.handles.find((h: Json) => h.koid === bootstrap.koid).handle;
+      const code = await send(server.fetcher, "/v1/zx/process_read_memory", {
+        handle: self,
+        vaddr: "0x1000000",
+        buffer_size: 4,
+      }, entry.token);
+      assert.equal(code.body.buffer, "AAAAFA==", JSON.stringify(code.body)); // b .
+      const suspended = await send(
+        server.fetcher,
+        "/v1/zx/task_suspend",
+        { handle },
+        entry.token,
+      );
+      assert.equal(suspended.body.code, 0, JSON.stringify(suspended.body));
+      const stopped = await send(server.fetcher, "/v1/zx/thread_read_state", {
+        handle,
+        kind: GENERAL_REGS,
+      }, entry.token);
+      assert.equal(stopped.body.regs.pc, "0x0000000001000000");
     } finally {
       await server.stop();
     }

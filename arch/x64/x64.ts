@@ -134,8 +134,11 @@ export class X64Registers implements ThreadRegisters {
   private readonly genView: DataView;
   // FP regs in the zx layout; `reserved` and padding stay zero.
   private readonly fp: Uint8Array;
-  // Vector regs in the zx layout; only zmm0-15 v[0..3] and mxcsr ever non-zero.
-  private readonly vec: Uint8Array;
+  /**
+   * Vector regs in the zx layout; only zmm0-15 v[0..3] and mxcsr ever
+   * non-zero. The core computes on the xmm part of it directly.
+   */
+  readonly vec: Uint8Array;
   // dr0-3, dr6, dr7 in the zx layout.
   private readonly dbg: Uint8Array;
   /**

@@ -14,6 +14,7 @@
 // before run() returns, so a debugger between runs sees the real values.
 
 import {
+  ACCESS,
   type AddressSpace,
   type Core,
   type CoreMode,
@@ -27,6 +28,7 @@ import { r as bitsR, shl64, shr64 } from "./bits.ts";
 import { decode } from "./decode.ts";
 import { exec } from "./exec.ts";
 import { HI_LIMIT, Mmu, TLB_MASK } from "./mmu.ts";
+import { LS, MODE } from "./decode_ldst.ts";
 import {
   ALIGN,
   COND_TABLE,
@@ -168,12 +170,12 @@ export class Arm64Core implements Core {
         return this.stop(EXIT.ALIGNMENT, n, nzcv);
       }
       if (pcHi >= HI_LIMIT) {
-        mmu.fault(g[PC], pcHi, 4);
+        mmu.fault(g[PC], pcHi, ACCESS.EXECUTE);
         return this.stop(EXIT.PAGE_FAULT, n, nzcv);
       }
       const page: Page | null = mmu.fetchPage(pcHi * TWO32 + pageLo);
       if (page === null) {
-        mmu.fault(g[PC], pcHi, 4);
+        mmu.fault(g[PC], pcHi, ACCESS.EXECUTE);
         return this.stop(EXIT.PAGE_FAULT, n, nzcv);
       }
       let code = page.code;
@@ -191,423 +193,406 @@ export class Arm64Core implements Core {
           return this.stop(EXIT.BUDGET, n, nzcv);
         }
         const b = idx * STRIDE;
-        switch (c[b]) {
-          case OP.UNDECODED: {
-            const o = idx << 2;
-            decode(
-              bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16) | (bytes[o + 3] << 24),
-              c,
-              b,
-            );
-            continue inner;
-          }
-          case OP.PAGE_END: {
-            const next = pageLo + 4096;
-            g[PC] = next;
-            g[PC + 1] = next > 0xffffffff ? pcHi + 1 : pcHi;
-            continue outer;
-          }
-          case OP.NOP:
-            break;
-          case OP.MOV64: {
-            const d = c[b + F_D], s = c[b + F_N];
-            g[d] = g[s];
-            g[d + 1] = g[s + 1];
-            break;
-          }
-          case OP.MOV32: {
-            const d = c[b + F_D];
-            g[d] = g[c[b + F_N]];
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.MOVI: {
-            const d = c[b + F_D];
-            g[d] = c[b + F_I];
-            g[d + 1] = c[b + F_J];
-            break;
-          }
-          case OP.MOVK64:
-          case OP.MOVK32: {
-            const d = c[b + F_D], imm = c[b + F_I], hw = c[b + F_K];
-            const at = d + (hw >> 1);
-            g[at] = hw & 1 ? (g[at] & 0xffff) | (imm << 16) : (g[at] & 0xffff0000) | imm;
-            if (c[b] === OP.MOVK32) g[d + 1] = 0;
-            break;
-          }
-          case OP.ADDI64: {
-            const s = c[b + F_N], d = c[b + F_D];
-            const lo = g[s] + c[b + F_I];
-            let hi = g[s + 1];
-            if (lo > 0xffffffff) hi++;
-            else if (lo < 0) hi--;
-            g[d] = lo;
-            g[d + 1] = hi;
-            break;
-          }
-          case OP.ADDI32: {
-            const d = c[b + F_D];
-            g[d] = g[c[b + F_N]] + c[b + F_I];
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.ADD64: {
-            const s = c[b + F_N], m = c[b + F_M], d = c[b + F_D];
-            const lo = g[s] + g[m];
-            const hi = g[s + 1] + g[m + 1] + (lo > 0xffffffff ? 1 : 0);
-            g[d] = lo;
-            g[d + 1] = hi;
-            break;
-          }
-          case OP.SUB64: {
-            const s = c[b + F_N], m = c[b + F_M], d = c[b + F_D];
-            const lo = g[s] - g[m];
-            const hi = g[s + 1] - g[m + 1] - (lo < 0 ? 1 : 0);
-            g[d] = lo;
-            g[d + 1] = hi;
-            break;
-          }
-          case OP.ADD32: {
-            const d = c[b + F_D];
-            g[d] = g[c[b + F_N]] + g[c[b + F_M]];
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.SUB32: {
-            const d = c[b + F_D];
-            g[d] = g[c[b + F_N]] - g[c[b + F_M]];
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.SUBSI64:
-          case OP.SUBS64: {
-            // a - b with the flags of a + ~b + 1.
-            const s = c[b + F_N], d = c[b + F_D];
-            let blo: number, bhi: number;
-            if (c[b] === OP.SUBSI64) {
-              blo = c[b + F_I];
-              bhi = 0;
-            } else {
-              const m = c[b + F_M];
-              blo = g[m];
-              bhi = g[m + 1];
+        slow: {
+          switch (c[b]) {
+            case OP.UNDECODED: {
+              const o = idx << 2;
+              decode(
+                bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16) | (bytes[o + 3] << 24),
+                c,
+                b,
+              );
+              continue inner;
             }
-            const ahi = g[s + 1];
-            const lo = g[s] - blo;
-            const hi = ahi - bhi - (lo < 0 ? 1 : 0);
-            const rlo = lo >>> 0, rhi = hi >>> 0;
-            nzcv = ((rhi >>> 31) << 3) | ((rlo | rhi) === 0 ? 4 : 0) | (hi >= 0 ? 2 : 0) |
-              (((ahi ^ bhi) & (ahi ^ rhi)) >>> 31);
-            g[d] = rlo;
-            g[d + 1] = rhi;
-            break;
-          }
-          case OP.SUBSI32:
-          case OP.SUBS32: {
-            const d = c[b + F_D];
-            const a = g[c[b + F_N]];
-            const bv = c[b] === OP.SUBSI32 ? c[b + F_I] : g[c[b + F_M]];
-            const t = a - bv, res = t >>> 0;
-            nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0) | (t >= 0 ? 2 : 0) |
-              (((a ^ bv) & (a ^ res)) >>> 31);
-            g[d] = res;
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.ADDSI64:
-          case OP.ADDS64: {
-            const s = c[b + F_N], d = c[b + F_D];
-            let blo: number, bhi: number;
-            if (c[b] === OP.ADDSI64) {
-              blo = c[b + F_I];
-              bhi = 0;
-            } else {
-              const m = c[b + F_M];
-              blo = g[m];
-              bhi = g[m + 1];
+            case OP.PAGE_END: {
+              const next = pageLo + 4096;
+              g[PC] = next;
+              g[PC + 1] = next > 0xffffffff ? pcHi + 1 : pcHi;
+              continue outer;
             }
-            const ahi = g[s + 1];
-            const lo = g[s] + blo;
-            const hi = ahi + bhi + (lo > 0xffffffff ? 1 : 0);
-            const rlo = lo >>> 0, rhi = hi >>> 0;
-            nzcv = ((rhi >>> 31) << 3) | ((rlo | rhi) === 0 ? 4 : 0) | (hi > 0xffffffff ? 2 : 0) |
-              ((~(ahi ^ bhi) & (ahi ^ rhi)) >>> 31);
-            g[d] = rlo;
-            g[d + 1] = rhi;
-            break;
-          }
-          case OP.ADDSI32:
-          case OP.ADDS32: {
-            const d = c[b + F_D];
-            const a = g[c[b + F_N]];
-            const bv = c[b] === OP.ADDSI32 ? c[b + F_I] : g[c[b + F_M]];
-            const t = a + bv, res = t >>> 0;
-            nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0) | (t > 0xffffffff ? 2 : 0) |
-              ((~(a ^ bv) & (a ^ res)) >>> 31);
-            g[d] = res;
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.LOG64:
-          case OP.LOGI64: {
-            const s = c[b + F_N], d = c[b + F_D], k = c[b + F_K];
-            let blo: number, bhi: number;
-            if (c[b] === OP.LOGI64) {
-              blo = c[b + F_I];
-              bhi = c[b + F_J];
-            } else {
-              const m = c[b + F_M];
-              blo = g[m];
-              bhi = g[m + 1];
+            case OP.NOP:
+              break;
+            case OP.MOV64: {
+              const d = c[b + F_D], s = c[b + F_N];
+              g[d] = g[s];
+              g[d + 1] = g[s + 1];
+              break;
             }
-            let lo: number, hi: number;
-            if (k === 1) {
-              lo = g[s] | blo;
-              hi = g[s + 1] | bhi;
-            } else if (k === 2) {
-              lo = g[s] ^ blo;
-              hi = g[s + 1] ^ bhi;
-            } else {
-              lo = g[s] & blo;
-              hi = g[s + 1] & bhi;
-              if (k === 3) nzcv = ((hi >>> 31) << 3) | ((lo | hi) === 0 ? 4 : 0);
+            case OP.MOV32: {
+              const d = c[b + F_D];
+              g[d] = g[c[b + F_N]];
+              g[d + 1] = 0;
+              break;
             }
-            g[d] = lo;
-            g[d + 1] = hi;
-            break;
-          }
-          case OP.LOG32:
-          case OP.LOGI32: {
-            const d = c[b + F_D], k = c[b + F_K], a = g[c[b + F_N]];
-            const bv = c[b] === OP.LOGI32 ? c[b + F_I] : g[c[b + F_M]];
-            const res = (k === 1 ? a | bv : k === 2 ? a ^ bv : a & bv) >>> 0;
-            if (k === 3) nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0);
-            g[d] = res;
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.LSLI64: {
-            const s = c[b + F_N], d = c[b + F_D];
-            shl64(g[s], g[s + 1], c[b + F_K]);
-            g[d] = bitsR.lo;
-            g[d + 1] = bitsR.hi;
-            break;
-          }
-          case OP.LSRI64: {
-            const s = c[b + F_N], d = c[b + F_D];
-            shr64(g[s], g[s + 1], c[b + F_K]);
-            g[d] = bitsR.lo;
-            g[d + 1] = bitsR.hi;
-            break;
-          }
-          case OP.LSLI32: {
-            const d = c[b + F_D];
-            g[d] = g[c[b + F_N]] << c[b + F_K];
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.LSRI32: {
-            const d = c[b + F_D];
-            g[d] = g[c[b + F_N]] >>> c[b + F_K];
-            g[d + 1] = 0;
-            break;
-          }
-          case OP.ASRI32: {
-            const d = c[b + F_D];
-            g[d] = g[c[b + F_N]] >> c[b + F_K];
-            g[d + 1] = 0;
-            break;
-          }
+            case OP.MOVI: {
+              const d = c[b + F_D];
+              g[d] = c[b + F_I];
+              g[d + 1] = c[b + F_J];
+              break;
+            }
+            case OP.MOVK64:
+            case OP.MOVK32: {
+              const d = c[b + F_D], imm = c[b + F_I], hw = c[b + F_K];
+              const at = d + (hw >> 1);
+              g[at] = hw & 1 ? (g[at] & 0xffff) | (imm << 16) : (g[at] & 0xffff0000) | imm;
+              if (c[b] === OP.MOVK32) g[d + 1] = 0;
+              break;
+            }
+            case OP.ADDI64: {
+              const s = c[b + F_N], d = c[b + F_D];
+              const lo = g[s] + c[b + F_I];
+              let hi = g[s + 1];
+              if (lo > 0xffffffff) hi++;
+              else if (lo < 0) hi--;
+              g[d] = lo;
+              g[d + 1] = hi;
+              break;
+            }
+            case OP.ADDI32: {
+              const d = c[b + F_D];
+              g[d] = g[c[b + F_N]] + c[b + F_I];
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.ADD64: {
+              const s = c[b + F_N], m = c[b + F_M], d = c[b + F_D];
+              const lo = g[s] + g[m];
+              const hi = g[s + 1] + g[m + 1] + (lo > 0xffffffff ? 1 : 0);
+              g[d] = lo;
+              g[d + 1] = hi;
+              break;
+            }
+            case OP.SUB64: {
+              const s = c[b + F_N], m = c[b + F_M], d = c[b + F_D];
+              const lo = g[s] - g[m];
+              const hi = g[s + 1] - g[m + 1] - (lo < 0 ? 1 : 0);
+              g[d] = lo;
+              g[d + 1] = hi;
+              break;
+            }
+            case OP.ADD32: {
+              const d = c[b + F_D];
+              g[d] = g[c[b + F_N]] + g[c[b + F_M]];
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.SUB32: {
+              const d = c[b + F_D];
+              g[d] = g[c[b + F_N]] - g[c[b + F_M]];
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.SUBSI64:
+            case OP.SUBS64: {
+              // a - b with the flags of a + ~b + 1.
+              const s = c[b + F_N], d = c[b + F_D];
+              let blo: number, bhi: number;
+              if (c[b] === OP.SUBSI64) {
+                blo = c[b + F_I];
+                bhi = 0;
+              } else {
+                const m = c[b + F_M];
+                blo = g[m];
+                bhi = g[m + 1];
+              }
+              const ahi = g[s + 1];
+              const lo = g[s] - blo;
+              const hi = ahi - bhi - (lo < 0 ? 1 : 0);
+              const rlo = lo >>> 0, rhi = hi >>> 0;
+              nzcv = ((rhi >>> 31) << 3) | ((rlo | rhi) === 0 ? 4 : 0) | (hi >= 0 ? 2 : 0) |
+                (((ahi ^ bhi) & (ahi ^ rhi)) >>> 31);
+              g[d] = rlo;
+              g[d + 1] = rhi;
+              break;
+            }
+            case OP.SUBSI32:
+            case OP.SUBS32: {
+              const d = c[b + F_D];
+              const a = g[c[b + F_N]];
+              const bv = c[b] === OP.SUBSI32 ? c[b + F_I] : g[c[b + F_M]];
+              const t = a - bv, res = t >>> 0;
+              nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0) | (t >= 0 ? 2 : 0) |
+                (((a ^ bv) & (a ^ res)) >>> 31);
+              g[d] = res;
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.ADDSI64:
+            case OP.ADDS64: {
+              const s = c[b + F_N], d = c[b + F_D];
+              let blo: number, bhi: number;
+              if (c[b] === OP.ADDSI64) {
+                blo = c[b + F_I];
+                bhi = 0;
+              } else {
+                const m = c[b + F_M];
+                blo = g[m];
+                bhi = g[m + 1];
+              }
+              const ahi = g[s + 1];
+              const lo = g[s] + blo;
+              const hi = ahi + bhi + (lo > 0xffffffff ? 1 : 0);
+              const rlo = lo >>> 0, rhi = hi >>> 0;
+              nzcv = ((rhi >>> 31) << 3) | ((rlo | rhi) === 0 ? 4 : 0) | (hi > 0xffffffff ? 2 : 0) |
+                ((~(ahi ^ bhi) & (ahi ^ rhi)) >>> 31);
+              g[d] = rlo;
+              g[d + 1] = rhi;
+              break;
+            }
+            case OP.ADDSI32:
+            case OP.ADDS32: {
+              const d = c[b + F_D];
+              const a = g[c[b + F_N]];
+              const bv = c[b] === OP.ADDSI32 ? c[b + F_I] : g[c[b + F_M]];
+              const t = a + bv, res = t >>> 0;
+              nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0) | (t > 0xffffffff ? 2 : 0) |
+                ((~(a ^ bv) & (a ^ res)) >>> 31);
+              g[d] = res;
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.LOG64:
+            case OP.LOGI64: {
+              const s = c[b + F_N], d = c[b + F_D], k = c[b + F_K];
+              let blo: number, bhi: number;
+              if (c[b] === OP.LOGI64) {
+                blo = c[b + F_I];
+                bhi = c[b + F_J];
+              } else {
+                const m = c[b + F_M];
+                blo = g[m];
+                bhi = g[m + 1];
+              }
+              let lo: number, hi: number;
+              if (k === 1) {
+                lo = g[s] | blo;
+                hi = g[s + 1] | bhi;
+              } else if (k === 2) {
+                lo = g[s] ^ blo;
+                hi = g[s + 1] ^ bhi;
+              } else {
+                lo = g[s] & blo;
+                hi = g[s + 1] & bhi;
+                if (k === 3) nzcv = ((hi >>> 31) << 3) | ((lo | hi) === 0 ? 4 : 0);
+              }
+              g[d] = lo;
+              g[d + 1] = hi;
+              break;
+            }
+            case OP.LOG32:
+            case OP.LOGI32: {
+              const d = c[b + F_D], k = c[b + F_K], a = g[c[b + F_N]];
+              const bv = c[b] === OP.LOGI32 ? c[b + F_I] : g[c[b + F_M]];
+              const res = (k === 1 ? a | bv : k === 2 ? a ^ bv : a & bv) >>> 0;
+              if (k === 3) nzcv = ((res >>> 31) << 3) | (res === 0 ? 4 : 0);
+              g[d] = res;
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.LSLI64: {
+              const s = c[b + F_N], d = c[b + F_D];
+              shl64(g[s], g[s + 1], c[b + F_K]);
+              g[d] = bitsR.lo;
+              g[d + 1] = bitsR.hi;
+              break;
+            }
+            case OP.LSRI64: {
+              const s = c[b + F_N], d = c[b + F_D];
+              shr64(g[s], g[s + 1], c[b + F_K]);
+              g[d] = bitsR.lo;
+              g[d + 1] = bitsR.hi;
+              break;
+            }
+            case OP.LSLI32: {
+              const d = c[b + F_D];
+              g[d] = g[c[b + F_N]] << c[b + F_K];
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.LSRI32: {
+              const d = c[b + F_D];
+              g[d] = g[c[b + F_N]] >>> c[b + F_K];
+              g[d + 1] = 0;
+              break;
+            }
+            case OP.ASRI32: {
+              const d = c[b + F_D];
+              g[d] = g[c[b + F_N]] >> c[b + F_K];
+              g[d + 1] = 0;
+              break;
+            }
 
-          // Branches. A target inside this page just moves idx.
-          case OP.B:
-          case OP.BL:
-          case OP.BCOND:
-          case OP.CBZ64:
-          case OP.CBNZ64:
-          case OP.CBZ32:
-          case OP.CBNZ32:
-          case OP.TBZ:
-          case OP.TBNZ: {
-            let taken: boolean;
-            switch (c[b]) {
-              case OP.B:
-                taken = true;
-                break;
-              case OP.BL: {
+            // Branches. A target inside this page just moves idx.
+            case OP.B:
+            case OP.BL:
+            case OP.BCOND:
+            case OP.CBZ64:
+            case OP.CBNZ64:
+            case OP.CBZ32:
+            case OP.CBNZ32:
+            case OP.TBZ:
+            case OP.TBNZ: {
+              let taken: boolean;
+              switch (c[b]) {
+                case OP.B:
+                  taken = true;
+                  break;
+                case OP.BL: {
+                  const lr = pageLo + (idx << 2) + 4;
+                  g[60] = lr;
+                  g[61] = lr > 0xffffffff ? pcHi + 1 : pcHi;
+                  taken = true;
+                  break;
+                }
+                case OP.BCOND:
+                  taken = COND_TABLE[(nzcv << 4) | c[b + F_K]] === 1;
+                  break;
+                case OP.CBZ64: {
+                  const s = c[b + F_N];
+                  taken = (g[s] | g[s + 1]) === 0;
+                  break;
+                }
+                case OP.CBNZ64: {
+                  const s = c[b + F_N];
+                  taken = (g[s] | g[s + 1]) !== 0;
+                  break;
+                }
+                case OP.CBZ32:
+                  taken = g[c[b + F_N]] === 0;
+                  break;
+                case OP.CBNZ32:
+                  taken = g[c[b + F_N]] !== 0;
+                  break;
+                case OP.TBZ:
+                  taken = (g[c[b + F_N]] & c[b + F_K]) === 0;
+                  break;
+                default:
+                  taken = (g[c[b + F_N]] & c[b + F_K]) !== 0;
+              }
+              n++;
+              if (!taken) {
+                idx++;
+                continue inner;
+              }
+              const t = (idx << 2) + c[b + F_I];
+              if (t >= 0 && t < 4096) {
+                idx = t >> 2;
+                continue inner;
+              }
+              this.jump(pageLo, pcHi, t);
+              continue outer;
+            }
+            case OP.BR:
+            case OP.BLR: {
+              const s = c[b + F_N];
+              const tlo = g[s], thi = g[s + 1];
+              if (c[b] === OP.BLR) {
                 const lr = pageLo + (idx << 2) + 4;
                 g[60] = lr;
                 g[61] = lr > 0xffffffff ? pcHi + 1 : pcHi;
-                taken = true;
-                break;
               }
-              case OP.BCOND:
-                taken = COND_TABLE[(nzcv << 4) | c[b + F_K]] === 1;
-                break;
-              case OP.CBZ64: {
-                const s = c[b + F_N];
-                taken = (g[s] | g[s + 1]) === 0;
-                break;
+              n++;
+              if (thi === pcHi && (tlo & 0xfffff003) >>> 0 === pageLo) {
+                idx = (tlo & 0xfff) >>> 2;
+                continue inner;
               }
-              case OP.CBNZ64: {
-                const s = c[b + F_N];
-                taken = (g[s] | g[s + 1]) !== 0;
-                break;
-              }
-              case OP.CBZ32:
-                taken = g[c[b + F_N]] === 0;
-                break;
-              case OP.CBNZ32:
-                taken = g[c[b + F_N]] !== 0;
-                break;
-              case OP.TBZ:
-                taken = (g[c[b + F_N]] & c[b + F_K]) === 0;
-                break;
-              default:
-                taken = (g[c[b + F_N]] & c[b + F_K]) !== 0;
+              g[PC] = tlo;
+              g[PC + 1] = thi;
+              continue outer;
             }
-            n++;
-            if (!taken) {
-              idx++;
-              continue inner;
-            }
-            const t = (idx << 2) + c[b + F_I];
-            if (t >= 0 && t < 4096) {
-              idx = t >> 2;
-              continue inner;
-            }
-            this.jump(pageLo, pcHi, t);
-            continue outer;
-          }
-          case OP.BR:
-          case OP.BLR: {
-            const s = c[b + F_N];
-            const tlo = g[s], thi = g[s + 1];
-            if (c[b] === OP.BLR) {
-              const lr = pageLo + (idx << 2) + 4;
-              g[60] = lr;
-              g[61] = lr > 0xffffffff ? pcHi + 1 : pcHi;
-            }
-            n++;
-            if (thi === pcHi && (tlo & 0xfffff003) >>> 0 === pageLo) {
-              idx = (tlo & 0xfff) >>> 2;
-              continue inner;
-            }
-            g[PC] = tlo;
-            g[PC + 1] = thi;
-            continue outer;
-          }
 
-          // Loads and stores of general registers at base + immediate.
-          case OP.LDRX:
-          case OP.LDRW:
-          case OP.LDRH:
-          case OP.LDRB: {
-            const s = c[b + F_N];
-            if (s === SP && (g[SP] & 15) !== 0) {
-              g[PC] = pageLo + (idx << 2);
-              this.detail = ALIGN.SP;
-              return this.stop(EXIT.ALIGNMENT, n, nzcv);
-            }
-            let lo = g[s] + c[b + F_I], hi = g[s + 1];
-            if (lo > 0xffffffff) {
-              lo -= TWO32;
-              hi = (hi + 1) >>> 0;
-            } else if (lo < 0) {
-              lo += TWO32;
-              hi = (hi - 1) >>> 0;
-            }
-            const op = c[b], d = c[b + F_D];
-            const size = op === OP.LDRX ? 8 : op === OP.LDRW ? 4 : op === OP.LDRH ? 2 : 1;
-            const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff;
-            let vlo: number, vhi = 0;
-            if (rTag[e] === hi * 1048576 + (lo >>> 12) && off <= 4096 - size) {
-              const v = rView[e];
-              if (size === 8) {
-                vlo = v.getUint32(off, true);
-                vhi = v.getUint32(off + 4, true);
-              } else if (size === 4) vlo = v.getUint32(off, true);
-              else if (size === 2) vlo = v.getUint16(off, true);
-              else vlo = v.getUint8(off);
-            } else {
-              if (!mmu.load(lo, hi, size)) {
+            // Loads and stores of general registers at base + immediate.
+            case OP.LDRX:
+            case OP.LDRW:
+            case OP.LDRH:
+            case OP.LDRB: {
+              const s = c[b + F_N];
+              if (s === SP && (g[SP] & 15) !== 0) {
                 g[PC] = pageLo + (idx << 2);
-                return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+                this.detail = ALIGN.SP;
+                return this.stop(EXIT.ALIGNMENT, n, nzcv);
               }
-              vlo = size === 8 || size === 4
-                ? w32[0]
-                : size === 2
-                ? w32[0] & 0xffff
-                : w32[0] & 0xff;
-              if (size === 8) vhi = w32[1];
-            }
-            g[d] = vlo;
-            g[d + 1] = vhi;
-            break;
-          }
-          case OP.STRX:
-          case OP.STRW:
-          case OP.STRH:
-          case OP.STRB: {
-            const s = c[b + F_N];
-            if (s === SP && (g[SP] & 15) !== 0) {
-              g[PC] = pageLo + (idx << 2);
-              this.detail = ALIGN.SP;
-              return this.stop(EXIT.ALIGNMENT, n, nzcv);
-            }
-            let lo = g[s] + c[b + F_I], hi = g[s + 1];
-            if (lo > 0xffffffff) {
-              lo -= TWO32;
-              hi = (hi + 1) >>> 0;
-            } else if (lo < 0) {
-              lo += TWO32;
-              hi = (hi - 1) >>> 0;
-            }
-            const op = c[b], t = c[b + F_D];
-            const size = op === OP.STRX ? 8 : op === OP.STRW ? 4 : op === OP.STRH ? 2 : 1;
-            const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff;
-            if (wTag[e] === hi * 1048576 + (lo >>> 12) && off <= 4096 - size) {
-              const p = wPage[e];
-              if (p.code !== null) {
-                p.written();
-                mmu.codeDirty = true;
+              let lo = g[s] + c[b + F_I], hi = g[s + 1];
+              if (lo > 0xffffffff) {
+                lo -= TWO32;
+                hi = (hi + 1) >>> 0;
+              } else if (lo < 0) {
+                lo += TWO32;
+                hi = (hi - 1) >>> 0;
               }
-              const v = wView[e];
-              if (size === 8) {
-                v.setUint32(off, g[t], true);
-                v.setUint32(off + 4, g[t + 1], true);
-              } else if (size === 4) v.setUint32(off, g[t], true);
-              else if (size === 2) v.setUint16(off, g[t], true);
-              else v.setUint8(off, g[t]);
-            } else {
-              w32[0] = g[t];
-              w32[1] = g[t + 1];
-              if (!mmu.store(lo, hi, size)) {
+              const op = c[b], d = c[b + F_D];
+              const size = op === OP.LDRX ? 8 : op === OP.LDRW ? 4 : op === OP.LDRH ? 2 : 1;
+              const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff;
+              let vlo: number, vhi = 0;
+              if (rTag[e] === hi * 1048576 + (lo >>> 12) && off <= 4096 - size) {
+                const v = rView[e];
+                if (size === 8) {
+                  vlo = v.getUint32(off, true);
+                  vhi = v.getUint32(off + 4, true);
+                } else if (size === 4) vlo = v.getUint32(off, true);
+                else if (size === 2) vlo = v.getUint16(off, true);
+                else vlo = v.getUint8(off);
+              } else {
+                if (!mmu.load(lo, hi, size)) {
+                  g[PC] = pageLo + (idx << 2);
+                  return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+                }
+                vlo = size === 8 || size === 4
+                  ? w32[0]
+                  : size === 2
+                  ? w32[0] & 0xffff
+                  : w32[0] & 0xff;
+                if (size === 8) vhi = w32[1];
+              }
+              g[d] = vlo;
+              g[d + 1] = vhi;
+              break;
+            }
+            case OP.STRX:
+            case OP.STRW:
+            case OP.STRH:
+            case OP.STRB: {
+              const s = c[b + F_N];
+              if (s === SP && (g[SP] & 15) !== 0) {
                 g[PC] = pageLo + (idx << 2);
-                return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+                this.detail = ALIGN.SP;
+                return this.stop(EXIT.ALIGNMENT, n, nzcv);
               }
-            }
-            if (mmu.codeDirty) {
-              // The store may have changed code of this very page: start over
-              // at the next instruction with a fresh decode.
-              mmu.codeDirty = false;
-              if (page.code === null) {
-                n++;
-                this.jump(pageLo, pcHi, (idx << 2) + 4);
-                continue outer;
+              let lo = g[s] + c[b + F_I], hi = g[s + 1];
+              if (lo > 0xffffffff) {
+                lo -= TWO32;
+                hi = (hi + 1) >>> 0;
+              } else if (lo < 0) {
+                lo += TWO32;
+                hi = (hi - 1) >>> 0;
               }
-            }
-            break;
-          }
-
-          default: {
-            // Everything else: exec.ts, on the registers and this.nzcv.
-            const pcLo = pageLo + (idx << 2);
-            this.nzcv = nzcv;
-            const r = exec(this, c, b, pcLo, pcHi);
-            nzcv = this.nzcv;
-            if (r === NEXT) {
+              const op = c[b], t = c[b + F_D];
+              const size = op === OP.STRX ? 8 : op === OP.STRW ? 4 : op === OP.STRH ? 2 : 1;
+              const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff;
+              if (wTag[e] === hi * 1048576 + (lo >>> 12) && off <= 4096 - size) {
+                const p = wPage[e];
+                if (p.code !== null) {
+                  p.written();
+                  mmu.codeDirty = true;
+                }
+                const v = wView[e];
+                if (size === 8) {
+                  v.setUint32(off, g[t], true);
+                  v.setUint32(off + 4, g[t + 1], true);
+                } else if (size === 4) v.setUint32(off, g[t], true);
+                else if (size === 2) v.setUint16(off, g[t], true);
+                else v.setUint8(off, g[t]);
+              } else {
+                w32[0] = g[t];
+                w32[1] = g[t + 1];
+                if (!mmu.store(lo, hi, size)) {
+                  g[PC] = pageLo + (idx << 2);
+                  return this.stop(EXIT.PAGE_FAULT, n, nzcv);
+                }
+              }
               if (mmu.codeDirty) {
+                // The store may have changed code of this very page: start over
+                // at the next instruction with a fresh decode.
                 mmu.codeDirty = false;
                 if (page.code === null) {
                   n++;
@@ -617,23 +602,174 @@ export class Arm64Core implements Core {
               }
               break;
             }
-            if (r === JUMP) {
-              n++;
+
+            case OP.LDST: {
+              // Loads / stores of general registers with writeback or a
+              // register offset, inside one page through the TLB.
+              const k = c[b + F_K], type = (k >> 3) & 7;
+              if (type > LS.SX32) break slow;
+              const s = c[b + F_N];
+              if (s === SP && (g[SP] & 15) !== 0) break slow;
+              const mode = (k >> 6) & 3, size = 1 << (k & 7);
+              let olo: number, ohi: number;
+              if (mode === MODE.REG) {
+                const m = c[b + F_M], opt = (k >> 8) & 7, sh = (k >> 11) & 7;
+                olo = g[m];
+                ohi = opt === 2 ? 0 : opt === 6 ? (olo >> 31) >>> 0 : g[m + 1];
+                if (sh !== 0) {
+                  ohi = ((ohi << sh) | (olo >>> (32 - sh))) >>> 0;
+                  olo = (olo << sh) >>> 0;
+                }
+              } else {
+                olo = mode === MODE.POST ? 0 : c[b + F_I];
+                ohi = olo < 0 ? 0xffffffff : 0;
+                if (olo < 0) olo += TWO32;
+              }
+              let lo = g[s] + olo;
+              const hi = (g[s + 1] + ohi + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+              lo = lo >>> 0;
+              const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff, t = c[b + F_D];
+              if (off > 4096 - size) break slow;
+              const vpn = hi * 1048576 + (lo >>> 12);
+              let vlo = 0, vhi = 0;
+              if (type === LS.STORE) {
+                if (wTag[e] !== vpn || wPage[e].code !== null) break slow;
+                const v = wView[e];
+                if (size === 8) {
+                  v.setUint32(off, g[t], true);
+                  v.setUint32(off + 4, g[t + 1], true);
+                } else if (size === 4) v.setUint32(off, g[t], true);
+                else if (size === 2) v.setUint16(off, g[t], true);
+                else v.setUint8(off, g[t]);
+              } else {
+                if (rTag[e] !== vpn) break slow;
+                const v = rView[e];
+                const sx = type !== LS.LOAD;
+                if (size === 8) {
+                  vlo = v.getUint32(off, true);
+                  vhi = v.getUint32(off + 4, true);
+                } else if (size === 4) vlo = v.getUint32(off, true);
+                else if (size === 2) vlo = sx ? v.getInt16(off, true) : v.getUint16(off, true);
+                else vlo = sx ? v.getInt8(off) : v.getUint8(off);
+                if (type === LS.SX64 && size < 8) vhi = vlo >> 31;
+              }
+              if (mode === MODE.PRE || mode === MODE.POST) {
+                const wl = g[s] + c[b + F_I];
+                g[s + 1] = g[s + 1] + (wl > 0xffffffff ? 1 : wl < 0 ? -1 : 0);
+                g[s] = wl;
+              }
+              if (type !== LS.STORE) {
+                g[t] = vlo;
+                g[t + 1] = vhi;
+              }
+              break;
+            }
+            case OP.LDSTP: {
+              // ldp / stp of general registers inside one page through the TLB;
+              // anything else (straddling, a miss, FP registers) goes to exec.ts.
+              const k = c[b + F_K], type = (k >> 3) & 7;
+              if (type > LS.SX64) break slow;
+              const s = c[b + F_N];
+              if (s === SP && (g[SP] & 15) !== 0) break slow;
+              const mode = (k >> 6) & 3, size = 1 << (k & 7), imm = c[b + F_I];
+              let lo = g[s] + (mode === MODE.POST ? 0 : imm), hi = g[s + 1];
+              if (lo > 0xffffffff) {
+                lo -= TWO32;
+                hi = (hi + 1) >>> 0;
+              } else if (lo < 0) {
+                lo += TWO32;
+                hi = (hi - 1) >>> 0;
+              }
+              const e = (lo >>> 12) & TLB_MASK, off = lo & 0xfff, t = c[b + F_D], t2 = c[b + F_M];
+              const vpn = hi * 1048576 + (lo >>> 12);
+              if (off > 4096 - 2 * size) break slow;
+              if (type === LS.STORE) {
+                if (wTag[e] !== vpn) break slow;
+                const p = wPage[e];
+                if (p.code !== null) break slow;
+                const v = wView[e];
+                if (size === 8) {
+                  v.setUint32(off, g[t], true);
+                  v.setUint32(off + 4, g[t + 1], true);
+                  v.setUint32(off + 8, g[t2], true);
+                  v.setUint32(off + 12, g[t2 + 1], true);
+                } else {
+                  v.setUint32(off, g[t], true);
+                  v.setUint32(off + 4, g[t2], true);
+                }
+              } else {
+                if (rTag[e] !== vpn) break slow;
+                const v = rView[e];
+                let a0: number, a1: number, b0: number, b1: number;
+                if (size === 8) {
+                  a0 = v.getUint32(off, true);
+                  a1 = v.getUint32(off + 4, true);
+                  b0 = v.getUint32(off + 8, true);
+                  b1 = v.getUint32(off + 12, true);
+                } else {
+                  a0 = v.getUint32(off, true);
+                  b0 = v.getUint32(off + 4, true);
+                  a1 = type === LS.SX64 ? a0 >> 31 : 0;
+                  b1 = type === LS.SX64 ? b0 >> 31 : 0;
+                }
+                if (mode !== MODE.OFF) {
+                  const wl = g[s] + imm;
+                  g[s + 1] = g[s + 1] + (wl > 0xffffffff ? 1 : wl < 0 ? -1 : 0);
+                  g[s] = wl;
+                }
+                g[t] = a0;
+                g[t + 1] = a1;
+                g[t2] = b0;
+                g[t2 + 1] = b1;
+                break;
+              }
+              if (mode !== MODE.OFF) {
+                const wl = g[s] + imm;
+                g[s + 1] = g[s + 1] + (wl > 0xffffffff ? 1 : wl < 0 ? -1 : 0);
+                g[s] = wl;
+              }
+              break;
+            }
+
+            default:
+              break slow;
+          }
+          idx++;
+          n++;
+          continue inner;
+        }
+        // Everything else: exec.ts, on the registers and this.nzcv.
+        const pcLo = pageLo + (idx << 2);
+        this.nzcv = nzcv;
+        const r = exec(this, c, b, pcLo, pcHi);
+        nzcv = this.nzcv;
+        if (r === NEXT) {
+          n++;
+          if (mmu.codeDirty) {
+            // The instruction may have rewritten code of this very page:
+            // go on at the next instruction with a fresh decode.
+            mmu.codeDirty = false;
+            if (page.code === null) {
+              this.jump(pageLo, pcHi, (idx << 2) + 4);
               continue outer;
             }
-            if (r === EXIT.SYSCALL || r === EXIT.HYPERCALL || r === EXIT.HALT) {
-              // Completed: pc moves past the instruction.
-              n++;
-              this.jump(pageLo, pcHi, (idx << 2) + 4);
-            } else {
-              g[PC] = pcLo;
-              g[PC + 1] = pcHi;
-            }
-            return this.stop(r as ExitReason, n, nzcv);
           }
+          idx++;
+          continue;
         }
-        idx++;
-        n++;
+        if (r === JUMP) {
+          n++;
+          continue outer;
+        }
+        if (r === EXIT.SYSCALL || r === EXIT.HYPERCALL || r === EXIT.HALT) {
+          // Completed: pc moves past the instruction.
+          n++;
+          this.jump(pageLo, pcHi, (idx << 2) + 4);
+        } else {
+          g[PC] = pcLo;
+          g[PC + 1] = pcHi;
+        }
+        return this.stop(r as ExitReason, n, nzcv);
       }
     }
   }

@@ -25,52 +25,72 @@ function spMisaligned(core: Arm64Core, n: number): boolean {
   return true;
 }
 
-/** Writes a loaded value (in mmu.w32) to register t per type and size. */
-function writeLoaded(core: Arm64Core, t: number, type: number, size: number, at: number): void {
-  const g = core.gpr, w = core.mmu.w32, bytes = core.mmu.buf;
+/** Writes the loaded value at view[at] to register t, per type and size. */
+function loadReg(core: Arm64Core, t: number, type: number, size: number, v: DataView, at: number) {
+  const g = core.gpr;
   let lo: number, hi = 0;
   switch (size) {
     case 1:
-      lo = bytes[at];
-      if (type !== LS.LOAD && lo & 0x80) lo |= 0xffffff00;
+      lo = type === LS.LOAD ? v.getUint8(at) : v.getInt8(at);
       break;
     case 2:
-      lo = bytes[at] | (bytes[at + 1] << 8);
-      if (type !== LS.LOAD && lo & 0x8000) lo |= 0xffff0000;
+      lo = type === LS.LOAD ? v.getUint16(at, true) : v.getInt16(at, true);
       break;
     case 4:
-      lo = w[at >> 2];
+      lo = v.getUint32(at, true);
       break;
     default:
-      lo = w[at >> 2];
-      hi = w[(at >> 2) + 1];
+      lo = v.getUint32(at, true);
+      hi = v.getUint32(at + 4, true);
   }
   if (type === LS.SX64 && size < 8) hi = lo >> 31;
   g[t] = lo;
   g[t + 1] = hi;
 }
 
-/** Puts register t's low `size` bytes into mmu.buf at `at`. */
-function readForStore(core: Arm64Core, t: number, size: number, at: number): void {
-  const g = core.gpr, w = core.mmu.w32;
+/** Puts register t's low `size` bytes at view[at]. */
+function storeReg(core: Arm64Core, t: number, size: number, v: DataView, at: number): void {
+  const g = core.gpr;
+  if (size === 8) {
+    v.setUint32(at, g[t], true);
+    v.setUint32(at + 4, g[t + 1], true);
+  } else if (size === 4) v.setUint32(at, g[t], true);
+  else if (size === 2) v.setUint16(at, g[t], true);
+  else v.setUint8(at, g[t]);
+}
+
+/** v[reg] = `size` bytes at view[at], the rest of the register zeroed. */
+function loadVec(core: Arm64Core, reg: number, size: number, v: DataView, at: number): void {
+  const vs = core.v.s, vb = core.v.b, base = reg * 4;
   if (size >= 4) {
-    w[at >> 2] = g[t];
-    if (size === 8) w[(at >> 2) + 1] = g[t + 1];
+    for (let k = 0; k < 4; k++) vs[base + k] = k < size >> 2 ? v.getUint32(at + 4 * k, true) : 0;
   } else {
-    const v = g[t], bytes = core.mmu.buf;
-    bytes[at] = v;
-    if (size === 2) bytes[at + 1] = v >>> 8;
+    vs[base] =
+      vs[base + 1] =
+      vs[base + 2] =
+      vs[base + 3] =
+        0;
+    vb[reg * 16] = v.getUint8(at);
+    if (size === 2) vb[reg * 16 + 1] = v.getUint8(at + 1);
   }
 }
 
-function vLoad(core: Arm64Core, v: number, size: number, at: number): void {
-  const vb = core.v.b;
-  vb.set(core.mmu.buf.subarray(at, at + size), v * 16);
-  vb.fill(0, v * 16 + size, v * 16 + 16);
+/** The low `size` bytes of v[reg] to view[at]. */
+function storeVec(core: Arm64Core, reg: number, size: number, v: DataView, at: number): void {
+  const vs = core.v.s, vb = core.v.b;
+  if (size >= 4) {
+    for (let k = 0; k < size >> 2; k++) v.setUint32(at + 4 * k, vs[reg * 4 + k], true);
+  } else {
+    v.setUint8(at, vb[reg * 16]);
+    if (size === 2) v.setUint8(at + 1, vb[reg * 16 + 1]);
+  }
 }
 
-function vStore(core: Arm64Core, v: number, size: number, at: number): void {
-  core.mmu.buf.set(core.v.b.subarray(v * 16, v * 16 + size), at);
+/** Writes back base register n = n + off (pre / post index), after the access succeeded. */
+function writeback(g: Uint32Array, n: number, off: number): void {
+  addOff(g, n, off);
+  g[n] = r.lo;
+  g[n + 1] = r.hi;
 }
 
 export function execLdst(core: Arm64Core, c: Int32Array, b: number): number {
@@ -87,22 +107,22 @@ export function execLdst(core: Arm64Core, c: Int32Array, b: number): number {
   } else addOff(g, n, mode === MODE.POST ? 0 : c[b + F_I]);
   const alo = r.lo, ahi = r.hi;
   if (type === LS.STORE || type === LS.FP_STORE) {
-    if (type === LS.STORE) readForStore(core, t, size, 0);
-    else vStore(core, t, size, 0);
-    if (!mmu.store(alo, ahi, size)) return EXIT.PAGE_FAULT;
-  } else {
-    if (!mmu.load(alo, ahi, size)) return EXIT.PAGE_FAULT;
+    const v = mmu.storeView(alo, ahi, size);
+    if (v === null) return EXIT.PAGE_FAULT;
+    if (type === LS.STORE) storeReg(core, t, size, v, mmu.at);
+    else storeVec(core, t, size, v, mmu.at);
+    mmu.commit();
+    if (mode === MODE.PRE || mode === MODE.POST) writeback(g, n, c[b + F_I]);
+    return NEXT;
   }
-  // The base is updated before the loaded register is written, so a load
-  // into the base register itself keeps the loaded value.
-  if (mode === MODE.PRE || mode === MODE.POST) {
-    addOff(g, n, c[b + F_I]);
-    g[n] = r.lo;
-    g[n + 1] = r.hi;
-  }
-  if (type === LS.FP_LOAD) vLoad(core, t, size, 0);
-  else if (type !== LS.STORE && type !== LS.FP_STORE) {
-    writeLoaded(core, t, type, size, 0);
+  const v = mmu.loadView(alo, ahi, size);
+  if (v === null) return EXIT.PAGE_FAULT;
+  // The base is written back first, so a load into the base register keeps
+  // the loaded value.
+  if (mode === MODE.PRE || mode === MODE.POST) writeback(g, n, c[b + F_I]);
+  if (type === LS.FP_LOAD) loadVec(core, t, size, v, mmu.at);
+  else {
+    loadReg(core, t, type, size, v, mmu.at);
     if (type === LS.SX32) g[t + 1] = 0;
   }
   return NEXT;
@@ -115,27 +135,33 @@ export function execLdstp(core: Arm64Core, c: Int32Array, b: number): number {
   if (spMisaligned(core, n)) return EXIT.ALIGNMENT;
   addOff(g, n, mode === MODE.POST ? 0 : c[b + F_I]);
   const alo = r.lo, ahi = r.hi;
-  if (type === LS.STORE) {
-    readForStore(core, t, size, 0);
-    readForStore(core, t2, size, size);
-    if (!mmu.store(alo, ahi, 2 * size)) return EXIT.PAGE_FAULT;
-  } else if (type === LS.FP_STORE) {
-    vStore(core, t, size, 0);
-    vStore(core, t2, size, size);
-    if (!mmu.store(alo, ahi, 2 * size)) return EXIT.PAGE_FAULT;
-  } else if (!mmu.load(alo, ahi, 2 * size)) return EXIT.PAGE_FAULT;
-  if (mode !== MODE.OFF) {
-    addOff(g, n, c[b + F_I]);
-    g[n] = r.lo;
-    g[n + 1] = r.hi;
+  if (type === LS.STORE || type === LS.FP_STORE) {
+    const v = mmu.storeView(alo, ahi, 2 * size);
+    if (v === null) return EXIT.PAGE_FAULT;
+    const at = mmu.at;
+    if (type === LS.STORE) {
+      storeReg(core, t, size, v, at);
+      storeReg(core, t2, size, v, at + size);
+    } else {
+      storeVec(core, t, size, v, at);
+      storeVec(core, t2, size, v, at + size);
+    }
+    mmu.commit();
+  } else {
+    const v = mmu.loadView(alo, ahi, 2 * size);
+    if (v === null) return EXIT.PAGE_FAULT;
+    const at = mmu.at;
+    if (mode !== MODE.OFF) writeback(g, n, c[b + F_I]);
+    if (type === LS.FP_LOAD) {
+      loadVec(core, t, size, v, at);
+      loadVec(core, t2, size, v, at + size);
+    } else {
+      loadReg(core, t, type, size, v, at);
+      loadReg(core, t2, type, size, v, at + size);
+    }
+    return NEXT;
   }
-  if (type === LS.FP_LOAD) {
-    vLoad(core, t, size, 0);
-    vLoad(core, t2, size, size);
-  } else if (type === LS.LOAD || type === LS.SX64) {
-    writeLoaded(core, t, type, size, 0);
-    writeLoaded(core, t2, type, size, size);
-  }
+  if (mode !== MODE.OFF) writeback(g, n, c[b + F_I]);
   return NEXT;
 }
 
@@ -147,12 +173,13 @@ export function execLiteral(
   pcLo: number,
   pcHi: number,
 ): number {
-  const k = c[b + F_K], t = c[b + F_D];
+  const k = c[b + F_K], t = c[b + F_D], mmu = core.mmu;
   const size = k === 1 || k === 5 ? 8 : k === 6 ? 16 : 4;
   const a = pcLo + c[b + F_I];
-  if (!core.mmu.load(a >>> 0, (pcHi + Math.floor(a / TWO32)) >>> 0, size)) return EXIT.PAGE_FAULT;
-  if (k >= 4) vLoad(core, t, size, 0);
-  else writeLoaded(core, t, k === 2 ? LS.SX64 : LS.LOAD, size, 0);
+  const v = mmu.loadView(a >>> 0, (pcHi + Math.floor(a / TWO32)) >>> 0, size);
+  if (v === null) return EXIT.PAGE_FAULT;
+  if (k >= 4) loadVec(core, t, size, v, mmu.at);
+  else loadReg(core, t, k === 2 ? LS.SX64 : LS.LOAD, size, v, mmu.at);
   return NEXT;
 }
 
@@ -188,8 +215,8 @@ export function execExclusive(core: Arm64Core, c: Int32Array, b: number): number
     core.monSize = size;
     core.monValue.set(mmu.buf.subarray(0, size));
     const each = 1 << log;
-    writeLoaded(core, t, LS.LOAD, each, 0);
-    if (pair) writeLoaded(core, c[b + F_J], LS.LOAD, each, each);
+    loadReg(core, t, LS.LOAD, each, mmu.bufView, 0);
+    if (pair) loadReg(core, c[b + F_J], LS.LOAD, each, mmu.bufView, each);
     return NEXT;
   }
   // Store exclusive: status 0 on success, 1 on failure, into Ws.
@@ -201,8 +228,8 @@ export function execExclusive(core: Arm64Core, c: Int32Array, b: number): number
   }
   if (ok) {
     const each = 1 << log;
-    readForStore(core, t, each, 0);
-    if (pair) readForStore(core, c[b + F_J], each, each);
+    storeReg(core, t, each, mmu.bufView, 0);
+    if (pair) storeReg(core, c[b + F_J], each, mmu.bufView, each);
     if (!mmu.store(alo, ahi, size)) return EXIT.PAGE_FAULT;
   }
   core.monValid = false;

@@ -40,6 +40,15 @@ export class Mmu {
   /** The same bytes as little-endian u32 words. */
   readonly w32 = new Uint32Array(this.buf.buffer);
 
+  /** buf as a DataView (what loadView / storeView return for a straddling access). */
+  readonly bufView = new DataView(this.buf.buffer);
+  /** Offset of the access's first byte in the view the last loadView / storeView returned. */
+  at = 0;
+  private pending = false;
+  private pendingLo = 0;
+  private pendingHi = 0;
+  private pendingSize = 0;
+
   /** Set when a store dropped decoded code of some page (self-modifying code). */
   codeDirty = false;
 
@@ -139,6 +148,51 @@ export class Mmu {
       this.codeDirty = true;
     }
     return this.wView[e];
+  }
+
+  /**
+   * A view holding the `size` bytes at (lo, hi), starting at `this.at`: the
+   * page itself, or buf after gathering a straddling access. Null on a fault.
+   */
+  loadView(lo: number, hi: number, size: number): DataView | null {
+    const off = lo & 0xfff;
+    if (off + size <= PAGE_SIZE) {
+      this.at = off;
+      return this.readView(lo, hi);
+    }
+    this.at = 0;
+    return this.load(lo, hi, size) ? this.bufView : null;
+  }
+
+  /**
+   * A view to write `size` bytes at (lo, hi) into, from `this.at`: the page
+   * itself, or buf for a straddling access, whose pages are checked now and
+   * written by commit(). Null on a fault (nothing is written then).
+   */
+  storeView(lo: number, hi: number, size: number): DataView | null {
+    const off = lo & 0xfff;
+    this.pending = false;
+    if (off + size <= PAGE_SIZE) {
+      this.at = off;
+      return this.writeView(lo, hi);
+    }
+    const lo2 = (lo + PAGE_SIZE - off) >>> 0;
+    const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
+    if (!this.probeWrite(lo, hi) || !this.probeWrite(lo2, hi2)) return null;
+    this.pending = true;
+    this.pendingLo = lo;
+    this.pendingHi = hi;
+    this.pendingSize = size;
+    this.at = 0;
+    return this.bufView;
+  }
+
+  /** Finishes a store begun with storeView (cannot fault: its pages were checked). */
+  commit(): void {
+    if (this.pending) {
+      this.pending = false;
+      this.store(this.pendingLo, this.pendingHi, this.pendingSize);
+    }
   }
 
   /** Loads `size` (1..64) bytes at (lo, hi) into buf / w32. */

@@ -39,17 +39,9 @@ function completes(exit: number): boolean {
   return exit === EXIT.SYSCALL || exit === EXIT.SW_BREAKPOINT || exit === EXIT.HALT;
 }
 
-/**
- * The xmm registers: the zmm slots of the thread's vector regset, so
- * thread_read_state shows them. X64Registers keeps that buffer private; we
- * reach it by name and fall back to storage of our own.
- */
+/** The xmm registers: the zmm slots of the thread's vector regset, so thread_read_state shows them. */
 function xmmOf(regs: X64Registers): Uint32Array {
-  const vec = (regs as unknown as { vec?: Uint8Array }).vec;
-  if (vec instanceof Uint8Array && vec.byteOffset % 4 === 0 && vec.length >= 1024) {
-    return new Uint32Array(vec.buffer, vec.byteOffset, 256);
-  }
-  return new Uint32Array(256);
+  return new Uint32Array(regs.vec.buffer, regs.vec.byteOffset, 256);
 }
 
 export class X64Core extends Cpu implements Core {

@@ -59,7 +59,7 @@ export function regShift(n: number, sz: number): number {
 
 /**
  * Reads ModRM (+ SIB + displacement). `regSz` / `rmSz` are the sizes of the
- * d.reg and r/m operands (for the AH..BH rule); 0 when the field is not a
+ * reg and r/m operands (for the AH..BH rule); 0 when the field is not a
  * general register (opcode extension, xmm).
  */
 export function modrm(i: Insn, regSz: number, rmSz: number): void {

@@ -67,8 +67,10 @@ export const EXIT = {
    */
   SW_BREAKPOINT: 4,
   /**
-   * x64 #GP in user mode: hlt, in/out, cli/sti, a privileged instruction or
-   * a non-canonical address; pc is the instruction.
+   * A fault Zircon reports as ZX_EXCP_GENERAL; pc is the instruction. x64 #GP
+   * in user mode: hlt, in/out, cli/sti, a privileged instruction or a
+   * non-canonical address. arm64: wfi at EL0 (Zircon traps it) and an sp that
+   * is not 16-byte aligned used as a base (SCTLR_EL1.SA0).
    */
   GENERAL_PROTECTION: 5,
   /** Guest mode only: hlt / wfi; pc is after the instruction. */
@@ -77,7 +79,10 @@ export const EXIT = {
   IO: 7,
   /** Guest mode only: arm64 hvc; pc is after it; `detail` holds the immediate. */
   HYPERCALL: 8,
-  /** arm64 misaligned sp or pc (SP/PC alignment fault); pc is the instruction. */
+  /**
+   * arm64 misaligned pc, or an unaligned exclusive / atomic access (then
+   * faultAddress and faultAccess are set); pc is the instruction.
+   */
   ALIGNMENT: 9,
   /** x64 divide error (#DE); pc is the instruction. */
   DIVIDE_ERROR: 10,
@@ -112,7 +117,11 @@ export interface Core {
   /** PAGE_FAULT: the faulting address (full 64 bits) and the ACCESS bit. */
   readonly faultAddress: bigint;
   readonly faultAccess: number;
-  /** SW_BREAKPOINT / HYPERCALL / UNDEFINED_INSTRUCTION: immediate or raw encoding. */
+  /**
+   * SW_BREAKPOINT / HYPERCALL: the instruction's immediate (arm64 brk / hvc
+   * imm16; 0 for x64 int3). UNDEFINED_INSTRUCTION: the raw encoding (arm64
+   * the 32-bit word, x64 the first four bytes little-endian).
+   */
   readonly detail: number;
   /** IO (guest mode). */
   readonly io: IoAccess;

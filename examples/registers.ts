@@ -61,7 +61,7 @@ async function registers(k: KernelSession, arch: "x64" | "arm64") {
   // pc (a spin loop too). Suspended again, it stops between two instructions.
   await k.zx.handle_close({ handle: token });
   const { info } = await k.zx.object_get_info({ handle: thread, topic: "ZX_INFO_THREAD" });
-  console.log(`${arch}: resumed, ZX_INFO_THREAD state ${info.state} (RUNNING)`);
+  console.log(`${arch}: resumed, ZX_INFO_THREAD state ${info?.state} (RUNNING)`);
   const again = await k.zx.task_suspend({ handle: thread });
   const { regs } = await k.zx.thread_read_state({ handle: thread, kind: 0 });
   console.log(`${arch}: suspended again: ${pc} = ${regs[pc]}`);

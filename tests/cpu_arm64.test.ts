@@ -995,7 +995,7 @@ Deno.test("arm64 core: ldp/stp, ldpsw, ldnp and writeback forms", () => {
   assert.deepEqual([r.x(0), r.x(1)], [le(PATTERN, 0, 8), le(PATTERN, 8, 8)]);
 });
 
-Deno.test("arm64 core: sp as a base: aligned works, misaligned is an SP alignment fault", () => {
+Deno.test("arm64 core: sp as a base: aligned works, misaligned is ZX_EXCP_GENERAL's exit", () => {
   const r = rig("ldst");
   const S = STACK_TOP - 0x100;
   r.poke64(S + 8, 0x77n);
@@ -1009,7 +1009,8 @@ Deno.test("arm64 core: sp as a base: aligned works, misaligned is an SP alignmen
   for (const label of ["ldr_sp", "str_sp", "ldp_sp", "ldr_sp_reg"]) {
     r.start(label, { sp: S + 8, x0: 5n, x2: 8 });
     const before = r.snapshot();
-    assert.equal(r.run(), EXIT.ALIGNMENT, label);
+    // An SP alignment fault, which Zircon reports as ZX_EXCP_GENERAL.
+    assert.equal(r.run(), EXIT.GENERAL_PROTECTION, label);
     assert.equal(r.core.detail, ALIGN.SP);
     assert.equal(r.pc, r.at(label));
     assert.deepEqual(r.snapshot(), before, `${label}: nothing changed`);
@@ -1162,6 +1163,10 @@ Deno.test("arm64 core: exclusives (monitor compares the value) and LSE atomics",
   r.start("ldxr_x", { x1: A + 4 });
   assert.equal(r.run(), EXIT.ALIGNMENT);
   assert.equal(r.core.detail, ALIGN.DATA);
+  assert.deepEqual([r.core.faultAddress, r.core.faultAccess], [BigInt(A + 4), ACCESS.READ]);
+  r.start("ldadd_x", { x1: A + 2 });
+  assert.equal(r.run(), EXIT.ALIGNMENT);
+  assert.deepEqual([r.core.faultAddress, r.core.faultAccess], [BigInt(A + 2), ACCESS.WRITE]);
   // LSE: the old value comes back, memory gets the result.
   const atom = (label: string, mem: bigint, x2: bigint, size = 8) => {
     r.poke64(A, mem);
@@ -1930,4 +1935,211 @@ Deno.test("arm64 core: clang -O2 floating point (dot, mean, to_fixed)", () => {
     vsetF(0, x);
     assert.equal(BigInt.asIntN(64, call(r, "to_fixed")), BigInt(Math.trunc(x * 65536)));
   }
+});
+
+Deno.test("arm64 core: fixed-point conversions", () => {
+  const d = (x: number) => [f64bits(x), 0n];
+  const s = (x: number) => [f32bits(x), 0n];
+  assert.equal(simd("fcvtzs_fixed", {}, { 1: d(-1.5) }).x(0), u64(-0x18000n));
+  assert.equal(simd("fcvtzu_fixed_w", { x0: M64 }, { 1: s(2.5) }).x(0), 40n);
+  assert.equal(fromF64(vget(simd("scvtf_fixed", { x1: u64(-0x180n) }), 0, 64)[0]), -1.5);
+  assert.equal(
+    fromF32(vget(simd("ucvtf_fixed_s", { x1: 0xffff_ffffn }), 0, 32)[0]),
+    Math.fround(0xffff_ffff / 16),
+  );
+});
+
+// ---------------------------------------------------------------------------
+// The core and its surroundings
+
+Deno.test("arm64 core: translations are dropped when the address space's generation moves", () => {
+  const r = rig("ldst");
+  const A = DATA + 0x100;
+  r.step1("str_x", { x0: 1n, x1: A });
+  r.step1("ldr_x", { x1: A });
+  assert.equal(r.x(0), 1n);
+  r.mem.protect(DATA, 0x1000, ACCESS.READ);
+  r.start("str_x", { x0: 2n, x1: A });
+  assert.equal(r.run(), EXIT.PAGE_FAULT, "the write translation is gone");
+  assert.equal(r.core.faultAccess, ACCESS.WRITE);
+  r.mem.protect(DATA, 0x1000, 0);
+  r.start("ldr_x", { x1: A });
+  assert.equal(r.run(), EXIT.PAGE_FAULT, "and so is the read one");
+  r.mem.protect(DATA, 0x1000, ACCESS.READ | ACCESS.WRITE);
+  r.step1("str_x", { x0: 3n, x1: A });
+  assert.equal(r.peek64(A + 8), 3n);
+  // Code: remove execute permission from the code page between runs.
+  const p = new Rig("programs");
+  p.start("sum_to", { x0: 3n });
+  assert.equal(p.run(), EXIT.SW_BREAKPOINT);
+  p.mem.protect(CODE, 0x1000, ACCESS.READ);
+  p.start("sum_to", { x0: 3n });
+  assert.equal(p.run(), EXIT.PAGE_FAULT);
+  assert.equal(p.core.faultAccess, ACCESS.EXECUTE);
+  assert.equal(p.core.faultAddress, BigInt(p.at("sum_to")));
+});
+
+Deno.test("arm64 core: two cores share a page's decoded code and run interleaved", () => {
+  const a = new Rig("programs");
+  const regs = new Arm64Registers();
+  const other = new Arm64Core(regs, a.mem, "user");
+  const view = new DataView(regs.gpr.buffer, 0, 280);
+  a.start("sum_to", { x0: 1000n });
+  regs.setStart(BigInt(a.at("sum_to")), 0n, 2000n, 0n);
+  for (let i = 0; i < 1000; i++) {
+    a.run(7);
+    other.run(5);
+  }
+  assert.equal(a.run(), EXIT.SW_BREAKPOINT);
+  assert.equal(other.run(100_000), EXIT.SW_BREAKPOINT);
+  assert.equal(a.x(0), 500_500n);
+  assert.equal(view.getBigUint64(0, true), 2_001_000n);
+});
+
+Deno.test("arm64 core: arm64.createCore computes on the thread's registers (thread_read_state sees it)", () => {
+  const mem = new FlatMemory();
+  const f = fixture("system");
+  mem.map(CODE, 0x1000, ACCESS.READ | ACCESS.EXECUTE);
+  mem.load(CODE, f.bytes);
+  const regs = arm64.newRegisters();
+  regs.setStart(BigInt(CODE + f.sym.get("msr_tpidr")!), 0x1234_5670n, 0n, 0x7777n);
+  const core = arm64.createCore(regs, mem, "user");
+  const out = new Uint8Array(280);
+  regs.read("zx", ZX_THREAD_STATE.GENERAL_REGS, out);
+  out.set(new Uint8Array(new BigUint64Array([0x8000_0000n]).buffer), 33 * 8); // cpsr: N
+  assert.equal(regs.write("zx", ZX_THREAD_STATE.GENERAL_REGS, out, { stoppedInSyscall: false }), 0);
+  assert.equal(core.run(10), EXIT.SW_BREAKPOINT);
+  regs.read("zx", ZX_THREAD_STATE.GENERAL_REGS, out);
+  const v = new DataView(out.buffer);
+  assert.equal(v.getBigUint64(34 * 8, true), 0x7777n, "tpidr written by msr");
+  assert.equal(v.getBigUint64(33 * 8, true), 0x8000_0000n, "cpsr keeps N");
+  assert.equal(
+    v.getBigUint64(32 * 8, true),
+    BigInt(CODE + f.sym.get("msr_tpidr")! + 4),
+    "pc at the brk",
+  );
+  assert.equal(v.getBigUint64(31 * 8, true), 0x1234_5670n, "sp");
+  // The vector registers are the thread's own VECTOR_REGS storage.
+  const g = arm64.createCore(regs, mem, "guest") as Arm64Core;
+  assert.equal(g.v.b.buffer, (regs as Arm64Registers).vec.buffer);
+  assert.equal(g.v.ctl.byteOffset, (regs as Arm64Registers).vec.byteOffset);
+});
+
+Deno.test("arm64 core: SIMD&FP faults change nothing; straddling q loads work", () => {
+  const r = new Rig("simd");
+  const RO = DATA + DATA_SIZE;
+  r.mem.map(RO, 0x1000, ACCESS.READ);
+  r.poke(RO - 16, PATTERN.subarray(0, 32));
+  vset(r, 0, V1, 64);
+  vset(r, 1, V2, 64);
+  const fault = (label: string, inputs: Inputs, addr: number, access: number) => {
+    r.start(label, inputs);
+    const g = r.snapshot(), vec = vecRegs(r), mem = r.peek(RO - 64, 128);
+    assert.equal(r.run(), EXIT.PAGE_FAULT, label);
+    assert.equal(r.core.faultAddress, BigInt(addr));
+    assert.equal(r.core.faultAccess, access);
+    assert.deepEqual(r.snapshot(), g);
+    assert.deepEqual(vecRegs(r), vec);
+    assert.deepEqual(r.peek(RO - 64, 128), mem);
+  };
+  fault("stp_q", { x1: RO - 16 }, RO, ACCESS.WRITE);
+  fault("stp_q_pre", { x1: RO + 16 }, RO, ACCESS.WRITE);
+  fault("st1_4r", { x1: RO - 32 }, RO, ACCESS.WRITE);
+  fault("ld1_2r", { x1: RO + 0xff0 }, RO + 0x1000, ACCESS.READ);
+  fault("ldp_q", { x1: RO + 0xff0 }, RO + 0x1000, ACCESS.READ);
+  fault("str_d_post", { x1: RO }, RO, ACCESS.WRITE);
+  r.step1("ldr_q", { x1: RO - 5 });
+  assert.deepEqual(vget(r, 0, 64), [le(PATTERN, 11, 8), le(PATTERN, 19, 8)]);
+});
+
+Deno.test("arm64 core: a fault after some instructions counts only those; single steps equal one run", () => {
+  const r = new Rig("programs");
+  r.start("copy", { x0: DATA, x1: 0x10_0000, x2: 64 });
+  assert.equal(r.run(), EXIT.PAGE_FAULT);
+  assert.equal(r.core.retired, 3);
+  assert.equal(r.pc, r.at("copy") + 12);
+  // fib(12) one instruction at a time reaches the same state as one run.
+  const c = new Rig("cprog");
+  c.start("fib", { x0: 12 });
+  assert.equal(c.run(), EXIT.SW_BREAKPOINT);
+  const total = (() => {
+    let n = 0;
+    c.start("fib", { x0: 12 });
+    while (c.run(1) === EXIT.BUDGET) {
+      assert.equal(c.core.retired, 1);
+      n++;
+    }
+    return n;
+  })();
+  assert.equal(c.x(0), 144n);
+  c.start("fib", { x0: 12 });
+  let retired = 0;
+  while (c.run(97) === EXIT.BUDGET) retired += c.core.retired;
+  retired += c.core.retired;
+  assert.equal(retired, total);
+  assert.equal(c.x(0), 144n);
+});
+
+Deno.test("arm64 core: crc32 / crc32c (the zlib and iSCSI check values)", () => {
+  const crcRef = (acc: number, bytes: number[], poly: number) => {
+    let c = acc >>> 0;
+    for (const b of bytes) {
+      c ^= b;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+    }
+    return BigInt(c >>> 0);
+  };
+  const data = [..."123456789"].map((ch) => ch.charCodeAt(0));
+  const word = (bytes: number[]) => bytes.reduceRight((a, b) => (a << 8n) | BigInt(b), 0n);
+  let acc = alu("crc32x", { x1: 0xffff_ffffn, x2: word(data.slice(0, 8)) });
+  acc = alu("crc32b", { x1: acc, x2: 0x3900n | BigInt(data[8]) });
+  assert.equal(acc ^ M32, 0xcbf4_3926n);
+  acc = alu("crc32cx", { x1: 0xffff_ffffn, x2: word(data.slice(0, 8)) });
+  acc = alu("crc32cb", { x1: acc, x2: BigInt(data[8]) });
+  assert.equal(acc ^ M32, 0xe306_9283n);
+  const g = rand(3);
+  for (let i = 0; i < 20; i++) {
+    const a = g.next().value, v = BigInt(g.next().value) << 32n | BigInt(g.next().value);
+    const bytes = Array.from({ length: 8 }, (_, k) => Number((v >> BigInt(8 * k)) & 0xffn));
+    assert.equal(alu("crc32h", { x1: a, x2: v }), crcRef(a, bytes.slice(0, 2), 0xedb88320));
+    assert.equal(alu("crc32w", { x1: a, x2: v }), crcRef(a, bytes.slice(0, 4), 0xedb88320));
+    assert.equal(alu("crc32x", { x1: a, x2: v }), crcRef(a, bytes, 0xedb88320));
+    assert.equal(alu("crc32cb", { x1: a, x2: v }), crcRef(a, bytes.slice(0, 1), 0x82f63b78));
+  }
+});
+
+Deno.test("arm64 core: ldapr (RCpc load-acquire)", () => {
+  const r = ldst(DATA + 0x100);
+  assert.equal(r.step1("ldapr_w", { x0: M64, x1: DATA + 0x100 }).x(0), le(PATTERN, 0, 4));
+  assert.equal(r.step1("ldapr_x", { x1: DATA + 0x100 }).x(0), le(PATTERN, 0, 8));
+  assert.equal(r.step1("ldaprb", { x1: DATA + 0x101 }).x(0), le(PATTERN, 1, 1));
+});
+
+Deno.test("arm64 core: multiplies by element (mul, mla, mls, fmul, fmla, fmls)", () => {
+  const w4 = (...xs: bigint[]) => [xs[0] | (xs[1] << 32n), xs[2] | (xs[3] << 32n)];
+  const f4 = (...xs: number[]) => [...new BigUint64Array(new Float32Array(xs).buffer)];
+  const f2 = (...xs: number[]) => [...new BigUint64Array(new Float64Array(xs).buffer)];
+  const lanesF4 = (q: bigint[]) => [...new Float32Array(new BigUint64Array(q).buffer)];
+  const lanesF2 = (q: bigint[]) => [...new Float64Array(new BigUint64Array(q).buffer)];
+  let s = simd("mul_elem", {}, { 1: w4(1n, 2n, 3n, M32), 2: w4(0n, 5n, 0n, 0n) });
+  assert.deepEqual(vget(s, 0, 32), [5n, 10n, 15n, (M32 * 5n) & M32]);
+  const h8 = [[1n | (2n << 16n) | (3n << 32n) | (4n << 48n), 0n], [0n, 7n << 48n]];
+  s = simd("mla_elem_8h", {}, { 0: [1n | (1n << 16n), 0n], 1: h8[0], 2: h8[1] });
+  assert.deepEqual(vget(s, 0, 16).slice(0, 4), [8n, 15n, 21n, 28n]);
+  s = simd("mls_elem", {}, {
+    0: w4(100n, 100n, 0n, 0n),
+    1: w4(1n, 2n, 1n, 0n),
+    2: w4(0n, 0n, 0n, 10n),
+  });
+  assert.deepEqual(vget(s, 0, 32), [90n, 80n, (-10n) & M32, 0n]);
+  s = simd("fmla_elem_2d", {}, { 0: f2(1, 2), 1: f2(3, 4), 2: f2(0, 0.5) });
+  assert.deepEqual(lanesF2(vget(s, 0, 64)), [2.5, 4]);
+  s = simd("fmul_elem_4s", {}, { 1: f4(1, 2, 3, 4), 2: f4(0, 0, -2, 0) });
+  assert.deepEqual(lanesF4(vget(s, 0, 64)), [-2, -4, -6, -8]);
+  s = simd("fmls_elem_4s", {}, { 0: f4(10, 10, 10, 10), 1: f4(1, 2, 3, 4), 2: f4(2, 0, 0, 0) });
+  assert.deepEqual(lanesF4(vget(s, 0, 64)), [8, 6, 4, 2]);
+  s = simd("fmul_elem_d", {}, { 1: f2(3, 99), 2: f2(0, 7) });
+  assert.deepEqual(lanesF2(vget(s, 0, 64)), [21, 0]);
+  s = simd("fmla_elem_s", {}, { 0: f4(1, 9, 9, 9), 1: f4(2, 9, 9, 9), 2: f4(0, 0, 0, 4) });
+  assert.deepEqual(lanesF4(vget(s, 0, 64)), [9, 0, 0, 0]);
 });

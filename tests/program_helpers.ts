@@ -19,7 +19,10 @@ export async function session(
   bootOptions: { scheduler?: "free" | "manual" } = {},
 ): Promise<KernelSession> {
   const { app } = createApp();
-  const client = new ZxsimClient("http://zxsim", async (input, init) => await app.request(input, init));
+  const client = new ZxsimClient(
+    "http://zxsim",
+    async (input, init) => await app.request(input, init),
+  );
   return await client.createKernel({ arch: arch as "x64" | "arm64", boot_options: bootOptions });
 }
 

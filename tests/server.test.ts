@@ -2,7 +2,8 @@
 // port: the same contract over a socket.
 
 import assert from "node:assert/strict";
-import { assertStatus, send, TestKernel } from "./helpers.ts";
+import { SYSCALLS } from "../kernel/syscalls/table.ts";
+import { assertStatus, type Fetcher, send, TestKernel } from "./helpers.ts";
 import { freePort, root, START_ARGS, startServer } from "./real_server.ts";
 
 Deno.test("real server: --port, and a register round trip on both arches", async () => {
@@ -21,6 +22,8 @@ Deno.test("real server: --port, and a register round trip on both arches", async
       assert.equal(back.regs[pc], "0x0000000003000000");
       const bytes = Uint8Array.fromBase64(back.buffer);
       assert.equal(bytes.length, arch === "x64" ? 160 : 280);
+      // Nothing is mapped at 0x3000000: back to the spin loop before it runs.
+      await k.ok("thread_write_state", { handle: thread, kind: 0, regs: { [pc]: "0x1000000" } });
       await k.ok("handle_close", { handle: token });
       assertStatus(
         await k.call("thread_read_state", { handle: thread, kind: 0 }),
@@ -29,6 +32,10 @@ Deno.test("real server: --port, and a register round trip on both arches", async
       );
       const mx = await k.mx("thread_read_state", { handle: thread, kind: 0, len: 4 });
       assertStatus(mx, "MX_ERR_BAD_STATE", 409);
+      // It has been running its loop since: suspended again, it is still there.
+      await k.ok("task_suspend", { handle: thread });
+      const again = await k.ok("thread_read_state", { handle: thread, kind: 0 });
+      assert.equal(again.regs[pc], "0x0000000001000000");
     }
     const openapi = await server.fetcher("/openapi.json");
     assert.equal((await openapi.json()).openapi, "3.1.0");
@@ -107,8 +114,12 @@ async function walkEverySyscall(k: TestKernel): Promise<void> {
   const a = (await k.ok("handle_duplicate", { handle: k.handles.thread, rights: 0 })).out;
   assertStatus(await k.call("handle_close_many", { handles: [a, a, 0] }), "ZX_ERR_BAD_HANDLE", 400);
   await k.ok("handle_close_many", { handles: [0] });
-  // process_create / thread_create / thread_start
-  const { proc_handle } = await k.ok("process_create", { job: k.handles.root_job, name: "p" });
+  // process_create / thread_create / thread_start (the process gets code to run at 0x1000000)
+  const { proc_handle, vmar_handle } = await k.ok("process_create", {
+    job: k.handles.root_job,
+    name: "p",
+  });
+  await k.parkIn(vmar_handle);
   assertStatus(
     await k.call("process_create", { job: k.handles.root_job, options: 2 }),
     "ZX_ERR_INVALID_ARGS",
@@ -216,6 +227,11 @@ async function walkEverySyscall(k: TestKernel): Promise<void> {
   );
   await k.ok("thread_write_state", { handle: t, kind: 0, buffer: mx.buffer }, k.token, "mx");
   await k.ok("handle_close", { handle: token });
+  // Resumed, it runs its spin loop: RUNNING, its registers out of reach.
+  assert.equal(
+    (await k.ok("object_get_info", { handle: t, topic: "ZX_INFO_THREAD" })).info.state,
+    1,
+  );
   assertStatus(
     await k.call("thread_write_state", { handle: t, kind: 0, buffer: regs.buffer }),
     "ZX_ERR_BAD_STATE",
@@ -231,11 +247,144 @@ async function walkEverySyscall(k: TestKernel): Promise<void> {
   );
 }
 
+/** The memory syscalls and those that start and end tasks, over a real socket. */
+async function walkMemoryAndLifecycle(k: TestKernel): Promise<void> {
+  const PAGE = 4096;
+  // job_create
+  const { out: job } = await k.ok("job_create", { parent_job: k.handles.root_job });
+  assertStatus(
+    await k.call("job_create", { parent_job: k.handles.thread }),
+    "ZX_ERR_WRONG_TYPE",
+    400,
+  );
+  await k.ok("handle_close", { handle: job });
+  // vmo_create / vmo_write / vmo_read / vmo_get_size / vmo_set_size
+  const { out: vmo } = await k.ok("vmo_create", { size: 5000, options: "ZX_VMO_RESIZABLE" });
+  assertStatus(await k.call("vmo_create", { size: 1, options: 1 }), "ZX_ERR_INVALID_ARGS", 400);
+  assert.equal((await k.ok("vmo_get_size", { handle: vmo })).size, 2 * PAGE);
+  await k.ok("vmo_write", { handle: vmo, buffer: btoa("zxsim"), offset: 10 });
+  assert.equal(
+    (await k.ok("vmo_read", { handle: vmo, offset: 10, buffer_size: 5 })).buffer,
+    "enhzaW0=",
+  );
+  assertStatus(
+    await k.call("vmo_read", { handle: vmo, offset: 2 * PAGE, buffer_size: 1 }),
+    "ZX_ERR_OUT_OF_RANGE",
+    400,
+  );
+  assertStatus(
+    await k.call("vmo_write", { handle: vmo, buffer: "AA==", buffer_size: 2 }),
+    "ZX_ERR_INVALID_ARGS",
+    400,
+  );
+  await k.ok("vmo_set_size", { handle: vmo, size: 3 * PAGE });
+  // vmar_allocate / vmar_map / vmar_protect / vmar_unmap / vmar_destroy
+  const { child_vmar, child_addr } = await k.ok("vmar_allocate", {
+    parent_vmar: k.handles.vmar,
+    options: ["ZX_VM_CAN_MAP_READ", "ZX_VM_CAN_MAP_WRITE"],
+    size: 16 * PAGE,
+  });
+  const rw = ["ZX_VM_PERM_READ", "ZX_VM_PERM_WRITE"];
+  const { mapped_addr } = await k.ok("vmar_map", {
+    handle: child_vmar,
+    options: rw,
+    vmo,
+    vmo_offset: 0,
+    len: 2 * PAGE,
+  });
+  assert.equal(mapped_addr, child_addr); // lowest free address first
+  // Executable needs ZX_RIGHT_EXECUTE on the VMO and the VMAR: neither has it.
+  const rx = ["ZX_VM_PERM_READ", "ZX_VM_PERM_EXECUTE"];
+  assertStatus(
+    await k.call("vmar_map", { handle: child_vmar, options: rx, vmo, len: PAGE }),
+    "ZX_ERR_ACCESS_DENIED",
+    403,
+  );
+  await k.ok("vmar_protect", {
+    handle: child_vmar,
+    options: "ZX_VM_PERM_READ",
+    addr: mapped_addr,
+    len: PAGE,
+  });
+  // process_read_memory / process_write_memory: whatever the mapping's permissions.
+  const self = k.handles.process;
+  await k.ok("process_write_memory", { handle: self, vaddr: mapped_addr, buffer: btoa("ok") });
+  const read = await k.ok("process_read_memory", {
+    handle: self,
+    vaddr: mapped_addr + 10,
+    buffer_size: 5,
+  });
+  assert.deepEqual([read.buffer, read.actual], ["enhzaW0=", 5]);
+  assertStatus(
+    await k.call("process_read_memory", { handle: self, vaddr: "0x1000", buffer_size: 1 }),
+    "ZX_ERR_NO_MEMORY",
+    503,
+  );
+  await k.ok("vmar_unmap", { handle: child_vmar, addr: mapped_addr, len: PAGE });
+  await k.ok("vmar_destroy", { handle: child_vmar });
+  assertStatus(await k.call("vmar_destroy", { handle: child_vmar }), "ZX_ERR_BAD_STATE", 409);
+  // vmo_replace_as_executable, then a process started on that code.
+  const { out: code } = await k.ok("vmo_replace_as_executable", { handle: vmo, vmex: 0 });
+  assertStatus(await k.call("vmo_get_size", { handle: vmo }), "ZX_ERR_BAD_HANDLE", 400);
+  await k.ok("handle_close", { handle: code });
+  const { proc_handle, vmar_handle } = await k.ok("process_create", {
+    job: k.handles.root_job,
+    name: "started",
+  });
+  await k.parkIn(vmar_handle);
+  const main = await k.newThread(proc_handle, "main");
+  await k.ok("process_start", {
+    handle: proc_handle,
+    thread: main,
+    entry: "0x1000000",
+    stack: "0x2000000",
+    arg1: 0,
+    arg2: 0,
+  });
+  assertStatus(
+    await k.call("process_start", {
+      handle: proc_handle,
+      thread: main,
+      entry: "0x1000000",
+      stack: "0x2000000",
+      arg1: 0,
+      arg2: 0,
+    }),
+    "ZX_ERR_BAD_STATE",
+    409,
+  );
+  // nanosleep / debug_write, and the debug log over HTTP.
+  await k.ok("nanosleep", { deadline: 0 });
+  await k.ok("debug_write", { buffer: btoa("over a socket\n") });
+  const log = await send(k.fetcher, `/v1/kernels/${k.id}/debuglog`, undefined, k.token, "GET");
+  assert.equal(log.body.text, "over a socket\n");
+  // thread_exit by a client thread, then process_exit by the bootstrap thread, last.
+  const { token: clientToken } = await k.clientThread("leaving");
+  await k.ok("thread_exit", {}, clientToken);
+  assertStatus(await k.call("clock_get_monotonic", {}, clientToken), "ZX_ERR_BAD_STATE", 409);
+  await k.ok("process_exit", { retcode: 7 });
+  assertStatus(await k.call("clock_get_monotonic"), "ZX_ERR_BAD_STATE", 409);
+}
+
+/** A fetcher that notes which syscalls went through it. */
+function recording(fetcher: Fetcher, called: Set<string>): Fetcher {
+  return (path, init) => {
+    const syscall = /^\/v1\/(zx|mx)\/(\w+)$/.exec(path);
+    if (syscall) called.add(`${syscall[1]}_${syscall[2]}`);
+    return fetcher(path, init);
+  };
+}
+
 Deno.test("real server: every syscall, success and errors, on both arches", async () => {
   const server = await startServer(["--port", String(freePort())]);
   try {
     for (const arch of ["x64", "arm64"]) {
-      await walkEverySyscall(await TestKernel.create(server.fetcher, { arch }));
+      const called = new Set<string>();
+      const fetcher = recording(server.fetcher, called);
+      await walkEverySyscall(await TestKernel.create(fetcher, { arch }));
+      await walkMemoryAndLifecycle(await TestKernel.create(fetcher, { arch }));
+      const zx = SYSCALLS.filter((s) => s.abis.includes("zx")).map((s) => `zx_${s.name}`);
+      assert.deepEqual(zx.filter((name) => !called.has(name)), [], `${arch}: not walked`);
     }
   } finally {
     await server.stop();

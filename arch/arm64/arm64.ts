@@ -118,7 +118,8 @@ export class Arm64Registers implements ThreadRegisters {
    * core computes on. The cpsr slot holds the whole SPSR.
    */
   readonly gpr: Uint32Array;
-  private readonly vec: Uint8Array;
+  /** The vector regset (fpcr, fpsr, v[32]): the core computes on it directly. */
+  readonly vec: Uint8Array;
   // Breakpoints/watchpoints as accepted (normalised); far, esr and the
   // counts are not stored here but filled in on read.
   private readonly dbg: Uint8Array;

@@ -270,7 +270,9 @@ function waitOnce(
     // The deadline is on the kernel's clock (virtual in manual mode); the
     // server's cap on one request is wall time. Code threads have no cap.
     const cancelDeadline = clock.at(deadline, () => finish("deadline"));
-    const capTimer = Number.isFinite(untilCapMs) ? setTimeout(() => finish("cap"), untilCapMs) : undefined;
+    const capTimer = Number.isFinite(untilCapMs)
+      ? setTimeout(() => finish("cap"), untilCapMs)
+      : undefined;
     object.addObserver(observer);
     h.closeListeners.add(onClose);
     thread.deathListeners.add(onDeath);

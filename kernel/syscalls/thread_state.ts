@@ -160,9 +160,11 @@ export const threadWriteState = defineSyscall({
   summary: "Write one register set of a suspended thread",
   description: "Needs ZX_RIGHT_WRITE. Give the struct as base64 `buffer` (buffer_size defaults " +
     "to its length; a larger buffer is fine, extra bytes are ignored) or named `regs` (the " +
-    "others keep their values). Order: debugging-syscalls gate (kind & 4 while the boot option " +
-    "enable_debugging_syscalls is false: NOT_SUPPORTED, before the handle), handle, type, " +
-    "rights, kind, BUFFER_TOO_SMALL, BAD_STATE, then the architecture's value rules " +
+    "others keep their values). The bytes sent are the memory `buffer` points to: a " +
+    "buffer_size larger than them is the invalid-pointer case (INVALID_ARGS). Order: " +
+    "debugging-syscalls gate (kind & 4 while the boot option enable_debugging_syscalls is " +
+    "false: NOT_SUPPORTED, before the handle), handle, type, rights, kind, BUFFER_TOO_SMALL, " +
+    "invalid pointer, BAD_STATE, then the architecture's value rules " +
     "(INVALID_ARGS, nothing changed). x64: rflags takes only the user bits 0x244DD5; rip must " +
     "be a canonical user address; fs_base/gs_base canonical; mxcsr within 0xFFBF; dr7 is " +
     "stored as 0x700 | (v & 0xFFFF00FF), dr6 is read-only. arm64: cpsr takes only NZCV; " +

@@ -40,7 +40,6 @@ import {
   F_K,
   F_M,
   F_N,
-  JUMP,
   NEXT,
   OP,
   PC,
@@ -104,7 +103,7 @@ export class Arm64Core implements Core {
     this.gpr = registers.gpr;
     this.mmu = new Mmu(memory);
     this.mode = mode;
-    this.v = new VRegs(registers.gpr);
+    this.v = new VRegs(registers.vec);
   }
 
   run(budget: number): ExitReason {
@@ -133,11 +132,13 @@ export class Arm64Core implements Core {
       g[TPIDR] = this.tpidrLo;
       g[TPIDR + 1] = this.tpidrHi;
     }
-    if (reason === EXIT.PAGE_FAULT) {
+    if (reason === EXIT.PAGE_FAULT || (reason === EXIT.ALIGNMENT && this.detail === ALIGN.DATA)) {
       const m = this.mmu;
       this.faultAddress = (BigInt(m.faultHi) << 32n) | BigInt(m.faultLo);
       this.faultAccess = m.faultAccess;
     }
+    // Zircon reports an SP alignment fault as ZX_EXCP_GENERAL, not UNALIGNED_ACCESS.
+    if (reason === EXIT.ALIGNMENT && this.detail === ALIGN.SP) return EXIT.GENERAL_PROTECTION;
     return reason;
   }
 
@@ -756,10 +757,6 @@ export class Arm64Core implements Core {
           }
           idx++;
           continue;
-        }
-        if (r === JUMP) {
-          n++;
-          continue outer;
         }
         if (r === EXIT.SYSCALL || r === EXIT.HYPERCALL || r === EXIT.HALT) {
           // Completed: pc moves past the instruction.

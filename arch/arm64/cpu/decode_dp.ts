@@ -173,6 +173,9 @@ export function decodeDataReg(w: number, e: Int32Array, b: number): void {
         // Two sources: UDIV, SDIV, LSLV, LSRV, ASRV, RORV.
         if (opcode === 2 || opcode === 3 || (opcode >= 8 && opcode <= 11)) {
           put(e, b, OP.DP2, d, n, m, 0, 0, sf | (opcode << 1));
+        } else if (opcode >= 0x10 && opcode <= 0x17 && ((opcode & 3) === 3) === (sf === 1)) {
+          // CRC32{B,H,W,X} and CRC32C{B,H,W,X}.
+          put(e, b, OP.DP2, d, n, m, 0, 0, sf | (opcode << 1));
         }
         return;
       }

@@ -182,6 +182,10 @@ function decodeAtomic(w: number, e: Int32Array, b: number): void {
   let kind: number;
   if (!o3) kind = opc;
   else if (opc === 0) kind = ATOM.SWP;
-  else return;
+  else if (opc === 4 && ((w >>> 16) & 31) === 31) {
+    // LDAPR: a load-acquire (RCpc), an ordinary load on one core.
+    put(e, b, HOT_LOAD[size], wz(w, 0), rsp(w, 5), 0, 0);
+    return;
+  } else return;
   put(e, b, OP.ATOMIC, wz(w, 0), rsp(w, 5), rz(w, 16), 0, 0, size | (kind << 3));
 }

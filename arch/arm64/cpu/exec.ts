@@ -1,8 +1,9 @@
 // Execution of the ops the core's loop does not inline: the general forms
 // of the integer instructions, exceptions, and (through exec_mem.ts,
 // exec_sys.ts and simd.ts) the rest. exec() returns NEXT when the
-// instruction completed and pc simply advances, JUMP when it completed and
-// set pc in gpr itself, or an EXIT reason.
+// instruction completed and pc simply advances, or an EXIT reason (the core
+// then sets pc: after the instruction for SYSCALL / HYPERCALL / HALT, at it
+// otherwise).
 
 import { EXIT } from "../../cpu.ts";
 import type { Arm64Core } from "./core.ts";
@@ -38,9 +39,8 @@ import {
   execLiteral,
 } from "./exec_mem.ts";
 import { execMrs, execMsr } from "./exec_sys.ts";
-import { COND_TABLE, F_D, F_I, F_J, F_K, F_M, F_N, F_RAW, JUMP, NEXT, OP } from "./ops.ts";
+import { COND_TABLE, F_D, F_I, F_J, F_K, F_M, F_N, F_RAW, NEXT, OP } from "./ops.ts";
 
-export { JUMP, NEXT };
 import { execSimd } from "./simd.ts";
 
 const TWO32 = 4294967296;
@@ -140,13 +140,6 @@ export function exec(
       g[d + 1] = pcHi + Math.floor(t / TWO32);
       return NEXT;
     }
-    case OP.ASRI32: // (inlined by the core; kept for completeness)
-      set32(g, d, g[n] >> k);
-      return NEXT;
-    case OP.LSLI64:
-      shl64(g[n], g[n + 1], k);
-      set64(g, d);
-      return NEXT;
     case OP.LDST:
       return execLdst(core, c, b);
     case OP.LDSTP:
@@ -428,6 +421,10 @@ function dataProc1(g: Uint32Array, d: number, n: number, k: number): void {
 
 function dataProc2(g: Uint32Array, d: number, n: number, m: number, k: number): void {
   const sf = k & 1, kind = k >> 1;
+  if (kind >= 0x10) {
+    set32(g, d, crc32(g[n], g[m], g[m + 1], kind & 3, (kind & 4) !== 0));
+    return;
+  }
   if (!sf) {
     const a = g[n], bv = g[m];
     let v: number;
@@ -506,4 +503,29 @@ function dataProc3(g: Uint32Array, d: number, n: number, m: number, a: number, k
     r.hi = (ahi + phi + (lo > 0xffffffff ? 1 : 0)) >>> 0;
   }
   set64(g, d);
+}
+
+/** Byte tables of the reflected CRC-32 (0xedb88320) and CRC-32C (0x82f63b78) polynomials. */
+const CRC_TABLES = [0xedb88320, 0x82f63b78].map((poly) => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+    t[i] = c;
+  }
+  return t;
+});
+
+/**
+ * CRC32* / CRC32C*: the accumulator updated with the low 1 << size bytes
+ * of (lo, hi), least significant byte first, without inversions (as A64).
+ */
+function crc32(acc: number, lo: number, hi: number, size: number, castagnoli: boolean): number {
+  const t = CRC_TABLES[castagnoli ? 1 : 0];
+  let c = acc >>> 0;
+  for (let i = 0; i < 1 << size; i++) {
+    const byte = i < 4 ? (lo >>> (8 * i)) & 0xff : (hi >>> (8 * (i - 4))) & 0xff;
+    c = (c >>> 8) ^ t[(c ^ byte) & 0xff];
+  }
+  return c >>> 0;
 }

@@ -3,7 +3,7 @@
 // computes the address, does the whole access through Mmu (which faults
 // before changing anything), and only then writes registers and the base.
 
-import { EXIT } from "../../cpu.ts";
+import { ACCESS, EXIT } from "../../cpu.ts";
 import { extendReg, r } from "./bits.ts";
 import type { Arm64Core } from "./core.ts";
 import { ATOM, EXCL, LS, MODE } from "./decode_ldst.ts";
@@ -183,11 +183,14 @@ export function execLiteral(
   return NEXT;
 }
 
-/** Exclusives must be naturally aligned (an alignment fault otherwise, as on hardware). */
-function misaligned(core: Arm64Core, lo: number, size: number): boolean {
+/**
+ * Exclusives and atomics must be naturally aligned: otherwise an alignment
+ * fault (Zircon: ZX_EXCP_UNALIGNED_ACCESS) with the address, as on hardware.
+ */
+function misaligned(core: Arm64Core, lo: number, hi: number, size: number, access: number) {
   if ((lo & (size - 1)) === 0) return false;
   core.detail = ALIGN.DATA;
-  core.mmu.fault(lo, r.hi, 0);
+  core.mmu.fault(lo, hi, access);
   return true;
 }
 
@@ -205,15 +208,15 @@ export function execExclusive(core: Arm64Core, c: Int32Array, b: number): number
   const size = (1 << log) * (pair ? 2 : 1);
   if (spMisaligned(core, n)) return EXIT.ALIGNMENT;
   const alo = g[n], ahi = g[n + 1];
-  r.hi = ahi;
-  if (misaligned(core, alo, size)) return EXIT.ALIGNMENT;
-  if (kind === EXCL.LDXR || kind === EXCL.LDXP) {
+  const load = kind === EXCL.LDXR || kind === EXCL.LDXP;
+  if (misaligned(core, alo, ahi, size, load ? ACCESS.READ : ACCESS.WRITE)) return EXIT.ALIGNMENT;
+  if (load) {
     if (!mmu.load(alo, ahi, size)) return EXIT.PAGE_FAULT;
     core.monValid = true;
     core.monLo = alo;
     core.monHi = ahi;
     core.monSize = size;
-    core.monValue.set(mmu.buf.subarray(0, size));
+    for (let i = 0; i < size; i++) core.monValue[i] = mmu.buf[i];
     const each = 1 << log;
     loadReg(core, t, LS.LOAD, each, mmu.bufView, 0);
     if (pair) loadReg(core, c[b + F_J], LS.LOAD, each, mmu.bufView, each);
@@ -244,8 +247,7 @@ export function execAtomic(core: Arm64Core, c: Int32Array, b: number): number {
   const n = c[b + F_N], k = c[b + F_K], log = k & 7, kind = k >> 3, size = 1 << log;
   if (spMisaligned(core, n)) return EXIT.ALIGNMENT;
   const alo = g[n], ahi = g[n + 1];
-  r.hi = ahi;
-  if (misaligned(core, alo, size)) return EXIT.ALIGNMENT;
+  if (misaligned(core, alo, ahi, size, ACCESS.WRITE)) return EXIT.ALIGNMENT;
   // Both accesses must be allowed before anything changes.
   if (!mmu.load(alo, ahi, size)) return EXIT.PAGE_FAULT;
   const w = mmu.w32;

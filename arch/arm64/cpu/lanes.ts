@@ -26,23 +26,20 @@ export function setT(i: number, esize: number, value: number): void {
   else ts[i] = value;
 }
 
-export function getT(i: number, esize: number): number {
-  return esize === 8 ? tb[i] : esize === 16 ? th[i] : ts[i];
-}
-
 /** Copies the scratch result to v[d]: all 16 bytes, or 8 and zeroes the rest. */
 export function commit(v: VRegs, d: number, q: number): void {
-  if (q) v.b.set(tb, d * 16);
-  else {
-    v.b.set(tb.subarray(0, 8), d * 16);
-    v.b.fill(0, d * 16 + 8, d * 16 + 16);
-  }
+  commitScalar(v, d, q ? 16 : 8);
 }
 
 /** Copies `bytes` bytes of the scratch to v[d] and zeroes the rest (a scalar write). */
 export function commitScalar(v: VRegs, d: number, bytes: number): void {
-  v.b.set(tb.subarray(0, bytes), d * 16);
-  v.b.fill(0, d * 16 + bytes, d * 16 + 16);
+  const vb = v.b, at = d * 16;
+  for (let i = 0; i < 16; i++) vb[at + i] = i < bytes ? tb[i] : 0;
+}
+
+/** Copies n bytes between byte arrays (no views are made, unlike set(subarray())). */
+export function copyBytes(from: Uint8Array, at: number, to: Uint8Array, dest: number, n: number) {
+  for (let i = 0; i < n; i++) to[dest + i] = from[at + i];
 }
 
 /** Signed value of an esize-bit lane. */

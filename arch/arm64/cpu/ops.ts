@@ -141,9 +141,8 @@ export const OP = {
 /** Number of ops; the decoder's self-test checks the table stays dense. */
 export const OP_COUNT = next;
 
-/** exec() results besides an EXIT reason: completed, pc advances / completed, pc set in gpr. */
+/** What exec() returns, besides an EXIT reason, when an instruction completed. */
 export const NEXT = -1;
-export const JUMP = -2;
 
 /** Why an ALIGNMENT exit happened (in `detail`): Zircon reports them differently. */
 export const ALIGN = { PC: 0, SP: 1, DATA: 2 } as const;

@@ -11,6 +11,7 @@ import { EXIT } from "../../cpu.ts";
 import type { Arm64Core } from "./core.ts";
 import { V } from "./decode_simd.ts";
 import { F_K, F_RAW, NEXT } from "./ops.ts";
+import { execByElement } from "./simd_elem.ts";
 import { execFp } from "./simd_fp.ts";
 import {
   execAcross,
@@ -24,6 +25,7 @@ import { execLdstMulti, execLdstSingle } from "./simd_mem.ts";
 import {
   commit,
   commitScalar,
+  copyBytes,
   fpImm32,
   fpImm64Hi,
   lane,
@@ -83,6 +85,10 @@ export function execSimd(core: Arm64Core, c: Int32Array, b: number): number {
     case V.TBL:
       res = execTbl(core, w);
       break;
+    case V.BY_ELEM:
+    case V.S_BY_ELEM:
+      res = execByElement(core, w, c[b + F_K] === V.S_BY_ELEM);
+      break;
     case V.LDST_MULTI:
       res = execLdstMulti(core, w);
       break;
@@ -119,7 +125,7 @@ function execCopy(core: Arm64Core, w: number, scalar: boolean): number {
   if (op === 1) {
     // INS (element): mov vd.T[index], vn.T[imm4 >> size]
     if (!q) return UNDEF;
-    tb.set(v.b.subarray(d * 16, d * 16 + 16));
+    copyBytes(v.b, d * 16, tb, 0, 16);
     copyLane(v, n, imm4 >>> size, esize, index);
     commit(v, d, 1);
     return NEXT;
@@ -141,7 +147,7 @@ function execCopy(core: Arm64Core, w: number, scalar: boolean): number {
       commit(v, d, q);
       return NEXT;
     case 3: { // INS (general)
-      tb.set(v.b.subarray(d * 16, d * 16 + 16));
+      copyBytes(v.b, d * 16, tb, 0, 16);
       if (esize === 64) {
         ts[2 * index] = rlo;
         ts[2 * index + 1] = rhi;
@@ -178,7 +184,7 @@ function execCopy(core: Arm64Core, w: number, scalar: boolean): number {
 /** Scratch lane `to` = lane `from` of v[n] (any esize up to 64). */
 function copyLane(v: VRegs, n: number, from: number, esize: number, to: number): void {
   const bytes = esize / 8;
-  tb.set(v.b.subarray(n * 16 + from * bytes, n * 16 + from * bytes + bytes), to * bytes);
+  copyBytes(v.b, n * 16 + from * bytes, tb, to * bytes, bytes);
 }
 
 /** MOVI, MVNI, ORR, BIC (vector, immediate) and FMOV (vector, immediate). */
@@ -264,24 +270,25 @@ function execPermute(core: Arm64Core, w: number): number {
   if (size === 3 && !q) return UNDEF;
   const esize = 8 << size, bytes = esize / 8, count = (q ? 128 : 64) / esize;
   const n = rn(w), m = rm(w), part = opcode >> 2;
-  const from = (reg: number, i: number, to: number) =>
-    tb.set(v.b.subarray(reg * 16 + i * bytes, reg * 16 + i * bytes + bytes), to * bytes);
+  if ((opcode & 3) === 0) return UNDEF;
   for (let i = 0; i < count; i++) {
+    let reg: number, elem: number;
     switch (opcode & 3) {
       case 1: { // uzp: even (part 0) or odd elements of n:m
         const src = 2 * i + part;
-        from(src < count ? n : m, src % count, i);
+        reg = src < count ? n : m;
+        elem = src % count;
         break;
       }
       case 2: // trn
-        from(i & 1 ? m : n, (i & ~1) + part, i);
+        reg = i & 1 ? m : n;
+        elem = (i & ~1) + part;
         break;
-      case 3: // zip: interleave the low (part 0) or high halves
-        from(i & 1 ? m : n, (i >> 1) + part * (count / 2), i);
-        break;
-      default:
-        return UNDEF;
+      default: // zip: interleave the low (part 0) or high halves
+        reg = i & 1 ? m : n;
+        elem = (i >> 1) + part * (count / 2);
     }
+    copyBytes(v.b, reg * 16 + elem * bytes, tb, i * bytes, bytes);
   }
   commit(v, rd(w), q);
   return NEXT;

@@ -28,6 +28,19 @@ function setF(v: VRegs, reg: number, dbl: boolean, x: number): void {
   else v.f32[reg * 4] = x;
 }
 
+/** A single result is the double result rounded to single precision. */
+function round(dbl: boolean, x: number): number {
+  return dbl ? x : Math.fround(x);
+}
+
+/** Lane i of v[reg] as a double or single. */
+function fLane(v: VRegs, reg: number, i: number, dbl: boolean): number {
+  return dbl ? v.f64[reg * 2 + i] : v.f32[reg * 4 + i];
+}
+
+/** frint opcodes 8..15 -> roundInt modes (n, p, m, z, a, -, x, i; x and i round to nearest). */
+const FRINT_MODES = [0, 1, 2, 3, 4, 0, 0, 0];
+
 /** Rounds to an integral value: 0 nearest-even, 1 +inf, 2 -inf, 3 zero, 4 nearest-away. */
 function roundInt(x: number, mode: number): number {
   if (!Number.isFinite(x)) return x;
@@ -119,7 +132,6 @@ export function execFp(core: Arm64Core, w: number, group: number): number {
   if (group === V.FP_FIXED) return fpFixed(core, w);
   if (ftype > 1) return UNDEF; // half precision and reserved
   const dbl = ftype === 1;
-  const round = (x: number) => (dbl ? x : Math.fround(x));
   switch (group) {
     case V.FP_1: {
       const op = (w >>> 15) & 63;
@@ -135,12 +147,11 @@ export function execFp(core: Arm64Core, w: number, group: number): number {
         return NEXT;
       }
       const x = getF(v, n, dbl);
-      if (op === 3) setF(v, d, dbl, round(Math.sqrt(x)));
+      if (op === 3) setF(v, d, dbl, round(dbl, Math.sqrt(x)));
       else if (op === 4) setF(v, d, false, Math.fround(x));
       else if (op === 5) setF(v, d, true, x);
       else if (op >= 8 && op <= 15 && op !== 13) {
-        const mode = [0, 1, 2, 3, 4, -1, 0, 0][op - 8];
-        setF(v, d, dbl, roundInt(x, mode));
+        setF(v, d, dbl, roundInt(x, FRINT_MODES[op - 8]));
       } else return UNDEF;
       return NEXT;
     }
@@ -166,7 +177,7 @@ export function execFp(core: Arm64Core, w: number, group: number): number {
     case V.FP_2: {
       const op = (w >>> 12) & 15;
       if (op > 8) return UNDEF;
-      setF(v, d, dbl, round(fp2(op, getF(v, n, dbl), getF(v, rm(w), dbl))));
+      setF(v, d, dbl, round(dbl, fp2(op, getF(v, n, dbl), getF(v, rm(w), dbl))));
       return NEXT;
     }
     case V.FP_CSEL: {
@@ -181,7 +192,7 @@ export function execFp(core: Arm64Core, w: number, group: number): number {
       const a = getF(v, (w >>> 10) & 31, dbl), p = getF(v, n, dbl) * getF(v, rm(w), dbl);
       const o1 = (w >>> 21) & 1, o0 = (w >>> 15) & 1;
       const x = o1 ? (o0 ? -a + p : -a - p) : (o0 ? a - p : a + p);
-      setF(v, d, dbl, round(x));
+      setF(v, d, dbl, round(dbl, x));
       return NEXT;
     }
     default:
@@ -221,7 +232,7 @@ function fpInt(core: Arm64Core, w: number): number {
     return NEXT;
   }
   let mode: number;
-  if (op <= 1) mode = [0, 1, 2, 3][rmode];
+  if (op <= 1) mode = rmode; // n, p, m, z: the roundInt modes 0..3
   else if ((op === 4 || op === 5) && rmode === 0) mode = 4;
   else return UNDEF;
   const res = toInt(getF(v, n, dbl), mode, sf ? 64 : 32, (op & 1) === 1);
@@ -259,8 +270,6 @@ export function execFpVec3(core: Arm64Core, w: number): number {
   const dbl = ((w >>> 22) & 1) === 1, op = (w >>> 11) & 31, d = rd(w), n = rn(w), m = rm(w);
   if (dbl && !q) return UNDEF;
   const count = (q ? 128 : 64) / (dbl ? 64 : 32);
-  const get = (reg: number, i: number) => (dbl ? v.f64[reg * 2 + i] : v.f32[reg * 4 + i]);
-  const round = (x: number) => (dbl ? x : Math.fround(x));
   const key = (u << 6) | (a << 5) | op;
   for (let i = 0; i < count; i++) {
     let x: number, mask = -1;
@@ -268,11 +277,11 @@ export function execFpVec3(core: Arm64Core, w: number): number {
     let p: number, r: number;
     if (pairwise) {
       const j = 2 * i, src = j < count ? n : m;
-      p = get(src, j % count);
-      r = get(src, (j + 1) % count);
+      p = fLane(v, src, j % count, dbl);
+      r = fLane(v, src, (j + 1) % count, dbl);
     } else {
-      p = get(n, i);
-      r = get(m, i);
+      p = fLane(v, n, i, dbl);
+      r = fLane(v, m, i, dbl);
     }
     switch (key) {
       case 0b0011010:
@@ -304,10 +313,10 @@ export function execFpVec3(core: Arm64Core, w: number): number {
         x = maxnm(p, r, false);
         break;
       case 0b0011001:
-        x = get(d, i) + p * r;
+        x = fLane(v, d, i, dbl) + p * r;
         break;
       case 0b0111001:
-        x = get(d, i) - p * r;
+        x = fLane(v, d, i, dbl) - p * r;
         break;
       case 0b1111010:
         x = Math.abs(p - r);
@@ -326,7 +335,7 @@ export function execFpVec3(core: Arm64Core, w: number): number {
     }
     if (mask >= 0) setMask(i, dbl, mask === 1);
     else if (dbl) tf64[i] = x!;
-    else tf32[i] = round(x!);
+    else tf32[i] = Math.fround(x!);
   }
   commit(v, d, q);
   return NEXT;

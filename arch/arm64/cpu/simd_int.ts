@@ -6,7 +6,20 @@
 import type { Arm64Core } from "./core.ts";
 import { r, sar64, shl64, shr64 } from "./bits.ts";
 import { NEXT } from "./ops.ts";
-import { commit, commitScalar, getT, lane, rd, rm, rn, setT, sx, tb, ts, UNDEF } from "./lanes.ts";
+import {
+  commit,
+  commitScalar,
+  copyBytes,
+  lane,
+  rd,
+  rm,
+  rn,
+  setT,
+  sx,
+  tb,
+  ts,
+  UNDEF,
+} from "./lanes.ts";
 import { execFpMisc, execFpScalarPair, execFpVec3 } from "./simd_fp.ts";
 import type { VRegs } from "./vregs.ts";
 
@@ -198,20 +211,24 @@ function op64(u: number, op: number, alo: number, ahi: number, blo: number, bhi:
   return true;
 }
 
+/** Opcodes 0, 1, 2, 3, 5, 7, 8, 10, 12 of the three-different group, as a bit set. */
+const THREE_DIFF_OPS = 0b1_0101_1010_1111;
+
 /** The long and wide forms: xADDL, xADDW, xSUBL, xSUBW, xABAL, xABDL, xMLAL, xMLSL, xMULL. */
 export function execThreeDiff(core: Arm64Core, w: number): number {
   const v = core.v, q = (w >>> 30) & 1, u = (w >>> 29) & 1, size = (w >>> 22) & 3;
   const op = (w >>> 12) & 15, d = rd(w), n = rn(w), m = rm(w);
-  if (size === 3 || ![0, 1, 2, 3, 5, 7, 8, 10, 12].includes(op)) return UNDEF;
+  if (size === 3 || ((THREE_DIFF_OPS >> op) & 1) === 0) return UNDEF;
   const esize = 8 << size, dsize = 2 * esize, count = 64 / esize, off = q ? count : 0;
   const wide = op === 1 || op === 3;
-  const ext = (x: number) => (u ? x : sx(x, esize));
   for (let i = 0; i < count; i++) {
-    const b = ext(lane(v, m, i + off, esize));
+    const bl = lane(v, m, i + off, esize), b = u ? bl : sx(bl, esize);
     // The first operand: wide (already dsize bits) or widened; as a number.
     let a: number;
-    if (!wide) a = ext(lane(v, n, i + off, esize));
-    else if (dsize < 64) a = lane(v, n, i, dsize);
+    if (!wide) {
+      const al = lane(v, n, i + off, esize);
+      a = u ? al : sx(al, esize);
+    } else if (dsize < 64) a = lane(v, n, i, dsize);
     else a = 0; // 64-bit wide lanes are added as pairs below
     let x: number;
     switch (op) {
@@ -301,7 +318,7 @@ export function execTwoMisc(core: Arm64Core, w: number, scalar: boolean): number
     // XTN / XTN2: narrow each 2*esize lane of n; XTN2 keeps the low half of d.
     if (size === 3) return UNDEF;
     const c = 64 / esize, off = q ? c : 0;
-    tb.set(v.b.subarray(d * 16, d * 16 + 16));
+    copyBytes(v.b, d * 16, tb, 0, 16);
     for (let i = 0; i < c; i++) {
       setT(i + off, esize, esize === 32 ? v.s[n * 4 + 2 * i] : lane(v, n, i, 2 * esize));
     }
@@ -483,7 +500,7 @@ export function execShiftImm(core: Arm64Core, w: number, scalar: boolean): numbe
     if (op === 0b10000) {
       // SHRN / SHRN2: narrow (n's lanes are 2 * esize) after a right shift.
       if (u) return UNDEF;
-      tb.set(v.b.subarray(d * 16, d * 16 + 16));
+      copyBytes(v.b, d * 16, tb, 0, 16);
       for (let i = 0; i < c; i++) {
         if (esize === 32) {
           lane64(v, n, i);
@@ -625,5 +642,3 @@ export function execScalarInt(core: Arm64Core, w: number, pairwise: boolean): nu
   commitScalar(v, d, 8);
   return NEXT;
 }
-
-export { getT };

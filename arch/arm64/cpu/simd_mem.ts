@@ -6,27 +6,19 @@
 import { EXIT } from "../../cpu.ts";
 import type { Arm64Core } from "./core.ts";
 import { ALIGN, NEXT, SP } from "./ops.ts";
-import { rd, rm, rn, UNDEF } from "./lanes.ts";
+import { copyBytes, rd, rm, rn, UNDEF } from "./lanes.ts";
 
-/** opcode -> [repeats, structure elements] for the multiple-structure forms. */
-const MULTI: Record<number, readonly [number, number]> = {
-  0b0000: [1, 4],
-  0b0010: [4, 1],
-  0b0100: [1, 3],
-  0b0110: [3, 1],
-  0b0111: [1, 1],
-  0b1000: [1, 2],
-  0b1010: [2, 1],
-};
+/**
+ * opcode -> repeats << 4 | structure elements for the multiple-structure
+ * forms (0 = unallocated).
+ */
+const MULTI = [0x14, 0, 0x41, 0, 0x13, 0, 0x31, 0x11, 0x12, 0, 0x21, 0, 0, 0, 0, 0];
 
-/** The base address (lo, hi) from Rn (31 = SP, which must be 16-byte aligned), or null. */
-function base(core: Arm64Core, n: number): number[] | null {
-  const g = core.gpr, at = n === 31 ? SP : 2 * n;
-  if (n === 31 && (g[SP] & 15) !== 0) {
-    core.detail = ALIGN.SP;
-    return null;
-  }
-  return [g[at], g[at + 1]];
+/** SP as the base (Rn = 31) must be 16-byte aligned. */
+function spMisaligned(core: Arm64Core, n: number): boolean {
+  if (n !== 31 || (core.gpr[SP] & 15) === 0) return false;
+  core.detail = ALIGN.SP;
+  return true;
 }
 
 /** Post-index writeback: Rn += (Rm == 31 ? the transfer size : Xm). */
@@ -43,20 +35,20 @@ export function execLdstMulti(core: Arm64Core, w: number): number {
   const v = core.v, mmu = core.mmu, buf = mmu.buf;
   const q = (w >>> 30) & 1, load = (w >>> 22) & 1, size = (w >>> 10) & 3, t = rd(w);
   const shape = MULTI[(w >>> 12) & 15];
-  if (shape === undefined) return UNDEF;
-  const [rpt, selem] = shape;
+  if (shape === 0) return UNDEF;
+  const rpt = shape >> 4, selem = shape & 15;
   if (size === 3 && !q && selem !== 1) return UNDEF;
   const eb = 1 << size, elements = (q ? 16 : 8) / eb, total = rpt * selem * elements * eb;
-  const a = base(core, rn(w));
-  if (a === null) return EXIT.ALIGNMENT;
-  const [lo, hi] = a;
+  const n = rn(w), g = core.gpr, at = n === 31 ? SP : 2 * n;
+  if (spMisaligned(core, n)) return EXIT.ALIGNMENT;
+  const lo = g[at], hi = g[at + 1];
   if (!load) {
     let off = 0;
     for (let r = 0; r < rpt; r++) {
       for (let e = 0; e < elements; e++) {
         for (let s = 0; s < selem; s++) {
           const reg = (t + r + s) % 32;
-          buf.set(v.b.subarray(reg * 16 + e * eb, reg * 16 + e * eb + eb), off);
+          copyBytes(v.b, reg * 16 + e * eb, buf, off, eb);
           off += eb;
         }
       }
@@ -70,7 +62,7 @@ export function execLdstMulti(core: Arm64Core, w: number): number {
       for (let e = 0; e < elements; e++) {
         for (let s = 0; s < selem; s++) {
           const reg = (t + r + s) % 32;
-          v.b.set(buf.subarray(off, off + eb), reg * 16 + e * eb);
+          copyBytes(buf, off, v.b, reg * 16 + e * eb, eb);
           off += eb;
         }
       }
@@ -109,24 +101,24 @@ export function execLdstSingle(core: Arm64Core, w: number): number {
       }
   }
   const eb = 1 << scale, total = selem * eb;
-  const a = base(core, rn(w));
-  if (a === null) return EXIT.ALIGNMENT;
-  const [lo, hi] = a;
+  const n = rn(w), g = core.gpr, at = n === 31 ? SP : 2 * n;
+  if (spMisaligned(core, n)) return EXIT.ALIGNMENT;
+  const lo = g[at], hi = g[at + 1];
   if (!load) {
     for (let e = 0; e < selem; e++) {
       const reg = (t + e) % 32;
-      buf.set(v.b.subarray(reg * 16 + index * eb, reg * 16 + index * eb + eb), e * eb);
+      copyBytes(v.b, reg * 16 + index * eb, buf, e * eb, eb);
     }
     if (!mmu.store(lo, hi, total)) return EXIT.PAGE_FAULT;
   } else {
     if (!mmu.load(lo, hi, total)) return EXIT.PAGE_FAULT;
     for (let e = 0; e < selem; e++) {
-      const reg = (t + e) % 32, elem = buf.subarray(e * eb, e * eb + eb);
+      const reg = (t + e) % 32;
       if (replicate) {
         const bytes = q ? 16 : 8;
-        for (let at = 0; at < bytes; at += eb) v.b.set(elem, reg * 16 + at);
+        for (let to = 0; to < bytes; to += eb) copyBytes(buf, e * eb, v.b, reg * 16 + to, eb);
         if (!q) v.clearFrom(reg, 8);
-      } else v.b.set(elem, reg * 16 + index * eb);
+      } else copyBytes(buf, e * eb, v.b, reg * 16 + index * eb, eb);
     }
   }
   writeback(core, w, lo, hi, total);

@@ -1,14 +1,10 @@
 // The SIMD&FP registers v0..v31 (16 bytes each) and FPCR/FPSR, as typed
-// views of one buffer. When the thread's Arm64Registers keeps its vector
-// regset (zx_arm64_thread_state_vector_regs_t: fpcr, fpsr, v[32]) right
-// after the 280 general bytes of the same ArrayBuffer, as it does today,
-// the core computes on that storage, so ZX_THREAD_STATE_VECTOR_REGS shows
-// what the core computes. Otherwise the core keeps a private copy.
+// views of the thread's own vector regset (zx_arm64_thread_state_vector_regs_t:
+// fpcr, fpsr, v[32]), so ZX_THREAD_STATE_VECTOR_REGS shows what the core
+// computes.
 
-import { ARM64_GENERAL_REGS, ARM64_VECTOR_REGS } from "../regsets.ts";
+import { ARM64_VECTOR_REGS } from "../regsets.ts";
 
-const GEN_SIZE = ARM64_GENERAL_REGS.size;
-const VEC_SIZE = ARM64_VECTOR_REGS.size;
 const V0 = ARM64_VECTOR_REGS.offsetOf("v[0].low");
 
 export class VRegs {
@@ -20,15 +16,10 @@ export class VRegs {
   readonly f64: Float64Array;
   /** fpcr, fpsr. */
   readonly ctl: Uint32Array;
-  /** Whether this is the thread's own vector regset (not a private copy). */
-  readonly shared: boolean;
-
-  constructor(gpr: Uint32Array) {
-    const buf = gpr.buffer as ArrayBuffer;
-    this.shared = gpr.byteOffset === 0 && gpr.byteLength === GEN_SIZE &&
-      buf.byteLength >= GEN_SIZE + VEC_SIZE;
-    const base = this.shared ? GEN_SIZE : 0;
-    const store = this.shared ? buf : new ArrayBuffer(VEC_SIZE);
+  /** `vec`: the thread's vector regset bytes (Arm64Registers.vec). */
+  constructor(vec: Uint8Array) {
+    const store = vec.buffer as ArrayBuffer;
+    const base = vec.byteOffset;
     this.ctl = new Uint32Array(store, base, 2);
     this.b = new Uint8Array(store, base + V0, 512);
     this.h = new Uint16Array(store, base + V0, 256);

@@ -69,8 +69,10 @@ export type Namespace = keyof typeof CONSTANTS;
 /** The value of a constant name in `namespace`, or undefined. */
 export function constantValue(namespace: Namespace, name: string): number | undefined {
   const bare = name.replace(/^(ZX|MX)_/, "");
-  if (bare === name) return undefined;
-  return (CONSTANTS[namespace] as Table)[bare];
+  const table = CONSTANTS[namespace] as Table;
+  // Own names only: "ZX_toString" must not find Object.prototype.toString.
+  if (bare === name || !Object.hasOwn(table, bare)) return undefined;
+  return table[bare];
 }
 
 const typeNames = new Map<number, string>(

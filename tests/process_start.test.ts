@@ -117,20 +117,26 @@ archTest("process_start: the moved handle is the new process's; arg2 0 is the vD
 });
 
 archTest("thread_exit and process_exit over HTTP end the caller", async (k) => {
-  // A client thread of its own process exits; the process had no other thread, so it exits 0.
-  const p = await fresh(k);
-  const token = await k.clientToken(p.thread);
+  // A client thread exits; its process lives on with the bootstrap thread.
+  const { thread, token } = await k.clientThread("leaver");
   await k.ok("thread_exit", {}, token);
-  assert.equal(await k.threadState(p.thread), 5);
-  const info = await k.ok("object_get_info", { handle: p.process, topic: "ZX_INFO_PROCESS" });
-  assert.equal(BigInt(info.info.return_code), 0n);
-  // process_exit sets the return code (int64, negative allowed).
-  const q = await fresh(k);
-  const qt = await k.clientToken(q.thread);
-  await k.ok("process_exit", { retcode: -7 }, qt);
-  const qi = await k.ok("object_get_info", { handle: q.process, topic: "ZX_INFO_PROCESS" });
-  assert.equal(BigInt.asIntN(64, BigInt(qi.info.return_code)), -7n);
-  // The token of a dead thread is refused.
-  const after = await k.call("clock_get_monotonic", {}, qt);
-  assert.equal(after.http, 409);
+  assert.equal(await k.threadState(thread), 5);
+  const gone = await k.call("clock_get_monotonic", {}, token);
+  assert.equal(gone.http, 409, "the token of a dead thread is refused");
+  assert.equal(await k.threadState(k.handles.thread), 1, "the process runs on");
+  // process_exit ends the whole process: every thread in it (the return code of a
+  // program's zx_process_exit is checked in programs.test.ts).
+  const observer = await k.clientThread("observer");
+  const { token: last } = await k.clientThread("exiter");
+  await k.ok("process_exit", { retcode: -7 }, last);
+  assert.equal((await k.call("clock_get_monotonic", {}, observer.token)).http, 409);
+  assert.equal((await k.call("clock_get_monotonic", {})).http, 409, "the bootstrap thread too");
+});
+
+archTest("tokens only drive threads of the caller's own process", async (k) => {
+  const p = await fresh(k);
+  const reply = await send(k.fetcher, `/v1/kernels/${k.id}/tokens`, { thread: p.thread }, k.token);
+  assert.equal(reply.http, 403);
+  assert.equal(reply.body.status, "ZX_ERR_ACCESS_DENIED");
+  assert.equal(await k.threadState(p.thread), 0, "still NEW");
 });

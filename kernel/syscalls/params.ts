@@ -52,7 +52,10 @@ function wideInteger(
     .union([z.number().int(), z.string()])
     .describe(description)
     .transform((value, ctx) => {
-      const named = typeof value === "string" ? names[value] : undefined;
+      // Own names only: "toString" must not find Object.prototype.toString.
+      const named = typeof value === "string" && Object.hasOwn(names, value)
+        ? names[value]
+        : undefined;
       const parsed = named ?? toBigInt(value);
       if (parsed === undefined || parsed < min || parsed > max) {
         ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not ${description}` });

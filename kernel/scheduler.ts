@@ -29,6 +29,8 @@ function setLifecycle(thread: Thread, next: Lifecycle): void {
       thread.updateSignals(THREAD_RUNNING | THREAD_SUSPENDED, TASK_TERMINATED);
       thread.wakeResumeWaiters();
       for (const listener of [...thread.deathListeners]) listener();
+      // Nobody holds it any more: nothing is left to see.
+      if (thread.handleCount === 0) thread.destroy();
       break;
     default:
       break;

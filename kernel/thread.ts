@@ -4,7 +4,7 @@ import type { ExceptionRecord } from "./exceptions.ts";
 import type { Runner } from "./runner.ts";
 import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
-import { OBJ_TYPE, THREAD_STATE } from "./types.ts";
+import { OBJ_TYPE, SIGNAL, THREAD_STATE } from "./types.ts";
 import type { Process } from "./process.ts";
 
 /** ThreadDispatcher's lifecycle; INITIALIZED is what userspace calls NEW. */
@@ -60,6 +60,27 @@ export class Thread extends NamedObject {
 
   get alive(): boolean {
     return this.lifecycle !== "DYING" && this.lifecycle !== "DEAD";
+  }
+
+  /**
+   * The last handle is gone. A thread that never started can never start:
+   * it is destroyed, as Zircon destroys it. A dead one is only a record
+   * now, and goes too. A running thread lives on: the kernel holds it.
+   */
+  override onZeroHandles(): void {
+    if (this.lifecycle === "INITIALIZED" || this.lifecycle === "DEAD") this.destroy();
+  }
+
+  /** Forgets the thread: it leaves its process's lists and holds nothing. */
+  destroy(): void {
+    if (this.lifecycle !== "DEAD") {
+      this.lifecycle = "DEAD";
+      this.updateSignals(0, SIGNAL.TASK_TERMINATED);
+    }
+    this.process.createdThreads.delete(this);
+    this.process.threads.delete(this);
+    this.core = null;
+    this.runner = null;
   }
 
   /** SuspendedOrInExceptionLocked(): may its register state be read or written? */

@@ -194,9 +194,10 @@ function kernelPaths(): Record<string, Record<string, Operation>> {
         operationId: "create_token",
         tags: ["kernels"],
         summary: "Start a NEW thread driven by the client holding the returned token",
-        description: "`thread` is a handle, in the caller's process, to a thread that was " +
-          "created and never started, with ZX_RIGHT_WRITE. The thread becomes RUNNING and the " +
-          "new token makes its syscalls, one at a time.",
+        description: "`thread` is a handle, in the caller's process, to a thread (of any " +
+          "process) that was created and never started, with ZX_RIGHT_WRITE. The thread becomes " +
+          "RUNNING and the new token makes its syscalls, one at a time, in the thread's own " +
+          "process.",
         parameters: idParam,
         security: [{ bearer: [] }],
         requestBody: { content: json(schemaOf(createTokenSchema, "input")) },

@@ -1,7 +1,7 @@
 // Lifecycle rules that span several objects.
 
 import assert from "node:assert/strict";
-import { assertStatus, inProcess, type Json, send, TestKernel } from "./helpers.ts";
+import { archTest, assertStatus, inProcess, type Json, send, TestKernel } from "./helpers.ts";
 
 Deno.test("closing the last handle of a never-started process ends it", async () => {
   const k = await TestKernel.create();
@@ -149,4 +149,41 @@ Deno.test("a killed job takes its processes with it and accepts no new children"
   assertStatus(await k.call("process_create", { job: grandchild }), "ZX_ERR_BAD_STATE", 409);
   // The bootstrap process, in the root job, lives on.
   assert.equal(await k.threadState(k.handles.thread), 1);
+});
+
+archTest("a NEW thread whose last handle is closed is destroyed", async (k) => {
+  const thread = await k.newThread(k.handles.process, "ephemeral");
+  const koid = (await k.basic(thread)).koid;
+  const listed = async () => {
+    const { body } = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
+    // deno-lint-ignore no-explicit-any
+    return body.root_job.processes[0].threads.some((t: any) => t.koid === koid);
+  };
+  assert.ok(await listed());
+  await k.ok("handle_close", { handle: thread });
+  assert.equal(await listed(), false, "gone from the summary");
+});
+
+archTest("a dead thread goes once nobody holds it; a running one lives on", async (k) => {
+  const running = await k.runningThread();
+  const koid = (await k.basic(running)).koid;
+  const threads = async () => {
+    const { body } = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
+    // deno-lint-ignore no-explicit-any
+    return body.root_job.processes[0].threads.map((t: any) => t.koid);
+  };
+  // Closing the only handle of a running thread does not stop it: the kernel holds it.
+  const spare = await k.dup(running);
+  await k.ok("handle_close", { handle: running });
+  assert.ok((await threads()).includes(koid));
+  assert.equal(await k.threadState(spare), 1, "still RUNNING");
+  await k.ok("handle_close", { handle: spare });
+  assert.ok((await threads()).includes(koid), "running, held by the kernel");
+  // A thread that died is listed (DEAD) while a handle holds it, and goes with the last one.
+  const { thread: leaver, token } = await k.clientThread("leaver");
+  const leaverKoid = (await k.basic(leaver)).koid;
+  await k.ok("thread_exit", {}, token);
+  assert.ok((await threads()).includes(leaverKoid));
+  await k.ok("handle_close", { handle: leaver });
+  assert.equal((await threads()).includes(leaverKoid), false);
 });

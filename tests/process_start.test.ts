@@ -133,10 +133,13 @@ archTest("thread_exit and process_exit over HTTP end the caller", async (k) => {
   assert.equal((await k.call("clock_get_monotonic", {})).http, 409, "the bootstrap thread too");
 });
 
-archTest("tokens only drive threads of the caller's own process", async (k) => {
+archTest("a token may drive a NEW thread of any process the caller holds it in", async (k) => {
+  // The handle, with ZX_RIGHT_WRITE, is the capability: the thread may be in another
+  // process, which is how a client acts inside a process it created.
   const p = await fresh(k);
-  const reply = await send(k.fetcher, `/v1/kernels/${k.id}/tokens`, { thread: p.thread }, k.token);
-  assert.equal(reply.http, 403);
-  assert.equal(reply.body.status, "ZX_ERR_ACCESS_DENIED");
-  assert.equal(await k.threadState(p.thread), 0, "still NEW");
+  const token = await k.clientToken(p.thread);
+  const { body } = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, token, "GET");
+  assert.equal(body.caller.process, (await k.basic(p.process)).koid);
+  // Its handle values are those of its own process: the bootstrap handles mean nothing there.
+  expectErr(await k.call("handle_close", { handle: k.handles.thread }, token), "BAD_HANDLE");
 });

@@ -251,13 +251,6 @@ export function checkThreadStart(caller: Caller, thread: Thread, entry: bigint):
  */
 export function startClientThread(caller: Caller, value: number): Thread {
   const thread = caller.handles.lookupAs(value, Thread, RIGHT.WRITE);
-  if (thread.process !== caller.process) {
-    throw new ZxError(
-      ERR.ACCESS_DENIED,
-      `thread ${thread.koid} is in process ${thread.process.koid}: a token may only drive a ` +
-        `thread of the caller's own process (${caller.process.koid})`,
-    );
-  }
   checkProcessAcceptsThread(thread);
   checkThreadIsNew(thread);
   startThread(thread, caller.kernel.now());

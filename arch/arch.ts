@@ -3,7 +3,7 @@
 // under arch/ that exports an `Arch` and one line in arch/registry.ts.
 
 import type { ZxStatus } from "../kernel/status.ts";
-import type { AddressSpace, Core, CoreMode } from "./cpu.ts";
+import type { AddressSpace, Core, CoreMode, ExitReason } from "./cpu.ts";
 import type { StructLayout } from "./layout.ts";
 
 export type ArchName = "x64" | "arm64";
@@ -93,4 +93,20 @@ export interface Arch {
   readonly trapFill: Uint8Array;
   /** Length of the syscall instruction (x64 `syscall` 2, arm64 `svc` 4). */
   readonly syscallInstructionSize: number;
+  /**
+   * The arch part (24 bytes) of zx_exception_context_t for an exception a
+   * core stopped with (x64 vector, err_code, cr2; arm64 esr, far). `present`:
+   * a page fault hit a mapped page (a permission fault).
+   */
+  exceptionContext(
+    registers: ThreadRegisters,
+    exit: ExitReason,
+    core: Core,
+    present: boolean,
+  ): Uint8Array;
+  /**
+   * A handler resumed the thread (ZX_EXCEPTION_STATE_HANDLED); `debug`: the
+   * exception was ZX_EXCP_HW_BREAKPOINT (x64 then clears DR6's BD, BS, BT).
+   */
+  exceptionHandled?(registers: ThreadRegisters, debug: boolean): void;
 }

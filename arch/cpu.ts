@@ -86,6 +86,20 @@ export const EXIT = {
   ALIGNMENT: 9,
   /** x64 divide error (#DE); pc is the instruction. */
   DIVIDE_ERROR: 10,
+  /**
+   * A single step completed, an instruction breakpoint hit or a data
+   * watchpoint hit (Zircon reports all three as ZX_EXCP_HW_BREAKPOINT).
+   * `detail`: 0 single step, 1 breakpoint, 2 watchpoint (then faultAddress and
+   * faultAccess are the data access: its first watched byte, READ or WRITE).
+   * Single step: pc is the next instruction (x64 #DB trap with DR6.BS; arm64
+   * software step). Breakpoint: pc is the instruction, not executed (x64 #DB
+   * fault with DR6.Bn; arm64 EC 0x30). Watchpoint: x64 is a trap, after the
+   * access and the instruction completed (pc next, DR6.Bn); arm64 is a fault
+   * before the access (pc at the instruction, nothing changed, EC 0x34).
+   * The core records the status itself: x64 in the thread's dr6, arm64 in
+   * the thread's esr / far (the conventions are at the top of each core.ts).
+   */
+  HW_BREAKPOINT: 11,
 } as const;
 export type ExitReason = (typeof EXIT)[keyof typeof EXIT];
 

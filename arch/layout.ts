@@ -111,6 +111,27 @@ export function u64Run(offset: number, names: readonly string[]): ScalarMember[]
   return names.map((name, i) => scalar(name, offset + 8 * i, "u64"));
 }
 
+/**
+ * Another name for a field, accepted wherever named values are given
+ * (applyNamed) but never produced: reads keep the struct's own names.
+ */
+export interface FieldAlias {
+  /** The name people use: "x0", "fp", "dr0". */
+  readonly alias: string;
+  /** The field it stands for, as the layout spells its path: "r[0]", "lr". */
+  readonly path: string;
+}
+
+/** `alias` for the field at `path`. */
+export function alias(alias: string, path: string): FieldAlias {
+  return { alias, path };
+}
+
+/** `prefix`0 .. `prefix`(count-1) for the elements `array`[0] .. `array`[count-1]. */
+export function aliasRun(prefix: string, array: string, count: number): FieldAlias[] {
+  return Array.from({ length: count }, (_, i) => alias(`${prefix}${i}`, `${array}[${i}]`));
+}
+
 // ---------------------------------------------------------------------------
 // Byte helpers
 
@@ -149,6 +170,8 @@ export function hex64(value: bigint): string {
 
 /** A pending store collected while validating applyNamed input. */
 interface PendingWrite {
+  /** The field as the caller named it (an alias stays an alias), for messages. */
+  readonly path: string;
   readonly offset: number;
   readonly type: ScalarType;
   readonly value: bigint;
@@ -197,17 +220,28 @@ export class StructLayout {
   readonly paddings: readonly PaddingInfo[];
   /** Largest scalar alignment inside (the C alignment of the struct). */
   readonly align: number;
+  /** Other names for fields, accepted on input only (see FieldAlias). */
+  readonly aliases: readonly FieldAlias[];
   private readonly byName: ReadonlyMap<string, Member>;
   private readonly byPath: ReadonlyMap<string, FieldInfo>;
+  private readonly byOffset: ReadonlyMap<number, FieldInfo>;
+  private readonly aliasPaths: ReadonlyMap<string, string>;
 
   /**
    * @param name the C type name, used in messages
    * @param size the C sizeof; the members must cover exactly these bytes
    * @param members every field and padding run, with explicit offsets
+   * @param aliases other names for some fields (input only)
    * @throws Error when the members overlap, leave a gap, are misaligned or
-   *   do not add up to `size` -- a mistake in the description, found at load.
+   *   do not add up to `size`, or an alias names no field or hides a member
+   *   -- a mistake in the description, found at load.
    */
-  constructor(readonly name: string, readonly size: number, members: readonly Member[]) {
+  constructor(
+    readonly name: string,
+    readonly size: number,
+    members: readonly Member[],
+    aliases: readonly FieldAlias[] = [],
+  ) {
     if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`${name}: bad size ${size}`);
     const owner = new Array<string | undefined>(size);
     const byName = new Map<string, Member>();
@@ -261,6 +295,39 @@ export class StructLayout {
     this.fields = fields;
     this.paddings = paddings;
     this.byPath = new Map(fields.map((f) => [f.path, f]));
+    this.byOffset = new Map(fields.map((f) => [f.offset, f]));
+    const aliasPaths = new Map<string, string>();
+    for (const a of aliases) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(a.alias)) {
+        throw new Error(`${name}: bad alias name "${a.alias}"`);
+      }
+      if (byName.has(a.alias)) throw new Error(`${name}: alias "${a.alias}" hides a member`);
+      if (aliasPaths.has(a.alias)) throw new Error(`${name}: duplicate alias "${a.alias}"`);
+      if (!this.byPath.has(a.path)) {
+        throw new Error(`${name}: alias "${a.alias}" names no field "${a.path}"`);
+      }
+      aliasPaths.set(a.alias, a.path);
+    }
+    this.aliases = aliases;
+    this.aliasPaths = aliasPaths;
+  }
+
+  /** The field path an alias stands for ("x0" -> "r[0]"), or undefined. */
+  aliasOf(name: string): string | undefined {
+    return this.aliasPaths.get(name);
+  }
+
+  /**
+   * The names a caller may use, for messages and docs: "r[0..29], lr, sp,
+   * pc, cpsr, tpidr" (nested structs as "st[0..7].{low, high}").
+   */
+  describeNames(): string {
+    return this.members.filter((m) => m.kind !== "padding").map(describeMember).join(", ");
+  }
+
+  /** The aliases, runs folded: "x0..x29 = r[0..29], x30 = lr, fp = r[29]" ("" when none). */
+  describeAliases(): string {
+    return foldAliases(this.aliases).join(", ");
   }
 
   /** The leaf at `path` ("rip", "zmm[3].v[2]"), or undefined. */
@@ -302,6 +369,8 @@ export class StructLayout {
    * decimal digits or "0x" hex (underscores allowed between digits). A
    * negative value is stored as its two's complement in the field's width,
    * so it must fit the signed range (rax = -6 gives 0xfffffffffffffffa).
+   * The layout's aliases are accepted as keys ("x0" for "r[0]"); naming one
+   * field twice in one write ("x29" and "fp", "r[0]" and "x0") is an error.
    *
    * @returns null on success, otherwise a message naming the offending field
    *   path; on error `target` is left exactly as it was.
@@ -317,15 +386,37 @@ export class StructLayout {
       if (e instanceof NamedError) return e.message;
       throw e;
     }
+    const twice = this.namedTwice(writes);
+    if (twice !== null) return twice;
     const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
     for (const w of writes) store(view, w.offset, w.type, w.value);
     return null;
   }
+
+  /** Why one write names a field twice ("x29" and "fp", "r[0]" and "x0"), or null. */
+  private namedTwice(writes: readonly PendingWrite[]): string | null {
+    if (writes.length < 2) return null;
+    const seen = new Map<number, string>();
+    for (const w of writes) {
+      const first = seen.get(w.offset);
+      if (first !== undefined) {
+        const field = this.byOffset.get(w.offset)?.path ?? w.path;
+        return `"${first}" and "${w.path}" both name ${field}: give it once`;
+      }
+      seen.set(w.offset, w.path);
+    }
+    return null;
+  }
 }
 
-/** Builds and checks a layout: `struct(cName, sizeof, members)`. */
-export function struct(name: string, size: number, members: readonly Member[]): StructLayout {
-  return new StructLayout(name, size, members);
+/** Builds and checks a layout: `struct(cName, sizeof, members, aliases?)`. */
+export function struct(
+  name: string,
+  size: number,
+  members: readonly Member[],
+  aliases: readonly FieldAlias[] = [],
+): StructLayout {
+  return new StructLayout(name, size, members, aliases);
 }
 
 // ---------------------------------------------------------------------------
@@ -333,6 +424,60 @@ export function struct(name: string, size: number, members: readonly Member[]): 
 
 function elemSize(m: ScalarMember | StructMember): number {
   return m.kind === "scalar" ? SCALAR_SIZE[m.type] : m.layout.size;
+}
+
+/** "rax", "r[0..29]", "st[0..7].{low, high}". */
+function describeMember(m: Member): string {
+  if (m.kind === "padding") return "";
+  const index = m.count === undefined ? "" : `[0..${m.count - 1}]`;
+  return m.kind === "scalar" ? m.name + index : `${m.name}${index}.{${m.layout.describeNames()}}`;
+}
+
+const NUMBERED = /^(.*?)(\d+)$/;
+const INDEXED = /^(.*)\[(\d+)\]$/;
+
+/** Aliases as text, consecutive numbered ones folded: "x0..x29 = r[0..29]". */
+function foldAliases(aliases: readonly FieldAlias[]): string[] {
+  const out: string[] = [];
+  let run: { a: string; p: string; from: number; to: number; n: number } | undefined;
+  const flush = () => {
+    if (run === undefined) return;
+    const { a, p, from, to, n } = run;
+    out.push(
+      n === 1
+        ? `${a}${from} = ${p}[${to}]`
+        : `${a}${from}..${a}${from + n - 1} = ${p}[${to}..${to + n - 1}]`,
+    );
+    run = undefined;
+  };
+  for (const { alias, path } of aliases) {
+    const a = NUMBERED.exec(alias), p = INDEXED.exec(path);
+    if (a === null || p === null) {
+      flush();
+      out.push(`${alias} = ${path}`);
+      continue;
+    }
+    const from = Number(a[2]), to = Number(p[2]);
+    if (
+      run && run.a === a[1] && run.p === p[1] && from === run.from + run.n && to === run.to + run.n
+    ) {
+      run.n++;
+      continue;
+    }
+    flush();
+    run = { a: a[1], p: p[1], from, to, n: 1 };
+  }
+  flush();
+  return out;
+}
+
+/** `unknown field "x31"`, with the names (and aliases) the struct has. */
+function unknownField(full: string, layout: StructLayout): NamedError {
+  const aliases = layout.describeAliases();
+  return new NamedError(
+    `unknown field "${full}": ${layout.name} has ${layout.describeNames()}` +
+      (aliases ? ` (also accepted: ${aliases})` : ""),
+  );
 }
 
 function flatten(
@@ -422,6 +567,7 @@ function collect(target: Target, value: unknown, path: string, writes: PendingWr
       throw new NamedError(`field "${path}" is padding and cannot be set`);
     case "leaf":
       writes.push({
+        path,
         offset: target.offset,
         type: target.type,
         value: parseValue(value, target.type, path),
@@ -442,7 +588,9 @@ function collect(target: Target, value: unknown, path: string, writes: PendingWr
       if (!isPlainObject(value)) throw new NamedError(`${where} must be an object`);
       for (const [key, v] of Object.entries(value)) {
         const full = path === "" ? key : `${path}.${key}`;
-        collect(resolve(target, key, path, full), v, full, writes);
+        // An alias ("x0") resolves like the path it stands for ("r[0]").
+        const field = target.layout.aliasOf(key) ?? key;
+        collect(resolve(target, field, path, full), v, full, writes);
       }
       return;
     }
@@ -468,17 +616,19 @@ function resolve(
   full: string,
 ): Target {
   let cur: Target = from;
+  let within: StructLayout = from.layout; // the last struct reached, for messages
   let rest = key;
   let walked = basePath;
   for (;;) {
-    if (cur.kind !== "struct") throw new NamedError(`unknown field "${full}"`);
+    if (cur.kind !== "struct") throw unknownField(full, within);
+    within = cur.layout;
     const id = IDENT.exec(rest);
-    if (id === null) throw new NamedError(`unknown field "${full}"`);
+    if (id === null) throw unknownField(full, within);
     const name = id[0];
     rest = rest.slice(name.length);
     walked = walked === "" ? name : `${walked}.${name}`;
     const m = cur.layout.member(name);
-    if (m === undefined) throw new NamedError(`unknown field "${full}"`);
+    if (m === undefined) throw unknownField(full, within);
     if (m.kind === "padding") {
       throw new NamedError(`field "${walked}" is padding and cannot be set`);
     }
@@ -490,7 +640,7 @@ function resolve(
       : { kind: "struct", layout: m.layout, offset };
     while (rest.startsWith("[")) {
       const idx = /^\[(\d+)\]/.exec(rest);
-      if (idx === null || cur.kind !== "array") throw new NamedError(`unknown field "${full}"`);
+      if (idx === null || cur.kind !== "array") throw unknownField(full, within);
       const i = Number(idx[1]);
       if (i >= cur.member.count!) {
         throw new NamedError(
@@ -502,7 +652,7 @@ function resolve(
       rest = rest.slice(idx[0].length);
     }
     if (rest === "") return cur;
-    if (!rest.startsWith(".")) throw new NamedError(`unknown field "${full}"`);
+    if (!rest.startsWith(".")) throw unknownField(full, within);
     rest = rest.slice(1);
   }
 }
@@ -511,9 +661,14 @@ function resolve(
 function parseValue(value: unknown, type: ScalarType, path: string): bigint {
   let v: bigint;
   if (typeof value === "number") {
+    if (!Number.isInteger(value)) {
+      throw new NamedError(`field "${path}": ${value} is not an integer`);
+    }
     if (!Number.isSafeInteger(value)) {
+      // JSON numbers are doubles: past 2^53 the value sent is not the value written.
       throw new NamedError(
-        `field "${path}": ${value} is not an integer (or not exactly representable)`,
+        `field "${path}": ${value} is beyond 2^53, so not an integer a JSON number holds ` +
+          'exactly; send it as a string, "0x…" hex or decimal (e.g. "0xffffffffffffffff")',
       );
     }
     v = BigInt(value);
@@ -534,7 +689,10 @@ function parseValue(value: unknown, type: ScalarType, path: string): bigint {
   const max = (1n << bits) - 1n;
   const min = -(1n << (bits - 1n));
   if (v > max || v < min) {
-    throw new NamedError(`field "${path}": ${value} does not fit in ${type}`);
+    throw new NamedError(
+      `field "${path}": ${value} does not fit in ${type} (0 to 0x${max.toString(16)}; ` +
+        `negative values down to -0x${(-min).toString(16)} are stored as two's complement)`,
+    );
   }
   return BigInt.asUintN(Number(bits), v);
 }

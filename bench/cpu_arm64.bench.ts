@@ -7,7 +7,9 @@
 
 import { Arm64Registers } from "../arch/arm64/arm64.ts";
 import { Arm64Core } from "../arch/arm64/cpu/core.ts";
+import { ARM64_DEBUG_REGS } from "../arch/arm64/regsets.ts";
 import { ACCESS, type AddressSpace, EXIT, Page, PAGE_SIZE } from "../arch/cpu.ts";
+import { ZX_THREAD_STATE } from "../arch/layout.ts";
 import benchImage from "../tests/fixtures/cpu-arm64/bench.json" with { type: "json" };
 import cprogImage from "../tests/fixtures/cpu-arm64/cprog.json" with { type: "json" };
 
@@ -71,17 +73,34 @@ function machine(image: Image) {
     if (exit !== EXIT.SW_BREAKPOINT) throw new Error(`${label}: exit ${exit}`);
     return total;
   };
-  return { call, mem };
+  return { call, mem, regs };
 }
 
 const loops = machine(benchImage);
 const c = machine(cprogImage);
+// The loops again with a watchpoint armed on the stack (never hit): the
+// core's debug loop, one instruction at a time, every access checked.
+const watched = machine(benchImage);
+{
+  const dbg = new Uint8Array(ARM64_DEBUG_REGS.size), v = new DataView(dbg.buffer);
+  const wp = ARM64_DEBUG_REGS.offsetOf("hw_wps[0].dbgwcr");
+  v.setUint32(wp, 1 | (2 << 3) | (0xff << 5), true); // E, stores, 8 bytes
+  v.setBigUint64(wp + 8, BigInt(STACK_TOP - 8), true);
+  const ok = watched.regs.write("zx", ZX_THREAD_STATE.DEBUG_REGS, dbg, {
+    stoppedInSyscall: false,
+  });
+  if (ok !== 0) throw new Error("debug regs refused");
+}
 
 // Instruction counts per call (checked once, so the names stay true).
 const COUNTS: Record<string, [() => number, number]> = {
   "ALU loop: add, eor, add #imm, subs, b.ne": [() => loops.call("alu_loop", 0, 200_000), 1_000_000],
   "load/store loop: ldr, str (x and w) + add, subs, b.ne": [
     () => loops.call("ls_loop", DATA, 125_000),
+    1_000_000,
+  ],
+  "load/store loop, a watchpoint armed elsewhere (debug loop)": [
+    () => watched.call("ls_loop", DATA, 125_000),
     1_000_000,
   ],
   "copy loop: ldp/stp post-index, ldrb/strb": [

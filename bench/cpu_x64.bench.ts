@@ -6,6 +6,7 @@
 //   deno run bench/cpu_x64.bench.ts     (millions of instructions per second)
 
 import { ACCESS, EXIT } from "../arch/cpu.ts";
+import { ZX_THREAD_STATE } from "../arch/layout.ts";
 import { X64Core } from "../arch/x64/cpu/core.ts";
 import { X64Registers } from "../arch/x64/x64.ts";
 import { FlatMemory } from "../tests/flat_memory.ts";
@@ -157,6 +158,18 @@ const ITERATIONS = 100_000;
 const alu = machine(BENCH_PROGRAMS.alu_loop);
 const ldst = machine(BENCH_PROGRAMS.ldst_loop);
 const fib = machine(BENCH_PROGRAMS.fib_main);
+// The same loop with a data breakpoint armed on the stack (never hit): the
+// core's debug loop, one instruction at a time, every access checked.
+const ldstDebug = machine(BENCH_PROGRAMS.ldst_loop);
+{
+  const dbg = new Uint8Array(48), v = new DataView(dbg.buffer);
+  v.setBigUint64(0, BigInt(STACK_TOP - 8), true);
+  v.setBigUint64(40, 0xd0001n, true); // L0, R/W0 = write, LEN0 = 4 bytes
+  const ok = ldstDebug.regs.write("zx", ZX_THREAD_STATE.DEBUG_REGS, dbg, {
+    stoppedInSyscall: false,
+  });
+  if (ok !== 0) throw new Error("debug regs refused");
+}
 const cases = [
   {
     name: `alu loop (add/xor/sub/dec/jnz), ${5 * ITERATIONS} instructions`,
@@ -171,6 +184,14 @@ const cases = [
   {
     name: `load/store loop (mov/add/mov/dec/jnz), ${5 * ITERATIONS} instructions`,
     m: ldst,
+    init: (g: Uint32Array) => {
+      g[RCX] = ITERATIONS;
+      g[RDI] = DATA;
+    },
+  },
+  {
+    name: `load/store loop, a data breakpoint armed elsewhere, ${5 * ITERATIONS} instructions`,
+    m: ldstDebug,
     init: (g: Uint32Array) => {
       g[RCX] = ITERATIONS;
       g[RDI] = DATA;

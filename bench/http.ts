@@ -1,14 +1,22 @@
 // HTTP load benchmark (not a test): wrk against the real zxsim server and
 // against a bare Deno.serve handler that only decodes the same JSON+base64
-// body, in one run, medians of 3. Prints both rps and their ratio.
+// body, in one run, interleaved rounds. Prints, as medians over the rounds,
+// requests/s and server CPU time per request (utime+stime of the server
+// process from /proc, divided by the requests wrk completed), and the ratios.
+// CPU per request is much steadier than requests/s on a shared machine.
 //   deno task bench:http          (needs wrk: apt-get install wrk)
-// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 32), BENCH_RUNS (default 3).
+// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 32), BENCH_RUNS (default 5),
+// BATCH CALL SITE: bench/batch_load.ts (the batch route's helper) does not exist yet; when it
+// does, uncomment this import and the call at the end.
+// import { measureBatch } from "./batch_load.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 32);
-const runs = Number(Deno.env.get("BENCH_RUNS") ?? 3);
+const runs = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const here = new URL(".", import.meta.url).pathname;
 const root = new URL("..", import.meta.url).pathname;
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -31,6 +39,19 @@ async function waitForReady(child: Deno.ChildProcess): Promise<void> {
 function spawn(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), { args, cwd: root, stdout: "piped", stderr: "inherit" })
     .spawn();
+}
+
+/**
+ * User + system CPU seconds a process (all its threads) has used so far.
+ * Read with cat: Deno lets only --allow-all read /proc directly.
+ */
+async function cpuSeconds(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped" })
+    .output();
+  const stat = new TextDecoder().decode(out.stdout);
+  // Fields after "(comm)": state is field 3, utime 14 and stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 async function post(base: string, path: string, body: unknown, token?: string) {
@@ -63,10 +84,16 @@ async function prepare(base: string) {
   view.setBigUint64(152, 0n, true);
   const body = JSON.stringify({ handle: thread, kind: 0, buffer: buffer.toBase64() });
   await post(base, "/v1/zx/thread_write_state", JSON.parse(body), token);
-  return { token, body };
+  return { token, body, thread: thread as number };
 }
 
-async function wrk(url: string, body: string, token: string): Promise<number> {
+interface Round {
+  readonly rps: number;
+  /** Server CPU time per completed request, in microseconds. */
+  readonly cpuUs: number;
+}
+
+async function wrk(url: string, body: string, token: string, pid: number): Promise<Round> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(
     script,
@@ -74,45 +101,75 @@ async function wrk(url: string, body: string, token: string): Promise<number> {
       `wrk.headers["Content-Type"] = "application/json"\n` +
       `wrk.headers["Authorization"] = "Bearer ${token}"\n`,
   );
+  const cpuBefore = await cpuSeconds(pid);
   const out = await new Deno.Command("wrk", {
     args: ["-t1", `-c${connections}`, `-d${seconds}s`, "-s", script, url],
     stdout: "piped",
     stderr: "piped",
   }).output();
+  const cpu = (await cpuSeconds(pid)) - cpuBefore;
   await Deno.remove(script);
   const text = new TextDecoder().decode(out.stdout);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   if (non2xx) throw new Error(`wrk saw ${non2xx[1]} failed responses:\n${text}`);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
-  if (!out.success || !rps) {
+  const requests = /(\d+) requests in/.exec(text);
+  if (!out.success || !rps || !requests) {
     throw new Error(`wrk failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
   }
-  return Number(rps[1]);
+  return { rps: Number(rps[1]), cpuUs: (cpu / Number(requests[1])) * 1e6 };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const zxPort = freePort();
 const barePort = freePort();
-const zxsim = spawn(["run", "--allow-net", "--allow-env", "main.ts", "--port", String(zxPort)]);
+const zxsim = spawn([
+  "run",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "main.ts",
+  "--port",
+  String(zxPort),
+]);
 const bare = spawn(["run", "--allow-net", `${here}bare_server.ts`, String(barePort)]);
 try {
   await Promise.all([waitForReady(zxsim), waitForReady(bare)]);
   const zxBase = `http://127.0.0.1:${zxPort}`;
-  const { token, body } = await prepare(zxBase);
-  const zx: number[] = [];
-  const baseline: number[] = [];
+  const { token, body, thread } = await prepare(zxBase);
+  const zx: Round[] = [];
+  const baseline: Round[] = [];
   for (let i = 0; i < runs; i++) {
-    baseline.push(await wrk(`http://127.0.0.1:${barePort}/`, body, token));
-    zx.push(await wrk(`${zxBase}/v1/zx/thread_write_state`, body, token));
+    baseline.push(await wrk(`http://127.0.0.1:${barePort}/`, body, token, bare.pid));
+    zx.push(await wrk(`${zxBase}/v1/zx/thread_write_state`, body, token, zxsim.pid));
   }
-  const [z, b] = [median(zx), median(baseline)];
-  console.log(`wrk -t1 -c${connections} -d${seconds}s, median of ${runs}`);
-  console.log(`bare Deno.serve (JSON + base64 decode): ${b.toFixed(0)} req/s`);
-  console.log(`zxsim POST /v1/zx/thread_write_state:   ${z.toFixed(0)} req/s`);
-  console.log(`ratio zxsim / bare: ${(z / b).toFixed(2)} (target >= 0.65)`);
+  const rps = { zx: median(zx.map((r) => r.rps)), bare: median(baseline.map((r) => r.rps)) };
+  const cpu = { zx: median(zx.map((r) => r.cpuUs)), bare: median(baseline.map((r) => r.cpuUs)) };
+  const rounds = (xs: Round[], f: (r: Round) => number) => xs.map((r) => f(r).toFixed(0)).join(" ");
+  console.log(`wrk -t1 -c${connections} -d${seconds}s, ${runs} interleaved rounds, medians`);
+  console.log(
+    `bare Deno.serve (JSON + base64 decode): ${rps.bare.toFixed(0)} req/s, ` +
+      `${cpu.bare.toFixed(1)} us CPU/request   [rounds: ${rounds(baseline, (r) => r.rps)}]`,
+  );
+  console.log(
+    `zxsim POST /v1/zx/thread_write_state:   ${rps.zx.toFixed(0)} req/s, ` +
+      `${cpu.zx.toFixed(1)} us CPU/request   [rounds: ${rounds(zx, (r) => r.rps)}]`,
+  );
+  console.log(
+    `ratio zxsim / bare, req/s:       ${(rps.zx / rps.bare).toFixed(2)} (target >= 0.75)`,
+  );
+  console.log(`ratio zxsim / bare, CPU/request: ${(cpu.zx / cpu.bare).toFixed(2)} (target <= 1.4)`);
+
+  // BATCH CALL SITE (see the import at the top): batched syscalls, after the single calls.
+  // const batch = await measureBatch(zxBase, token, thread);
+  // console.log(
+  //   `batched syscalls/s, batches of 1000: ${batch.syscallsPerSecond.toFixed(0)} ` +
+  //     `(target >= 300,000)`,
+  // );
+  void thread;
 } finally {
-  zxsim.kill();
+  zxsim.kill("SIGINT");
   bare.kill();
   await Promise.allSettled([zxsim.status, bare.status]);
 }

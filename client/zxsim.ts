@@ -32,6 +32,44 @@ export type Syscalls<A extends Abi> = {
     : (args: Args<E>) => Promise<Outs<E>>;
 };
 
+type OutsOf<A extends Abi, N> = Outs<Extract<EntryOf<A>, { readonly name: N }>>;
+
+/** One call of a batch: a syscall of the ABI by name and its arguments (as `k.zx.<name>` takes). */
+export type BatchCall<A extends Abi = "zx"> = {
+  [E in EntryOf<A> as E["name"]]: Record<string, never> extends Args<E>
+    ? { readonly name: E["name"]; readonly args?: Args<E> }
+    : { readonly name: E["name"]; readonly args: Args<E> };
+}[EntryOf<A>["name"]];
+
+/**
+ * One call's result: its outs, as `k.zx.<name>` returns them, or the
+ * ZxsimError it would have thrown. `http` is the status the single route
+ * would have answered.
+ */
+export type BatchResult<O = Record<string, unknown>> =
+  | { readonly ok: true; readonly http: number; readonly outs: O }
+  | { readonly ok: false; readonly http: number; readonly error: ZxsimError };
+
+type BatchResults<A extends Abi, C extends readonly { name: string }[]> = {
+  -readonly [I in keyof C]: BatchResult<OutsOf<A, C[I]["name"]>>;
+};
+
+/**
+ * A batch's reply: every call's result when `ended` is "complete"; when a
+ * call failed in stop_on_error mode ("error", the last result) or the
+ * thread died ("thread_dead"), the results stop there.
+ */
+export type BatchReply<A extends Abi, C extends readonly { name: string }[]> =
+  | { readonly ended: "complete"; readonly results: BatchResults<A, C> }
+  | { readonly ended: "error" | "thread_dead"; readonly results: Partial<BatchResults<A, C>> };
+
+export interface BatchOptions<A extends Abi> {
+  /** "stop_on_error" (the server's default) or "continue". */
+  readonly mode?: "stop_on_error" | "continue";
+  /** POST /v1/zx/batch (default) or /v1/mx/batch. */
+  readonly abi?: A;
+}
+
 export interface KernelOptions {
   readonly arch?: "x64" | "arm64";
   readonly boot_options?: {
@@ -59,6 +97,18 @@ export class ZxsimError extends ZxError {
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 type Json = Record<string, unknown>;
 
+/** The ZxsimError an error reply stands for. */
+function errorOf(reply: Json, http: number): ZxsimError {
+  const { status, code, message, ...outs } = reply;
+  return new ZxsimError(
+    code as ZxStatus,
+    String(status),
+    http,
+    String(message),
+    Object.keys(outs).length ? outs : undefined,
+  );
+}
+
 /** Talks to one zxsim server. */
 export class ZxsimClient {
   readonly #fetch: Fetch;
@@ -85,14 +135,7 @@ export class ZxsimClient {
     } catch {
       throw new Error(`${method} ${path}: HTTP ${response.status} with a non-JSON body`);
     }
-    const { status, code, message, ...outs } = reply;
-    throw new ZxsimError(
-      code as ZxStatus,
-      String(status),
-      response.status,
-      String(message),
-      Object.keys(outs).length ? outs : undefined,
-    );
+    throw errorOf(reply, response.status);
   }
 
   /** POST /v1/kernels: a new kernel, driven as its bootstrap thread. */
@@ -153,6 +196,44 @@ export class KernelSession {
         };
       },
     });
+  }
+
+  /**
+   * POST /v1/{abi}/batch: the calls in order as this session's thread, in one
+   * request. Each result is what the call alone would have given: its outs or
+   * the ZxsimError it would have thrown. Only a bad batch as a whole (its
+   * shape, too many calls, a busy thread) throws.
+   *
+   *   const { ended, results } = await k.batch([
+   *     { name: "vmo_create", args: { size: 4096 } },
+   *     { name: "handle_close", args: { handle: 0 } },
+   *   ], { mode: "continue" });
+   */
+  batch<C extends BatchCall<"zx">[]>(
+    calls: [...C],
+    options?: BatchOptions<"zx">,
+  ): Promise<BatchReply<"zx", C>>;
+  batch<C extends BatchCall<"mx">[]>(
+    calls: [...C],
+    options: BatchOptions<"mx"> & { readonly abi: "mx" },
+  ): Promise<BatchReply<"mx", C>>;
+  async batch(
+    calls: { name: string; args?: unknown }[],
+    options: BatchOptions<Abi> = {},
+  ): Promise<BatchReply<Abi, { name: string }[]>> {
+    const { abi = "zx", mode } = options;
+    const reply = await this.client.request(
+      "POST",
+      `/v1/${abi}/batch`,
+      mode === undefined ? { calls } : { calls, mode },
+      this.token,
+    );
+    const results = (reply.results as { http: number; body: Json }[]).map(({ http, body }) => {
+      if (body.code !== 0) return { ok: false, http, error: errorOf(body, http) };
+      const { status: _status, code: _code, ...outs } = body;
+      return { ok: true, http, outs };
+    });
+    return { ended: reply.ended, results } as BatchReply<Abi, { name: string }[]>;
   }
 
   /** GET /v1/kernels/{id}: jobs, processes, threads and handle tables. */

@@ -5,7 +5,8 @@ import * as api from "./api.js";
 import { ApiError } from "./api.js";
 import { ensureCode } from "./code.js";
 import { byId, h } from "./dom.js";
-import { changedPaths, displayName, flattenRegs } from "./regs.js";
+import { changedPaths, flattenRegs, fullName } from "./regs.js";
+import { GENERAL_ALIASES } from "./constants.js";
 import { regsError, showRegs } from "./registers.js";
 import * as store from "./store.js";
 import { allProcesses, allThreads, renderTree } from "./tree.js";
@@ -218,7 +219,7 @@ async function readRegs(koid, handle) {
   const changed = changedPaths(state.lastRead.get(koid), rows);
   state.lastRead.set(koid, new Map(rows.map((r) => [r.path, r.value])));
   regsError(null);
-  showRegs(rows, changed, state.summary.arch);
+  showRegs(rows, changed, GENERAL_ALIASES[state.summary.arch]);
 }
 
 // ---------------------------------------------------------------------------
@@ -269,7 +270,7 @@ async function writeRegister() {
     kind: GENERAL_REGS,
     regs: { [path]: value },
   });
-  notice(`Wrote ${displayName(state.summary.arch, path)} = ${value}.`);
+  notice(`Wrote ${fullName(GENERAL_ALIASES[state.summary.arch], path)} = ${value}.`);
   await refresh();
 }
 

@@ -2,7 +2,7 @@
 // or the reason they cannot be shown.
 
 import { byId, h } from "./dom.js";
-import { displayName } from "./regs.js";
+import { displayName, fullName } from "./regs.js";
 
 /** The reason the registers are not shown, or null to clear it. */
 export function regsError(text) {
@@ -14,9 +14,10 @@ export function regsError(text) {
  * The register table and the write form's choices; null hides both.
  * @param {{path: string, value: string}[] | null} rows
  * @param {Set<string>} [changed] paths to mark as changed since the previous read
- * @param {string} [arch] for the names people use (arm64 x0 for r[0])
+ * @param {Record<string, string[]>} [aliases] other names of the fields, for the names people
+ *   use (arm64 x0 for r[0]); the API takes all of them
  */
-export function showRegs(rows, changed = new Set(), arch = "") {
+export function showRegs(rows, changed = new Set(), aliases = {}) {
   byId("regs").hidden = !rows;
   byId("write-form").hidden = !rows;
   if (!rows) return;
@@ -26,11 +27,13 @@ export function showRegs(rows, changed = new Set(), arch = "") {
         "tr",
         {
           class: changed.has(path) && "changed",
-          dataset: { reg: path, name: displayName(arch, path) },
-          title: displayName(arch, path) === path ? undefined : `${path} in Zircon's struct`,
+          dataset: { reg: path, name: displayName(aliases, path) },
+          title: fullName(aliases, path) === path
+            ? undefined
+            : `${fullName(aliases, path)}: ${path} in Zircon's struct; writes take any of these`,
           onclick: () => pickRegister(path),
         },
-        h("th", { scope: "row" }, displayName(arch, path)),
+        h("th", { scope: "row" }, displayName(aliases, path)),
         h(
           "td",
           {},
@@ -43,7 +46,7 @@ export function showRegs(rows, changed = new Set(), arch = "") {
   const select = byId("reg-name");
   const keep = select.value;
   select.replaceChildren(
-    ...rows.map(({ path }) => h("option", { value: path }, displayName(arch, path))),
+    ...rows.map(({ path }) => h("option", { value: path }, fullName(aliases, path))),
   );
   if (rows.some((r) => r.path === keep)) select.value = keep;
 }

@@ -23,10 +23,26 @@ function flattenValue(path, value) {
   return [{ path, value: typeof value === "number" ? `0x${value.toString(16)}` : String(value) }];
 }
 
-/** What people call a register: Zircon's arm64 struct keeps x0…x29 in an array `r`. */
-export function displayName(arch, path) {
-  const x = arch === "arm64" ? /^r\[(\d+)\]$/.exec(path) : null;
-  return x ? `x${x[1]}` : path;
+/**
+ * What people call a register: an array element by its first alias (arm64
+ * x0 for Zircon's r[0]), any other field by Zircon's name (lr, rax).
+ * @param {Record<string, string[]> | undefined} aliases field path -> the other names
+ *   thread_write_state takes for it (constants.js GENERAL_ALIASES[arch])
+ * @param {string} path
+ */
+export function displayName(aliases, path) {
+  const first = aliases?.[path]?.[0];
+  return first !== undefined && path.includes("[") ? first : path;
+}
+
+/**
+ * The display name with every other name the API takes for the field:
+ * "x0 (r[0])", "x29 (r[29], fp)", "lr (x30)", "rax".
+ */
+export function fullName(aliases, path) {
+  const shown = displayName(aliases, path);
+  const others = [path, ...(aliases?.[path] ?? [])].filter((name) => name !== shown);
+  return others.length ? `${shown} (${others.join(", ")})` : shown;
 }
 
 /** Paths whose value differs from the previous read (none on a first read). */

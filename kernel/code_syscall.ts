@@ -14,10 +14,21 @@ import { syscallsOf } from "./syscalls/table.ts";
 import type { Thread } from "./thread.ts";
 import { copyFromUser, copyToUser } from "./user_copy.ts";
 import { vdsoImage } from "./vdso/image.ts";
-import { SYSCALL_COUNT, syscallName } from "./vdso/numbers.ts";
+import { SYSCALL_COUNT, syscallName, syscallNumber } from "./vdso/numbers.ts";
 
 /** Names the 2019 number table uses for calls the table knows by a newer name. */
-const RENAMED: Readonly<Record<string, string>> = { vcpu_resume: "vcpu_enter" };
+const RENAMED: Readonly<Record<string, string>> = {
+  vcpu_resume: "vcpu_enter",
+  // zx_channel_call's vDSO wrapper calls this one; the kernel waits out a
+  // suspension itself, so channel_call_finish is never needed.
+  channel_call_noretry: "channel_call",
+};
+
+/** The number code calls the table's syscall `name` by (through a renamed entry if need be). */
+export function codeSyscallNumber(name: string): number | undefined {
+  const renamed = Object.entries(RENAMED).find(([, to]) => to === name)?.[0];
+  return syscallNumber(name) ?? (renamed === undefined ? undefined : syscallNumber(renamed));
+}
 
 interface CodeSyscall {
   readonly syscall: Syscall;
@@ -62,40 +73,96 @@ function valueOf(raw: bigint, type: CType): number | bigint {
   }
 }
 
-/** The number a size names: a fixed count, or another C parameter's register. */
-function sizeOf(size: string | number, c: readonly CParam[], regs: ThreadRegisters): number {
-  if (typeof size === "number") return size;
-  return Number(regs.syscallArg(c.findIndex((p) => p.name === size)));
+/**
+ * Where a C parameter list's raw values come from: the syscall's argument
+ * registers, or the memory of a struct a `struct` parameter points to.
+ */
+interface ParamSource {
+  raw(index: number): bigint;
 }
 
-/** Registers and the memory they point to, as the impl's `args`. */
-function argsFrom(call: CodeSyscall, regs: ThreadRegisters, aspace: AddressSpace) {
+const ENCODED_SIZE: Record<CType, number> = { u32: 4, i32: 4, u64: 8, i64: 8, usize: 8 };
+
+/** Member offsets and sizeof of a `struct` parameter's C struct (pointers are 8 bytes). */
+function structLayout(
+  fields: readonly CParam[],
+): { offsets: number[]; widths: number[]; size: number } {
+  let at = 0;
+  let align = 1;
+  const widths = fields.map((f) => f.kind === "value" ? ENCODED_SIZE[f.type] : 8);
+  const offsets = widths.map((width) => {
+    at = Math.ceil(at / width) * width;
+    align = Math.max(align, width);
+    const offset = at;
+    at += width;
+    return offset;
+  });
+  return { offsets, widths, size: Math.ceil(at / align) * align };
+}
+
+/** The struct a `struct` parameter points to, as a source of its members; null if unreadable. */
+function structSource(
+  fields: readonly CParam[],
+  pointer: bigint,
+  aspace: AddressSpace,
+): ParamSource | null {
+  const { offsets, widths, size } = structLayout(fields);
+  if (pointer === 0n || pointer >= 1n << 53n) return null;
+  const bytes = copyFromUser(aspace, Number(pointer), size);
+  if (bytes.length < size) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    raw: (i) =>
+      widths[i] === 4
+        ? BigInt(view.getUint32(offsets[i], true))
+        : view.getBigUint64(offsets[i], true),
+  };
+}
+
+/** The number a size names: a fixed count, or another parameter's value. */
+function sizeOf(size: string | number, params: readonly CParam[], source: ParamSource): number {
+  if (typeof size === "number") return size;
+  return Number(source.raw(params.findIndex((p) => p.name === size)));
+}
+
+/** Registers (or a struct) and the memory they point to, as the impl's `args`. */
+function readParams(
+  params: readonly CParam[],
+  source: ParamSource,
+  aspace: AddressSpace,
+  nullable: ReadonlySet<string>,
+): Record<string, unknown> {
   const args: Record<string, unknown> = {};
-  call.c.forEach((param, i) => {
-    const raw = regs.syscallArg(i);
+  params.forEach((param, i) => {
+    const raw = source.raw(i);
     if (param.kind === "value") {
       args[param.name] = valueOf(raw, param.type);
     } else if (param.kind === "in") {
-      if (raw === 0n && call.nullable.has(param.name)) {
+      if (raw === 0n && nullable.has(param.name)) {
         args[param.name] = null;
         return;
       }
       const width = param.elements === "u32" ? 4 : 1;
-      const count = sizeOf(param.size, call.c, regs);
+      const count = sizeOf(param.size, params, source);
       // A pointer that cannot be read in full gives the readable prefix: the
       // impl's own length check then reports the invalid pointer in its order.
       const bytes = raw >= 1n << 53n
         ? new Uint8Array(0)
         : copyFromUser(aspace, Number(raw), count * width);
       args[param.name] = width === 1 ? bytes : Array.from(
-        new Uint32Array(bytes.buffer, 0, Math.floor(bytes.length / 4)),
+        new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4)),
       );
+    } else if (param.kind === "struct") {
+      const members = structSource(param.fields, raw, aspace);
+      args[param.name] = members && readParams(param.fields, members, aspace, new Set());
     }
   });
   return args;
 }
 
-const ENCODED_SIZE: Record<CType, number> = { u32: 4, i32: 4, u64: 8, i64: 8, usize: 8 };
+function argsFrom(call: CodeSyscall, regs: ThreadRegisters, aspace: AddressSpace) {
+  return readParams(call.c, { raw: (i) => regs.syscallArg(i) }, aspace, call.nullable);
+}
 
 function encode(value: unknown, type: CType): Uint8Array {
   const out = new Uint8Array(ENCODED_SIZE[type]);
@@ -106,25 +173,45 @@ function encode(value: unknown, type: CType): Uint8Array {
   return out;
 }
 
-/** Writes the outs the C signature has pointers for; false if a pointer was bad. */
-function writeOuts(call: CodeSyscall, outs: Outs, regs: ThreadRegisters, aspace: AddressSpace) {
+/** An `out` buffer's bytes: at most `count` elements of the out value. */
+function outBytes(value: unknown, count: number, elements: "u32" | undefined): Uint8Array {
+  if (elements !== "u32") {
+    const all = value as Uint8Array;
+    return all.subarray(0, Math.min(all.length, count));
+  }
+  const words = (value as readonly number[]).slice(0, count);
+  return new Uint8Array(Uint32Array.from(words, (w) => w >>> 0).buffer);
+}
+
+/** Writes the outs the parameters have pointers for; false if a pointer was bad. */
+function writeParams(
+  params: readonly CParam[],
+  source: ParamSource,
+  outs: Outs,
+  aspace: AddressSpace,
+): boolean {
   let ok = true;
-  call.c.forEach((param, i) => {
+  params.forEach((param, i) => {
+    const pointer = source.raw(i);
+    if (param.kind === "struct") {
+      const members = structSource(param.fields, pointer, aspace);
+      if (members && !writeParams(param.fields, members, outs, aspace)) ok = false;
+      return;
+    }
     if (param.kind !== "out" && param.kind !== "out_value") return;
     const value = outs[param.name];
-    const pointer = regs.syscallArg(i);
     if (value === undefined || pointer === 0n) return;
-    let bytes: Uint8Array;
-    if (param.kind === "out") {
-      const all = value as Uint8Array;
-      bytes = all.subarray(0, Math.min(all.length, sizeOf(param.size, call.c, regs)));
-    } else {
-      bytes = encode(value, param.type);
-    }
+    const bytes = param.kind === "out"
+      ? outBytes(value, sizeOf(param.size, params, source), param.elements)
+      : encode(value, param.type);
     if (bytes.length === 0) return;
     if (pointer >= 1n << 53n || !copyToUser(aspace, Number(pointer), bytes)) ok = false;
   });
   return ok;
+}
+
+function writeOuts(call: CodeSyscall, outs: Outs, regs: ThreadRegisters, aspace: AddressSpace) {
+  return writeParams(call.c, { raw: (i) => regs.syscallArg(i) }, outs, aspace);
 }
 
 function codeCaller(kernel: Kernel, thread: Thread): Caller {

@@ -53,7 +53,7 @@ export function handleBasicInfo(object: KernelObject, rights: number): Uint8Arra
 export function threadInfo(thread: Thread): Uint8Array {
   return encode(INFO_THREAD, {
     state: thread.infoState,
-    wait_exception_channel_type: 0,
+    wait_exception_channel_type: thread.waitChannelType,
     cpu_affinity_mask: { mask: [thread.lifecycle === "DEAD" ? 0 : CPU_MASK_ALL] },
   });
 }
@@ -68,3 +68,44 @@ export function processInfo(process: Process): Uint8Array {
     flags,
   });
 }
+
+const EXCEPTION_HEADER = struct("zx_exception_header_t", 8, [
+  scalar("size", 0, "u32"),
+  scalar("type", 4, "u32"),
+]);
+
+/** zx_exception_context_t.arch, named per architecture. */
+const ARCH_EXCEPTION_DATA = {
+  x64: struct("zx_x86_64_exc_data_t", 24, [
+    scalar("vector", 0, "u64"),
+    scalar("err_code", 8, "u64"),
+    scalar("cr2", 16, "u64"),
+  ]),
+  arm64: struct("zx_arm64_exc_data_t", 24, [
+    scalar("esr", 0, "u32"),
+    padding("padding1", 4, 4),
+    scalar("far", 8, "u64"),
+    padding("padding2", 16, 8),
+  ]),
+} as const;
+
+function exceptionReport(arch: keyof typeof ARCH_EXCEPTION_DATA, v1: boolean): StructLayout {
+  const data = ARCH_EXCEPTION_DATA[arch];
+  const context = v1
+    ? struct("zx_exception_context_v1_t", 24, [nested("arch", 0, data)])
+    : struct("zx_exception_context_t", 32, [
+      nested("arch", 0, data),
+      scalar("synth_code", 24, "u32"),
+      scalar("synth_data", 28, "u32"),
+    ]);
+  return struct(v1 ? "zx_exception_report_v1_t" : "zx_exception_report_t", 8 + context.size, [
+    nested("header", 0, EXCEPTION_HEADER),
+    nested("context", 8, context),
+  ]);
+}
+
+/** ZX_INFO_THREAD_EXCEPTION_REPORT (40 bytes) and its _V1 (32: no synth fields), per arch. */
+export const INFO_EXCEPTION_REPORT = {
+  x64: { current: exceptionReport("x64", false), v1: exceptionReport("x64", true) },
+  arm64: { current: exceptionReport("arm64", false), v1: exceptionReport("arm64", true) },
+} as const;

@@ -1,3 +1,4 @@
+import { CHANNEL_TYPE, Exceptionate } from "./exceptionate.ts";
 import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
 import { OBJ_TYPE } from "./types.ts";
@@ -9,6 +10,9 @@ export class Job extends NamedObject {
   readonly childJobs = new Set<Job>();
   readonly processes = new Set<Process>();
   dead = false;
+  /** Exception channel slots: the job's, and up to 32 job debuggers' (in creation order). */
+  readonly exceptionate = new Exceptionate(CHANNEL_TYPE.JOB);
+  readonly debugExceptionates: Exceptionate[] = [];
 
   constructor(koid: number, readonly parent: Job | null) {
     super(koid);

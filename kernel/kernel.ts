@@ -4,6 +4,7 @@
 import type { Arch } from "../arch/arch.ts";
 import { KernelClock, type SchedulerMode } from "./clock.ts";
 import { DebugLog } from "./debuglog.ts";
+import { threadStarting } from "./exceptions.ts";
 import { Runner } from "./runner.ts";
 import { HandleIdSource, MAX_LIVE_HANDLES } from "./handle_table.ts";
 import { Job } from "./job.ts";
@@ -152,10 +153,13 @@ export class Kernel {
     thread.registers.setStart(entry, stack, arg1, arg2 === "vdso" ? 0n : arg2);
     thread.driver = "code";
     thread.runner = this.runner;
+    const initial = thread.process.state === "INITIAL";
     startThread(thread, this.now());
     if (arg2 === "vdso") {
       thread.registers.setStart(entry, stack, arg1, BigInt(thread.process.vdsoBase ?? 0));
     }
+    // Debuggers see it start before its first instruction.
+    threadStarting(this, thread, initial);
     this.runner.add(thread);
   }
 

@@ -4,8 +4,11 @@
 
 import { RIGHT, RIGHTS_BASIC, RIGHTS_IO, RIGHTS_POLICY, RIGHTS_PROPERTY } from "./rights.ts";
 import {
+  CHANNEL_OPTION,
   INFO,
   OBJ_TYPE,
+  PKT_TYPE,
+  PORT_BIND_TO_INTERRUPT,
   PROCESS_SHARED,
   PROP,
   SIGNAL,
@@ -13,6 +16,7 @@ import {
   VM_ALIGN,
   VMO_OPTION,
   VMO_ZERO_CHILDREN,
+  WAIT_ASYNC,
 } from "./types.ts";
 
 type Table = Readonly<Record<string, number>>;
@@ -53,15 +57,23 @@ export const CONSTANTS = {
     THREAD_SUSPENDED: SIGNAL.THREAD_SUSPENDED,
     SIGNAL_HANDLE_CLOSED: SIGNAL.HANDLE_CLOSED,
     SIGNAL_NONE: 0,
+    CHANNEL_READABLE: SIGNAL.CHANNEL_READABLE,
+    CHANNEL_WRITABLE: SIGNAL.CHANNEL_WRITABLE,
+    CHANNEL_PEER_CLOSED: SIGNAL.CHANNEL_PEER_CLOSED,
     VMO_ZERO_CHILDREN,
     ...userSignals,
   },
   options: {
     PROCESS_SHARED,
+    EXCEPTION_CHANNEL_DEBUGGER: 1,
     ...prefixed("VM_", VM),
     ...prefixed("VM_", VM_ALIGN),
     ...prefixed("VMO_", VMO_OPTION),
+    ...prefixed("CHANNEL_", CHANNEL_OPTION),
+    ...prefixed("WAIT_ASYNC_", WAIT_ASYNC),
+    PORT_BIND_TO_INTERRUPT,
   },
+  packet_type: prefixed("PKT_TYPE_", PKT_TYPE),
 } as const satisfies Record<string, Table>;
 
 export type Namespace = keyof typeof CONSTANTS;

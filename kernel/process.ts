@@ -1,3 +1,4 @@
+import { CHANNEL_TYPE, Exceptionate } from "./exceptionate.ts";
 import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
 import { OBJ_TYPE, SIGNAL } from "./types.ts";
@@ -25,6 +26,9 @@ export class Process extends NamedObject {
   startTime = 0n;
   /** Where the vDSO is mapped, once the process has started. */
   vdsoBase: number | null = null;
+  /** Exception channel slots: ZX_EXCEPTION_CHANNEL_TYPE_PROCESS and _DEBUGGER. */
+  readonly exceptionate = new Exceptionate(CHANNEL_TYPE.PROCESS);
+  readonly debugExceptionate = new Exceptionate(CHANNEL_TYPE.DEBUGGER);
   /** Called once when the process starts (the kernel maps the vDSO). */
   onStart: () => void = () => {};
 

@@ -49,6 +49,12 @@ export const DEFAULT_RIGHTS = {
   vmo: RIGHTS_BASIC | RIGHTS_IO | RIGHTS_PROPERTY | RIGHT.MAP | RIGHT.SIGNAL,
   resource: RIGHT.TRANSFER | RIGHT.DUPLICATE | RIGHT.WRITE | RIGHT.INSPECT,
   suspendToken: RIGHT.TRANSFER | RIGHT.INSPECT,
+  /** ZX_DEFAULT_CHANNEL_RIGHTS (0xF00E): no DUPLICATE. */
+  channel: (RIGHTS_BASIC & ~RIGHT.DUPLICATE) | RIGHTS_IO | RIGHT.SIGNAL | RIGHT.SIGNAL_PEER,
+  /** ZX_DEFAULT_PORT_RIGHTS (0x800F): no WAIT, so a port cannot be waited on. */
+  port: (RIGHTS_BASIC & ~RIGHT.WAIT) | RIGHTS_IO,
+  /** ZX_DEFAULT_EXCEPTION_RIGHTS: no DUPLICATE (one handler at a time), no WAIT. */
+  exception: RIGHT.TRANSFER | RIGHTS_PROPERTY | RIGHT.INSPECT,
 } as const;
 
 /** Handle::HasRights: every requested bit must be present. */

@@ -13,7 +13,7 @@
 import { setImmediate } from "node:timers";
 import { EXIT, type ExitReason } from "../arch/cpu.ts";
 import type { KernelClock } from "./clock.ts";
-import { fatalException } from "./exceptions.ts";
+import { coreException } from "./exceptions.ts";
 import { syscallFromCode } from "./code_syscall.ts";
 import type { Kernel } from "./kernel.ts";
 import type { Thread } from "./thread.ts";
@@ -178,7 +178,7 @@ export class Runner {
       syscallFromCode(this.kernel, thread);
       return;
     }
-    fatalException(this.kernel, thread, exit, thread.core!);
+    coreException(this.kernel, thread, exit, thread.core!);
   }
 }
 

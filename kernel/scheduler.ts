@@ -4,6 +4,7 @@
 // suspended thread is SUSPENDED as soon as zx_task_suspend returns, with the
 // registers of the next instruction it would run.
 
+import { killedThreadExiting } from "./exceptions.ts";
 import { ERR, ZxError } from "./status.ts";
 import { SIGNAL } from "./types.ts";
 import type { Job } from "./job.ts";
@@ -26,6 +27,7 @@ function setLifecycle(thread: Thread, next: Lifecycle): void {
       for (const listener of [...thread.suspendListeners]) listener();
       break;
     case "DEAD":
+      thread.exceptionate.shutdown();
       thread.updateSignals(THREAD_RUNNING | THREAD_SUSPENDED, TASK_TERMINATED);
       thread.wakeResumeWaiters();
       for (const listener of [...thread.deathListeners]) listener();
@@ -95,7 +97,9 @@ export function killProcess(process: Process, returnCode: number): void {
   process.state = "DYING";
   process.returnCode = returnCode;
   for (const thread of process.threads) {
-    if (thread.lifecycle !== "DEAD") setLifecycle(thread, "DEAD");
+    if (thread.lifecycle === "DEAD") continue;
+    killedThreadExiting(thread);
+    setLifecycle(thread, "DEAD");
   }
   finishDeadTransition(process);
 }
@@ -103,6 +107,8 @@ export function killProcess(process: Process, returnCode: number): void {
 /** A process that dies closes its handle table and leaves its job. */
 export function finishDeadTransition(process: Process): void {
   process.state = "DEAD";
+  process.exceptionate.shutdown();
+  process.debugExceptionate.shutdown();
   process.job.processes.delete(process);
   process.updateSignals(0, TASK_TERMINATED);
   process.handles.clear();
@@ -128,5 +134,7 @@ export function killJob(job: Job, returnCode: number): void {
   job.dead = true;
   for (const child of [...job.childJobs]) killJob(child, returnCode);
   for (const process of [...job.processes]) killProcess(process, returnCode);
+  job.exceptionate.shutdown();
+  for (const debuggers of job.debugExceptionates) debuggers.shutdown();
   job.updateSignals(0, TASK_TERMINATED);
 }

@@ -1,6 +1,8 @@
 import type { ThreadRegisters } from "../arch/arch.ts";
 import type { Core } from "../arch/cpu.ts";
+import type { Exception } from "./exception.ts";
 import type { ExceptionRecord } from "./exceptions.ts";
+import { CHANNEL_TYPE, Exceptionate } from "./exceptionate.ts";
 import type { Runner } from "./runner.ts";
 import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
@@ -43,6 +45,14 @@ export class Thread extends NamedObject {
   inSyscall = false;
   /** The last exception the thread raised (a fatal one ended its process). */
   exception: ExceptionRecord | null = null;
+  /** The exception it is stopped in, while a handler holds it. */
+  currentException: Exception | null = null;
+  /** zx_info_thread_t.wait_exception_channel_type: the last handler's kind (kept after). */
+  waitChannelType = 0;
+  /** In THREAD_EXITING or a policy exception: no frame, registers NOT_SUPPORTED. */
+  registersUnavailable = false;
+  /** Its exception channel slot (ZX_EXCEPTION_CHANNEL_TYPE_THREAD). */
+  readonly exceptionate = new Exceptionate(CHANNEL_TYPE.THREAD);
   /** Waiting for the thread to become runnable again (or to die). */
   readonly #resumeWaiters = new Set<() => void>();
   /** Told when the thread dies, e.g. to end a syscall it was blocked in. */

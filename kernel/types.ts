@@ -15,11 +15,15 @@ export const OBJ_TYPE = {
   GUEST: 20,
   VCPU: 21,
   SUSPEND_TOKEN: 27,
+  EXCEPTION: 29,
 } as const;
 export type ObjType = (typeof OBJ_TYPE)[keyof typeof OBJ_TYPE];
 
 /** Signals (zircon/types.h). TERMINATED is the same bit for jobs, processes, threads. */
 export const SIGNAL = {
+  CHANNEL_READABLE: 1 << 0,
+  CHANNEL_WRITABLE: 1 << 1,
+  CHANNEL_PEER_CLOSED: 1 << 2,
   TASK_TERMINATED: 1 << 3,
   THREAD_RUNNING: 1 << 4,
   THREAD_SUSPENDED: 1 << 5,
@@ -53,12 +57,16 @@ export const INFO = {
   PROCESS: 0x1000_0003,
   VMAR: 7,
   THREAD: 10,
+  THREAD_EXCEPTION_REPORT_V1: 11,
+  THREAD_EXCEPTION_REPORT: 0x1000_000b,
   PROCESS_MAPS: 13,
   VMO: 0x1000_0017,
 } as const;
 
 export const PROP = {
   NAME: 3,
+  EXCEPTION_STATE: 16,
+  EXCEPTION_STRATEGY: 18,
 } as const;
 
 /** ZX_MAX_NAME_LEN: names are at most 31 bytes plus a NUL. */
@@ -112,3 +120,24 @@ export const VMO_ZERO_CHILDREN = 1 << 3;
 
 export const RSRC_KIND_SYSTEM = 5;
 export const RSRC_SYSTEM_HYPERVISOR_BASE = 0;
+
+/** zx_channel_read / zx_channel_write options (zircon/types.h). */
+export const CHANNEL_OPTION = { READ_MAY_DISCARD: 1 << 0, WRITE_USE_IOVEC: 1 << 1 } as const;
+
+/** zx_object_wait_async options; ONCE (0) is what every wait is now (zircon/syscalls/port.h). */
+export const WAIT_ASYNC = { ONCE: 0, TIMESTAMP: 1 << 0, EDGE: 1 << 1 } as const;
+
+/** zx_port_create option. */
+export const PORT_BIND_TO_INTERRUPT = 1 << 0;
+
+/** zx_port_packet_t.type values (0x02, once SIGNAL_REP, is unused). */
+export const PKT_TYPE = {
+  USER: 0x00,
+  SIGNAL_ONE: 0x01,
+  GUEST_BELL: 0x03,
+  GUEST_MEM: 0x04,
+  GUEST_IO: 0x05,
+  GUEST_VCPU: 0x06,
+  INTERRUPT: 0x07,
+  PAGE_REQUEST: 0x09,
+} as const;

@@ -10,6 +10,8 @@ import { syscallsOf } from "../kernel/syscalls/table.ts";
 import { ERR, statusName } from "../kernel/status.ts";
 import { httpStatusFor } from "../routes/abi.ts";
 import {
+  type BatchCall,
+  type BatchStep,
   type Check,
   type Folder,
   NUM_MARKER,
@@ -36,6 +38,25 @@ function isSyscallStep(step: Step): step is SyscallStep {
   return "syscall" in step;
 }
 
+function isBatchStep(step: Step): step is BatchStep {
+  return "batch" in step;
+}
+
+/** The ZX_/MX_ prefix of a step's replies. */
+function prefixOf(step: Step): "ZX" | "MX" {
+  return (isSyscallStep(step) || isBatchStep(step)) && step.abi === "mx" ? "MX" : "ZX";
+}
+
+/** The request body: a step's own, or a batch step's calls (and mode). */
+function bodyOf(step: Step): Record<string, unknown> | undefined {
+  if (!isBatchStep(step)) return step.body;
+  const calls = step.batch.map((call) => ({
+    name: call.syscall,
+    ...(call.args ? { args: call.args } : {}),
+  }));
+  return step.mode ? { calls, mode: step.mode } : { calls };
+}
+
 function fail(step: Step, why: string): never {
   throw new Error(`postman scenario, step "${step.name}": ${why}`);
 }
@@ -55,9 +76,72 @@ function syscallOf(step: SyscallStep): Syscall {
 
 const pmTest = (that: string, body: string) => `pm.test(${js(that)}, () => { ${body} });`;
 
+/** A batch's call: its syscall is in the table (or, for BAD_SYSCALL, not), its error documented. */
+function checkBatchCall(step: BatchStep, call: BatchCall): void {
+  const syscall = syscallsOf(step.abi).get(call.syscall);
+  const error = typeof call.reply === "object" ? call.reply.error : undefined;
+  if (error === "BAD_SYSCALL") {
+    if (syscall) fail(step, `${step.abi}_${call.syscall} exists: it cannot be BAD_SYSCALL`);
+    return;
+  }
+  syscallOf({ ...step, syscall: call.syscall, body: call.args });
+  if (error !== undefined && !syscall!.errors.includes(error)) {
+    fail(step, `${step.abi}_${call.syscall} does not document ${error}`);
+  }
+}
+
+/** The calls that run (the first `runs`), checked against `ended` and the mode. */
+function callsRun(step: BatchStep): BatchCall[] {
+  step.batch.forEach((call) => checkBatchCall(step, call));
+  const runs = step.runs ?? step.batch.length;
+  if (runs < 1 || runs > step.batch.length) fail(step, `runs must be 1..${step.batch.length}`);
+  const run = step.batch.slice(0, runs);
+  const failed = (call: BatchCall) => typeof call.reply === "object";
+  const stops = step.mode !== "continue";
+  const last = run[run.length - 1];
+  const ends = {
+    complete: runs === step.batch.length && !(stops && run.some(failed)),
+    error: stops && failed(last) && !run.slice(0, -1).some(failed),
+    thread_dead: !failed(last) && !(stops && run.some(failed)),
+  };
+  if (!ends[step.ended]) {
+    fail(step, `${runs} calls with these replies do not end the batch as "${step.ended}"`);
+  }
+  return run;
+}
+
+/** A batch step's checks: how it ended, how many calls ran and each one's result. */
+function batchChecks(step: BatchStep, prefix: "ZX" | "MX"): string[] {
+  const run = callsRun(step);
+  const lines = [
+    pmTest(`ended is "${step.ended}"`, `pm.expect(body.ended).to.equal(${js(step.ended)});`),
+    pmTest(
+      `${run.length} of ${step.batch.length} calls ran`,
+      `pm.expect(body.results.length).to.equal(${run.length});`,
+    ),
+  ];
+  run.forEach((call, i) => {
+    const code = typeof call.reply === "object"
+      ? (ERR as Record<string, number>)[call.reply.error]
+      : 0;
+    if (code === undefined) {
+      fail(step, `there is no status ${(call.reply as { error: string }).error}`);
+    }
+    const name = statusName(code, prefix);
+    const http = httpStatusFor(code);
+    lines.push(pmTest(
+      `call ${i + 1}, ${call.syscall}: HTTP ${http}, ${name}`,
+      `pm.expect(body.results[${i}].http).to.equal(${http}); ` +
+        `pm.expect(body.results[${i}].body.status).to.equal(${js(name)}); ` +
+        `pm.expect(body.results[${i}].body.code).to.equal(${code});`,
+    ));
+  });
+  return lines;
+}
+
 /** The test script: the reply's HTTP status and status/code/message, then the step's checks. */
 function testScript(step: Step, syscall: Syscall | undefined): string[] {
-  const prefix = isSyscallStep(step) && step.abi === "mx" ? "MX" : "ZX";
+  const prefix = prefixOf(step);
   const reply = step.reply;
   const lines: string[] = [];
   if (reply === "ok") {
@@ -93,6 +177,7 @@ function testScript(step: Step, syscall: Syscall | undefined): string[] {
       lines.push(pmTest("the reply has no body", 'pm.expect(pm.response.text()).to.equal("");'));
     }
   }
+  if (isBatchStep(step) && reply === "ok") lines.push(...batchChecks(step, prefix));
   lines.push(...(step.checks ?? []).map((check: Check) => pmTest(check.that, check.js)));
   for (const [variable, path] of Object.entries(step.save ?? {})) {
     lines.push(`pm.environment.set(${js(variable)}, body.${path});`);
@@ -106,6 +191,14 @@ function rawBody(body: Record<string, unknown>): string {
 }
 
 function description(step: Step, syscall: Syscall | undefined): string {
+  if (isBatchStep(step)) {
+    const calls = step.batch.map((call) => {
+      const summary = syscallsOf(step.abi).get(call.syscall)?.summary ?? "not a syscall";
+      return `- **${step.abi}_${call.syscall}**: ${summary}.`;
+    });
+    return `${step.shows}\n\n\`POST /v1/${step.abi}/batch\`, the calls in order:\n\n` +
+      calls.join("\n");
+  }
   if (!isSyscallStep(step) || !syscall) {
     const route = step as Extract<Step, { method: string }>;
     return `${step.shows}\n\n\`${route.method} ${route.path}\``;
@@ -117,8 +210,8 @@ function description(step: Step, syscall: Syscall | undefined): string {
 /** The variables a step reads, in the order they appear. */
 function variablesRead(step: Step, prerequest: readonly string[]): string[] {
   const text = [
-    isSyscallStep(step) ? "" : step.path,
-    step.body ? rawBody(step.body) : "",
+    isSyscallStep(step) || isBatchStep(step) ? "" : step.path,
+    bodyOf(step) ? rawBody(bodyOf(step)!) : "",
     ...prerequest,
     ...(step.checks ?? []).map((check) => check.js),
   ].join("\n");
@@ -159,8 +252,13 @@ function variablesInOrder(folders: readonly Folder[]): string[] {
 
 function requestItem(step: Step): Json {
   const syscall = isSyscallStep(step) ? syscallOf(step) : undefined;
-  const method = isSyscallStep(step) ? "POST" : step.method;
-  const path = isSyscallStep(step) ? `/v1/${step.abi}/${step.syscall}` : step.path;
+  const method = isSyscallStep(step) || isBatchStep(step) ? "POST" : step.method;
+  const path = isSyscallStep(step)
+    ? `/v1/${step.abi}/${step.syscall}`
+    : isBatchStep(step)
+    ? `/v1/${step.abi}/batch`
+    : step.path;
+  const body = bodyOf(step);
   const event: Json[] = [];
   if (step.prerequest) {
     event.push({
@@ -174,7 +272,7 @@ function requestItem(step: Step): Json {
   });
   const request: Json = {
     method,
-    header: step.body ? [{ key: "Content-Type", value: "application/json" }] : [],
+    header: body ? [{ key: "Content-Type", value: "application/json" }] : [],
     auth: step.as
       ? {
         type: "bearer",
@@ -182,10 +280,10 @@ function requestItem(step: Step): Json {
       }
       : { type: "noauth" },
   };
-  if (step.body) {
+  if (body) {
     request.body = {
       mode: "raw",
-      raw: rawBody(step.body),
+      raw: rawBody(body),
       options: { raw: { language: "json" } },
     };
   }
@@ -204,10 +302,10 @@ const COLLECTION_DESCRIPTION = [
   "thread suspended before it starts, its registers read and written on x64 and arm64",
   "through the modern (/v1/zx) and Magenta (/v1/mx) ABIs, every documented error of the",
   "thread-state calls, a thread that faults where nothing is mapped (the crash in the debug",
-  "log, the process's return code) and the clean-up. Start the server (`deno task start`),",
-  "import this collection and zxsim.postman_environment.json, select the environment and",
-  "run the collection from the top: each request stores the handles and tokens the next",
-  "ones use.",
+  "log, the process's return code), the clean-up, and batches: many syscalls in one",
+  "request. Start the server (`deno task start`), import this collection and",
+  "zxsim.postman_environment.json, select the environment and run the collection from the",
+  "top: each request stores the handles and tokens the next ones use.",
   "",
   "Generated by `deno task postman` from postman/steps.ts and the syscall table: edit those,",
   "not this file.",

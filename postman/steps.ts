@@ -12,7 +12,7 @@
 // step reads as what it sends and what it expects.
 
 /** Whose bearer token a request carries: one variable per kernel of the scenario. */
-export type KernelName = "x64" | "arm64" | "nodebug";
+export type KernelName = "x64" | "arm64" | "nodebug" | "batch";
 
 /** One pm.test: a sentence for the runner's report and the JavaScript that checks it. */
 export interface Check {
@@ -56,7 +56,33 @@ export interface RouteStep extends StepBase {
   readonly path: string;
 }
 
-export type Step = SyscallStep | RouteStep;
+/** One call in a batch step: checked against the syscall table like a syscall step. */
+export interface BatchCall {
+  readonly syscall: string;
+  readonly args?: Record<string, unknown>;
+  /**
+   * What this call's result must be: "ok" or an error the syscall documents
+   * (BAD_SYSCALL for a name that is not in the table: the one way to name one).
+   */
+  readonly reply: "ok" | { readonly error: string };
+}
+
+/**
+ * POST /v1/{abi}/batch: `calls` in order as one request. The request's own
+ * reply is `reply` (normally "ok": 200 and ZX_OK); then come the checks that
+ * the batch `ended` as said and of each call's result, in order.
+ */
+export interface BatchStep extends StepBase {
+  readonly abi: "zx" | "mx";
+  readonly batch: readonly BatchCall[];
+  readonly mode?: "stop_on_error" | "continue";
+  /** How the batch ends; build.ts checks it against the calls' replies and `runs`. */
+  readonly ended: "complete" | "error" | "thread_dead";
+  /** How many calls run before the batch ends (default: all of them). */
+  readonly runs?: number;
+}
+
+export type Step = SyscallStep | RouteStep | BatchStep;
 
 export interface Folder {
   readonly name: string;
@@ -91,7 +117,8 @@ export function eqVar(that: string, path: string, variable: string): Check {
 
 /** body.<path> is base64 of exactly `size` bytes. */
 export function bytes(that: string, path: string, size: number): Check {
-  return { that, js: `pm.expect(atob(${at(path)}).length).to.equal(${size});` };
+  // require("atob"): the sandbox's global atob is a deprecated legacy API that warns.
+  return { that, js: `pm.expect(require("atob")(${at(path)}).length).to.equal(${size});` };
 }
 
 /** body.<path> is a handle value: a positive integer with its two low bits set. */
@@ -140,17 +167,19 @@ function regIs(r: Reg, value: bigint, said = say(value)): Check {
  * Pre-request lines: take the base64 register buffer stored in `from`,
  * overwrite the little-endian u64 at byte `offset` with `value` and store
  * the result in `to`. atob/btoa work on byte strings in the Postman
- * sandbox, which is all this needs.
+ * sandbox, which is all this needs (required as modules: the sandbox's
+ * globals of those names are deprecated legacy APIs that warn).
  */
 export function patchU64(from: string, to: string, offset: number, value: bigint): string[] {
   if (value < 0n || value >= 1n << 64n) throw new Error(`patchU64: ${value} is not a u64`);
   const digits = value.toString(16).padStart(16, "0");
   return [
     `// Overwrite the 8 bytes at offset ${offset} with 0x${digits}, little-endian.`,
-    `const regs = atob(pm.environment.get(${js(from)}));`,
+    `const decode = require("atob"), encode = require("btoa");`,
+    `const regs = decode(pm.environment.get(${js(from)}));`,
     `const value = ${js(digits)}.match(/../g).reverse()`,
     `  .map((pair) => String.fromCharCode(parseInt(pair, 16))).join("");`,
-    `pm.environment.set(${js(to)}, btoa(regs.slice(0, ${offset}) + value + ` +
+    `pm.environment.set(${js(to)}, encode(regs.slice(0, ${offset}) + value + ` +
     `regs.slice(${offset + 8})));`,
   ];
 }
@@ -320,15 +349,17 @@ interface Arch {
   };
   /** A plain register the tour writes 42 into by name. */
   readonly scratch: Reg;
-  /** The flags register, which keeps only some bits of a write of 0xffffffff. */
+  /** The flags register, which keeps only some bits of a write of (nearly) all ones. */
   readonly flags: {
     readonly reg: Reg;
+    /** The value written: every bit, except x64's trap flag (it would single-step the thread). */
+    readonly write: string;
     /** Its value before the thread has run, and that value as the check says it. */
     readonly start: bigint;
     readonly startSaid: string;
     /** The bits a write may change, in prose. */
     readonly takes: string;
-    /** What 0xffffffff becomes, and why. */
+    /** What the write becomes, and why. */
     readonly masked: bigint;
     readonly why: string;
   };
@@ -356,11 +387,13 @@ const X64: Arch = {
   scratch: reg("rax"),
   flags: {
     reg: reg("rflags"),
+    write: "0xfffffeff",
     start: 0x200n,
     startSaid: "0x200 (IF)",
     takes: "the user bits 0x244DD5 (CF PF AF ZF SF TF DF OF NT AC ID)",
-    masked: 0x244fd5n,
-    why: "0x200 (IF, kept) | 0x244DD5 (the user bits written) = 0x244FD5.",
+    masked: 0x244ed5n,
+    why: "0x200 (IF, kept) | 0x244CD5 (the user bits written: all but TF, 0x100, which would " +
+      "make the thread trap after every instruction once it runs) = 0x244ED5.",
   },
   patch: { reg: reg("rbx"), offset: 8, value: 0x1122334455667788n },
   spin: { asm: "`jmp .`", bytes: "EB FE", base64: "6/4=" },
@@ -377,6 +410,7 @@ const ARM64: Arch = {
   scratch: reg("x2", "r[2]"),
   flags: {
     reg: reg("cpsr"),
+    write: "0xffffffff",
     start: 0n,
     startSaid: "0",
     takes: "NZCV (0xF0000000)",
@@ -514,10 +548,11 @@ function registerTour(a: Arch): Step[] {
   const stored = `The buffer is stored as ${general} for the next request.`;
   const is42 = regIs(scratch, 42n), masked = regIs(a.flags.reg, a.flags.masked);
   const pcStill = regIs(pc, ENTRY, "still the entry point");
-  const set42 = { [scratch.path]: 42 }, setFlags = { [a.flags.reg.path]: "0xffffffff" };
+  // Written by the name people use (arm64 x2), read back by Zircon's (r[2]).
+  const set42 = { [scratch.name]: 42 }, setFlags = { [a.flags.reg.path]: a.flags.write };
   const byIndex = scratch.path === scratch.name
     ? ""
-    : ` Array elements are named by index: ${scratch.name} is ${scratch.path}.`;
+    : ` Writes take ${scratch.name}; reads answer with Zircon's name for it, ${scratch.path}.`;
   const namedWrites = a.detailed
     ? [
       ok(
@@ -531,7 +566,7 @@ function registerTour(a: Arch): Step[] {
         [is42, pcStill],
       ),
       ok(
-        `Write ${flags} = 0xffffffff`,
+        `Write ${flags} = ${a.flags.write}`,
         `${flags} takes only ${a.flags.takes}; the other bits keep their value and the write ` +
           "still succeeds.",
         zx.write(worker, { regs: setFlags }),
@@ -545,7 +580,7 @@ function registerTour(a: Arch): Step[] {
     ]
     : [
       ok(
-        `Write ${scratch.name} = 42 and ${flags} = 0xffffffff by name`,
+        `Write ${scratch.name} = 42 and ${flags} = ${a.flags.write} by name`,
         `One named write sets both; ${flags} takes only ${a.flags.takes}.${byIndex}`,
         zx.write(worker, { regs: { ...set42, ...setFlags } }),
       ),
@@ -671,7 +706,8 @@ const x64Registers: Folder = {
 
 const arm64Registers: Folder = {
   name: "4. The same on an arm64 kernel",
-  description: "arm64 names its registers r[0..29], lr, sp, pc, cpsr and tpidr; " +
+  description: "Zircon's arm64 struct names its registers r[0..29], lr, sp, pc, cpsr and tpidr, " +
+    "and reads answer with those names; writes also take x0..x29, x30 (lr) and fp (r[29]); " +
     `${ARM64.general.struct} is ${ARM64.general.size} bytes and cpsr keeps only NZCV.`,
   steps: [
     createKernel(
@@ -1141,6 +1177,153 @@ const cleanUp: Folder = {
   ],
 };
 
+/** A batch step of the "batch" kernel's bootstrap thread. */
+function batchOf(
+  name: string,
+  shows: string,
+  calls: readonly BatchCall[],
+  ended: BatchStep["ended"],
+  more: More & Pick<BatchStep, "mode" | "runs"> = {},
+): BatchStep {
+  return { name, shows, abi: "zx", as: "batch", batch: calls, ended, reply: "ok", ...more };
+}
+
+const okCall = (syscall: string, args?: Record<string, unknown>): BatchCall => ({
+  syscall,
+  ...(args ? { args } : {}),
+  reply: "ok",
+});
+const failingCall = (
+  syscall: string,
+  args: Record<string, unknown> | undefined,
+  error: string,
+): BatchCall => ({ syscall, ...(args ? { args } : {}), reply: { error } });
+
+/** The calls of the failing batch, sent once with each mode. */
+const MIXED: readonly BatchCall[] = [
+  okCall("clock_get_monotonic"),
+  failingCall("thread_read_state", { handle: 0, kind: GENERAL_KIND.zx }, "BAD_HANDLE"),
+  failingCall("thread_frobnicate", {}, "BAD_SYSCALL"),
+  failingCall("thread_read_state", { handle: num("batch_process"), kind: 0 }, "WRONG_TYPE"),
+  okCall("object_get_info", { handle: num("batch_worker"), topic: "ZX_INFO_THREAD" }),
+];
+
+const batches: Folder = {
+  name: "11. Batches: many syscalls in one request",
+  description: "POST /v1/zx/batch makes a list of syscalls in order as the token's thread, " +
+    "in one request. Each result is `{http, body}`: exactly what POST /v1/zx/{name} would " +
+    'have answered. "stop_on_error" (the default) ends the batch at the first failure, ' +
+    '"continue" runs every call; a call that ends the calling thread ends the batch. A call ' +
+    "cannot use an earlier call's outs: its arguments are fixed when the batch is sent.",
+  steps: [
+    createKernel(
+      "batch",
+      "Boot a kernel for the batches",
+      "An x64 kernel of its own: the batches below end its bootstrap thread.",
+      { arch: "x64" },
+    ),
+    batchOf(
+      "Batch: create a thread and a VMO, read the clock",
+      "Three calls in one request; each result is the single call's reply. The thread is " +
+        "stored as batch_worker from results[0].body.out.",
+      [
+        okCall("thread_create", { process: num("batch_process"), name: "worker" }),
+        okCall("vmo_create", { size: PAGE }),
+        okCall("clock_get_monotonic"),
+      ],
+      "complete",
+      {
+        checks: [isHandle("the thread's handle came back", "results[0].body.out")],
+        save: { batch_worker: "results[0].body.out" },
+      },
+    ),
+    batchOf(
+      "Batch: suspend, start, write rax = 42 and read it back",
+      "A whole register round trip in one request: the thread is suspended before it starts, " +
+        "so it stops before its first instruction and its registers can be read and written.",
+      [
+        okCall("task_suspend", { handle: num("batch_worker") }),
+        okCall("thread_start", {
+          handle: num("batch_worker"),
+          thread_entry: hex(ENTRY),
+          stack: hex(STACK),
+        }),
+        okCall("thread_write_state", {
+          handle: num("batch_worker"),
+          kind: GENERAL_KIND.zx,
+          regs: { rax: 42 },
+        }),
+        okCall("thread_read_state", { handle: num("batch_worker"), kind: GENERAL_KIND.zx }),
+      ],
+      "complete",
+      {
+        checks: [
+          eq("the read-back says rax is 42", "results[3].body.regs.rax", hex64(42n)),
+          eq("and rip is the entry point", "results[3].body.regs.rip", hex64(ENTRY)),
+        ],
+      },
+    ),
+    batchOf(
+      "Batch (continue): failures of every kind, and the calls after them",
+      'With "continue" every call runs: a Zircon error (400 BAD_HANDLE), an unknown syscall ' +
+        "(404 BAD_SYSCALL), another Zircon error (WRONG_TYPE), each as its own result, and the " +
+        "calls around them succeed.",
+      MIXED,
+      "complete",
+      {
+        mode: "continue",
+        checks: [
+          mentions("results[2].body.message", "zx_thread_frobnicate"),
+          eq("the worker is suspended", "results[4].body.info.state", THREAD_STATE.SUSPENDED),
+        ],
+      },
+    ),
+    batchOf(
+      "Batch (stop_on_error): the same calls stop at the first failure",
+      'The default mode: the batch ends after the BAD_HANDLE; `ended` is "error" and the ' +
+        "three calls after it do not run.",
+      MIXED,
+      "error",
+      { runs: 2 },
+    ),
+    {
+      name: "A batch of the wrong shape is one 400",
+      shows: "A misspelt field in one call (arg for args) refuses the whole batch, naming the " +
+        "field: nothing runs.",
+      method: "POST",
+      path: "/v1/zx/batch",
+      as: "batch",
+      body: { calls: [{ name: "handle_close", arg: { handle: 0 } }] },
+      reply: { error: "INVALID_ARGS", http: 400 },
+      checks: [says('calls.0: unknown field(s) "arg"')],
+    },
+    batchOf(
+      "Batch: thread_exit ends the batch",
+      "The calling thread exits in the second call: the batch ends there " +
+        '(`ended` is "thread_dead") and the third call never runs.',
+      [okCall("clock_get_monotonic"), okCall("thread_exit"), okCall("clock_get_monotonic")],
+      "thread_dead",
+      { mode: "continue", runs: 2 },
+    ),
+    {
+      name: "Delete the batch kernel",
+      shows: "Any token of a kernel may delete it, even a dead thread's.",
+      method: "DELETE",
+      path: "/v1/kernels/{{batch_kernel}}",
+      as: "batch",
+      reply: { http: 204 },
+    },
+  ],
+};
+
+/** body.<path> (a string) mentions `text`. */
+function mentions(path: string, text: string): Check {
+  return {
+    that: `${path} mentions "${text}"`,
+    js: `pm.expect(${at(path)}).to.include(${js(text)});`,
+  };
+}
+
 export const SCENARIO: readonly Folder[] = [
   bootX64,
   suspendBeforeStart,
@@ -1152,4 +1335,5 @@ export const SCENARIO: readonly Folder[] = [
   fault,
   vcpu,
   cleanUp,
+  batches,
 ];

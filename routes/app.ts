@@ -5,7 +5,13 @@ import { Hono } from "hono";
 import { ABIS } from "./abi.ts";
 import { MAX_LIVE_HANDLES } from "../kernel/handle_table.ts";
 import { ERR } from "../kernel/status.ts";
-import { errorResponse, jsonResponse, RequestError } from "./http.ts";
+import {
+  bearerToken,
+  errorResponse,
+  jsonResponse,
+  RequestError,
+  uncaughtErrorResponse,
+} from "./http.ts";
 import { dashboardRoutes } from "./dashboard.ts";
 import { docsRoutes } from "./docs.ts";
 import { kernelRoutes } from "./kernels.ts";
@@ -13,6 +19,8 @@ import { workedExamples } from "./examples.ts";
 import { openApiDocument } from "./openapi.ts";
 import { KernelRegistry } from "./registry.ts";
 import { syscallHandler } from "./syscalls.ts";
+import { withSyscallFastPath } from "./fast_path.ts";
+import { BATCH_NAME, batchHandler } from "./batch.ts";
 
 export interface AppOptions {
   /** How long one blocking request may wait (object_wait_one), in ms. */
@@ -23,6 +31,24 @@ export interface AppOptions {
   readonly maxHandles?: number;
   /** How many bytes one kernel's VMOs may commit (default 256 MiB). */
   readonly maxCommittedBytes?: number;
+  /** Syscall routes before the router, compiled parsers (routes/fast_path.ts). Default true. */
+  readonly fastPath?: boolean;
+}
+
+/** The methods a 405's Allow header may list (HEAD goes with GET, as Hono answers it). */
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+/** The methods that have a route at `path`: none for a path that does not exist. */
+function allowedMethods(app: Hono, path: string): string[] {
+  // A method no route uses matches only handlers for every method (middleware).
+  const everyMethod = app.router.match("ZXSIM-NONE", path)[0].length;
+  const allowed: string[] = [];
+  for (const method of METHODS) {
+    if (app.router.match(method, path)[0].length <= everyMethod) continue;
+    allowed.push(method);
+    if (method === "GET") allowed.push("HEAD");
+  }
+  return allowed;
 }
 
 export const DEFAULT_MAX_BLOCK_MS = 30_000;
@@ -37,7 +63,9 @@ export function createApp(options: AppOptions = {}) {
   });
   const kernels = kernelRoutes(registry);
   const maxBlockMs = options.maxBlockMs ?? DEFAULT_MAX_BLOCK_MS;
-  const syscall = syscallHandler({ registry, maxBlockMs });
+  const fastPath = options.fastPath ?? true;
+  const syscall = syscallHandler({ registry, maxBlockMs, compiled: fastPath });
+  const batch = batchHandler({ registry, maxBlockMs, syscalls: syscall });
   // The document's worked examples run in a scratch app, never in the kernels
   // this server hosts; they are made once, on the first request for them.
   let openapi: Promise<string> | undefined;
@@ -57,6 +85,21 @@ export function createApp(options: AppOptions = {}) {
 
   const app = new Hono();
   app.post("/v1/kernels", (c) => kernels.create(c.req.raw));
+  // The caller's kernels: a token belongs to exactly one kernel, so one entry.
+  app.get("/v1/kernels", (c) => {
+    const token = bearerToken(c.req.raw);
+    const kernel = token === undefined ? undefined : registry.session(token)?.kernel;
+    if (!kernel) {
+      throw new RequestError(
+        401,
+        ERR.ACCESS_DENIED,
+        "missing or unknown bearer token: GET /v1/kernels lists the kernel of the token sent",
+      );
+    }
+    return jsonResponse(
+      JSON.stringify({ kernels: [{ kernel: kernel.id, arch: kernel.arch.name }] }),
+    );
+  });
   app.get("/v1/kernels/:id", (c) => kernels.get(c.req.raw, c.req.param("id")));
   app.delete("/v1/kernels/:id", (c) => kernels.remove(c.req.raw, c.req.param("id")));
   app.post("/v1/kernels/:id/tokens", (c) => kernels.issueToken(c.req.raw, c.req.param("id")));
@@ -67,22 +110,30 @@ export function createApp(options: AppOptions = {}) {
   );
   // One static prefix per ABI: cheaper to route than a pattern on the ABI.
   for (const abi of ABIS) {
+    // Registered first: "batch" is never a syscall name (routes/batch.ts).
+    app.post(`/v1/${abi}/${BATCH_NAME}`, (c) => batch(c.req.raw, abi));
     app.post(`/v1/${abi}/:name`, (c) => syscall(c.req.raw, abi, c.req.param("name")));
   }
   app.get("/openapi.json", async () => jsonResponse(await openApiJson()));
   app.route("/", docsRoutes());
   app.route("/", dashboardRoutes());
 
-  app.notFound((c) =>
-    errorResponse("zx", ERR.NOT_FOUND, `no route for ${c.req.method} ${c.req.path}`, 404)
-  );
-  app.onError((error) => {
-    if (error instanceof RequestError) {
-      return errorResponse("zx", error.code, error.message, error.http);
+  app.notFound((c) => {
+    // A path that exists with other methods is 405, with the methods it takes.
+    const allow = allowedMethods(app, c.req.path);
+    if (allow.length === 0) {
+      return errorResponse("zx", ERR.NOT_FOUND, `no route for ${c.req.method} ${c.req.path}`, 404);
     }
-    // A bug in zxsim, not in the request: say so without leaking a stack trace.
-    console.error(error);
-    return errorResponse("zx", ERR.INTERNAL, "internal error in zxsim (logged on the server)", 500);
+    const response = errorResponse(
+      "zx",
+      ERR.NOT_SUPPORTED,
+      `${c.req.path} does not take ${c.req.method}; it takes ${allow.join(", ")}`,
+      405,
+    );
+    response.headers.set("allow", allow.join(", "));
+    return response;
   });
+  app.onError(uncaughtErrorResponse);
+  if (fastPath) app.fetch = withSyscallFastPath(syscall, app.fetch);
   return { app, registry };
 }

@@ -3,7 +3,6 @@
 // by zxsim itself, so the page works with no internet access.
 
 import { Hono } from "hono";
-import { absolutePath } from "swagger-ui-dist";
 import { ERR } from "../kernel/status.ts";
 import { errorResponse } from "./http.ts";
 
@@ -42,8 +41,16 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
+/**
+ * The package's directory. Imported on the first asset request, not at
+ * start-up: its entry point loads the whole Swagger UI bundle into the heap
+ * (about 10 MB), which every other request would then pay for in GC time.
+ */
+let packageDir: Promise<string> | undefined;
+const swaggerDir = () =>
+  packageDir ??= import("swagger-ui-dist").then((module) => module.absolutePath());
+
 export function docsRoutes(): Hono {
-  const dir = absolutePath();
   const cache = new Map<string, Uint8Array<ArrayBuffer>>();
   const docs = new Hono();
   docs.get("/docs", (c) => c.html(PAGE));
@@ -53,7 +60,7 @@ export function docsRoutes(): Hono {
     if (!type) return errorResponse("zx", ERR.NOT_FOUND, `no docs asset ${file}`, 404);
     let bytes = cache.get(file);
     if (!bytes) {
-      bytes = await Deno.readFile(`${dir}/${file}`);
+      bytes = await Deno.readFile(`${await swaggerDir()}/${file}`);
       cache.set(file, bytes);
     }
     return new Response(bytes, {

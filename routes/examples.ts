@@ -5,6 +5,10 @@
 import type { Abi } from "../arch/arch.ts";
 import type { Example, ExampleHandles, Syscall } from "../kernel/syscalls/define.ts";
 import { SYSCALLS } from "../kernel/syscalls/table.ts";
+import { ipcExampleHandles } from "./example_ipc.ts";
+import { BODY_LIMIT } from "./http.ts";
+import { ABIS } from "./abi.ts";
+import { BATCH_NAME } from "./batch.ts";
 
 /** Answers a Request: the scratch app's `fetch`. */
 export type Handler = (request: Request) => Response | Promise<Response>;
@@ -21,6 +25,8 @@ export interface Exchange {
 export interface WorkedExample {
   readonly ok: Exchange;
   readonly error: Exchange;
+  /** Real replies for other errors the operation documents (401, 413, ...), without requests. */
+  readonly more?: readonly Exchange[];
 }
 
 class ExampleClient {
@@ -81,6 +87,7 @@ class ExampleClient {
       name: "main",
     })).out as number;
     const handles: ExampleHandles = {
+      exception: closed, // TODO(lead): a real exception handle once channel_read lands
       new_process: freshProcess,
       new_process_thread: freshThread,
       root_job: boot.root_job,
@@ -96,6 +103,7 @@ class ExampleClient {
       vmo,
       vmo_addr: (await this.syscall(token, "vmar_map", map)).mapped_addr as number,
       child_vmar: (await this.syscall(token, "vmar_allocate", allocate)).child_vmar as number,
+      ...await ipcExampleHandles((name, body) => this.syscall(token, name, body), boot.root_job),
     };
     return { id: created.kernel as string, token, handles };
   }
@@ -120,11 +128,55 @@ function closedHandle(syscall: Syscall): Example {
   };
 }
 
-async function syscallExamples(client: ExampleClient, syscall: Syscall, abi: Abi) {
+async function syscallExamples(
+  client: ExampleClient,
+  syscall: Syscall,
+  abi: Abi,
+  more: readonly Exchange[],
+) {
   return checked(`${abi}_${syscall.name}`, {
     ok: await client.run(abi, syscall.name, syscall.example),
     error: await client.run(abi, syscall.name, syscall.errorExample ?? closedHandle(syscall)),
+    more,
   });
+}
+
+/** Only the reply: for errors that are the same whatever the request (its body would be noise). */
+const replyOnly = (exchange: Exchange): Exchange => ({ ...exchange, request: undefined });
+
+/**
+ * The errors every syscall route gives the same way, really asked for:
+ * no token (401) and a body over the limit (413).
+ */
+async function commonSyscallErrors(client: ExampleClient, abi: Abi): Promise<Exchange[]> {
+  const path = `/v1/${abi}/clock_get_monotonic`;
+  const created = (await client.send("POST", "/v1/kernels", { arch: "x64" })).reply!;
+  const token = created.token as string;
+  try {
+    return [
+      replyOnly(await client.send("POST", path, {})),
+      replyOnly(await client.send("POST", path, { pad: "x".repeat(BODY_LIMIT) }, token)),
+    ];
+  } finally {
+    await client.send("DELETE", `/v1/kernels/${created.kernel}`, undefined, token);
+  }
+}
+
+/** POST /v1/kernels once the scratch server holds all the kernels it may: 503. */
+async function noMoreKernels(client: ExampleClient): Promise<Exchange> {
+  const made: Json[] = [];
+  try {
+    for (let i = 0; i < 64; i++) {
+      const reply = await client.send("POST", "/v1/kernels", { arch: "x64" });
+      if (reply.http !== 201) return replyOnly(reply);
+      made.push(reply.reply!);
+    }
+    throw new Error("example set-up: the scratch server never ran out of kernels");
+  } finally {
+    for (const k of made) {
+      await client.send("DELETE", `/v1/kernels/${k.kernel}`, undefined, k.token as string);
+    }
+  }
 }
 
 /** A success example must succeed and a failure fail, or the docs would mislead. */
@@ -142,18 +194,90 @@ async function kernelExamples(client: ExampleClient): Promise<Record<string, Wor
   const tokens = `/v1/kernels/${id}/tokens`;
   const issued = await client.send("POST", tokens, { thread: handles.new_thread }, token);
   const issuedAgain = await client.send("POST", tokens, { thread: handles.new_thread }, token);
+  const badThread = await client.send("POST", tokens, { thread: handles.closed }, token);
+  const listed = await client.send("GET", "/v1/kernels", undefined, token);
+  await client.syscall(token, "debug_write", { buffer: btoa("hello, debuglog\n") });
+  const log = `/v1/kernels/${id}/debuglog`;
+  const debuglog = await client.send("GET", `${log}?from=0`, undefined, token);
+  const advance = `/v1/kernels/${id}/advance`;
+  const notManual = await client.send("POST", advance, { instructions: 1000 }, token);
+  const noAmount = await client.send("POST", advance, {}, token);
+  const manual = (await client.send("POST", "/v1/kernels", {
+    arch: "x64",
+    boot_options: { scheduler: "manual" },
+  })).reply!;
+  const advanced = await client.send(
+    "POST",
+    `/v1/kernels/${manual.kernel}/advance`,
+    { time_ns: 1_000_000 },
+    manual.token as string,
+  );
+  await client.send("DELETE", `/v1/kernels/${manual.kernel}`, undefined, manual.token as string);
+  const noKernelToken = replyOnly(await noToken("GET", log));
   const deleted = await client.send("DELETE", `/v1/kernels/${id}`, undefined, token);
+  const created = await client.send("POST", "/v1/kernels", { arch: "x64" });
+  await client.send(
+    "DELETE",
+    `/v1/kernels/${created.reply!.kernel}`,
+    undefined,
+    created.reply!.token as string,
+  );
   const examples: Record<string, WorkedExample> = {
     create_kernel: {
-      ok: await client.send("POST", "/v1/kernels", { arch: "x64" }),
+      ok: created,
       error: await noToken("POST", "/v1/kernels", { arch: "riscv64" }),
+      more: [await noMoreKernels(client)],
     },
+    list_kernels: { ok: listed, error: await noToken("GET", "/v1/kernels") },
     get_kernel: { ok: summary, error: await noToken("GET", `/v1/kernels/${id}`) },
-    create_token: { ok: issued, error: issuedAgain },
+    create_token: {
+      ok: issued,
+      error: issuedAgain,
+      more: [badThread, replyOnly(await noToken("POST", tokens, { thread: 1 }))],
+    },
     delete_kernel: { ok: deleted, error: await noToken("DELETE", `/v1/kernels/${id}`) },
+    get_debuglog: {
+      ok: debuglog,
+      error: await client.send("GET", `${log}?from=first`, undefined, token),
+      more: [noKernelToken],
+    },
+    advance_kernel: { ok: advanced, error: notManual, more: [noAmount, noKernelToken] },
   };
   for (const [operation, example] of Object.entries(examples)) checked(operation, example);
   return examples;
+}
+
+/** POST /v1/{abi}/batch: calls that succeed and fail, then a batch of the wrong shape. */
+async function batchExamples(client: ExampleClient, abi: Abi): Promise<WorkedExample> {
+  const calls: Example = abi === "zx"
+    ? (h) => ({
+      calls: [
+        {
+          name: "thread_write_state",
+          args: { handle: h.worker, kind: "ZX_THREAD_STATE_GENERAL_REGS", regs: { rax: "0x2a" } },
+        },
+        { name: "object_get_info", args: { handle: h.worker, topic: "ZX_INFO_THREAD" } },
+        { name: "handle_close", args: { handle: h.closed } },
+        { name: "thread_frobnicate" },
+        { name: "clock_get_monotonic" },
+      ],
+      mode: "continue",
+    })
+    : (h) => ({
+      calls: [
+        { name: "object_get_info", args: { handle: h.worker, topic: "MX_INFO_THREAD" } },
+        { name: "handle_close", args: { handle: h.closed } },
+        { name: "vmo_create", args: { size: 4096 } },
+      ],
+      mode: "continue",
+    });
+  const misspelt: Example = (h) => ({
+    calls: [{ name: "handle_close", arg: { handle: h.closed } }],
+  });
+  return checked(`${abi}_${BATCH_NAME}`, {
+    ok: await client.run(abi, BATCH_NAME, calls),
+    error: await client.run(abi, BATCH_NAME, misspelt),
+  });
 }
 
 /**
@@ -163,10 +287,16 @@ async function kernelExamples(client: ExampleClient): Promise<Record<string, Wor
 export async function workedExamples(handler: Handler): Promise<Map<string, WorkedExample>> {
   const client = new ExampleClient(handler);
   const examples = new Map(Object.entries(await kernelExamples(client)));
+  const common = {
+    zx: await commonSyscallErrors(client, "zx"),
+    mx: await commonSyscallErrors(client, "mx"),
+  };
   for (const syscall of SYSCALLS) {
     for (const abi of syscall.abis) {
-      examples.set(`${abi}_${syscall.name}`, await syscallExamples(client, syscall, abi));
+      const example = await syscallExamples(client, syscall, abi, common[abi]);
+      examples.set(`${abi}_${syscall.name}`, example);
     }
   }
+  for (const abi of ABIS) examples.set(`${abi}_${BATCH_NAME}`, await batchExamples(client, abi));
   return examples;
 }

@@ -31,6 +31,16 @@ export class RequestError extends Error {
   }
 }
 
+/** The reply to an error no route answered: a RequestError's own, anything else a logged 500. */
+export function uncaughtErrorResponse(error: unknown): Response {
+  if (error instanceof RequestError) {
+    return errorResponse("zx", error.code, error.message, error.http);
+  }
+  // A bug in zxsim, not in the request: say so without leaking a stack trace.
+  console.error(error);
+  return errorResponse("zx", ERR.INTERNAL, "internal error in zxsim (logged on the server)", 500);
+}
+
 /** The JSON body ({} when empty), or a RequestError for 413 / malformed JSON. */
 export async function readJson(request: Request): Promise<unknown> {
   const length = request.headers.get("content-length");

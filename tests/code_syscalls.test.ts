@@ -8,6 +8,7 @@ import type { KernelSession } from "../client/zxsim.ts";
 import { ARCHES } from "./helpers.ts";
 import { returnCode, session, symbol, terminated } from "./program_helpers.ts";
 import { loadElf } from "../client/loader.ts";
+import { codeSyscallNumber } from "../kernel/code_syscall.ts";
 import { SYSCALLS } from "../kernel/syscalls/table.ts";
 import { syscallName, syscallNumber } from "../kernel/vdso/numbers.ts";
 
@@ -206,7 +207,7 @@ for (const arch of ARCHES) {
 Deno.test("every zx syscall can be called from code: a C signature and a number", () => {
   for (const syscall of SYSCALLS.filter((s) => s.abis.includes("zx"))) {
     assert.ok(syscall.c, `${syscall.name} has a C signature`);
-    assert.notEqual(syscallNumber(syscall.name), undefined, `${syscall.name} has a number`);
+    assert.notEqual(codeSyscallNumber(syscall.name), undefined, `${syscall.name} has a number`);
     // Every pointer size names a C parameter that exists.
     for (const param of syscall.c!) {
       if ("size" in param && typeof param.size === "string") {

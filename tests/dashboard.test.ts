@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { DEFAULT_RIGHTS, RIGHT } from "../kernel/rights.ts";
-import { changedPaths, displayName, flattenRegs } from "../dashboard/regs.js";
+import { changedPaths, displayName, flattenRegs, fullName } from "../dashboard/regs.js";
+import { generalAliases } from "../routes/dashboard.ts";
 import { browserTest, screenshot } from "./browser.ts";
 import { inProcess, type Json, send, TestKernel } from "./helpers.ts";
 import { freePort, startServer } from "./real_server.ts";
@@ -79,6 +80,12 @@ Deno.test("dashboard files: constants.js carries kernel/rights.ts's table exactl
   const source = await response.text();
   const module = await import(`data:text/javascript,${encodeURIComponent(source)}`);
   assert.deepEqual(module.RIGHT, RIGHT);
+  // The register aliases the API takes, from the arch layouts.
+  assert.deepEqual(module.GENERAL_ALIASES, generalAliases());
+  assert.deepEqual(module.GENERAL_ALIASES.arm64["r[0]"], ["x0"]);
+  assert.deepEqual(module.GENERAL_ALIASES.arm64["r[29]"], ["x29", "fp"]);
+  assert.deepEqual(module.GENERAL_ALIASES.arm64.lr, ["x30"]);
+  assert.deepEqual(module.GENERAL_ALIASES.x64, {});
 });
 
 Deno.test("dashboard files: unknown names and path traversal are the JSON 404", async () => {
@@ -132,8 +139,14 @@ Deno.test("dashboard regs.js: write keys from the named view, arm64 x names, cha
     "fpcr",
   ]);
   assert.equal(rows.at(-1)!.value, "0x5");
-  assert.equal(displayName("arm64", "r[1]"), "x1");
-  assert.equal(displayName("x64", "rax"), "rax");
+  const arm64 = generalAliases().arm64, x64 = generalAliases().x64;
+  assert.equal(displayName(arm64, "r[1]"), "x1");
+  assert.equal(displayName(x64, "rax"), "rax");
+  assert.equal(displayName(arm64, "lr"), "lr");
+  assert.equal(fullName(arm64, "r[1]"), "x1 (r[1])");
+  assert.equal(fullName(arm64, "r[29]"), "x29 (r[29], fp)");
+  assert.equal(fullName(arm64, "lr"), "lr (x30)");
+  assert.equal(fullName(x64, "rax"), "rax");
   assert.deepEqual(changedPaths(undefined, rows), new Set());
   const before = new Map(rows.map((r) => [r.path, r.value]));
   before.set("lr", "0x9");
@@ -343,8 +356,12 @@ browserTest(
       const xs = Array.from({ length: 30 }, (_, i) => `x${i}`);
       assert.deepEqual(names, [...xs, "lr", "sp", "pc", "cpsr", "tpidr"]);
 
+      // The form names each register every way the API takes it; it sends Zircon's name.
+      const option = page.getByLabel("Register", { exact: true }).locator('option[value="r[0]"]');
+      assert.equal(await option.textContent(), "x0 (r[0])");
       await writeRegister(page, "r[0]", "0x10");
       await waitReg(page, "x0", "0x0000000000000010", true);
+      assert.match((await page.getByTestId("notice").textContent())!, /Wrote x0 \(r\[0\]\) = 0x10/);
       const handle = Number(await page.getByTestId("thread-handle").textContent());
       const read = await send(server.fetcher, "/v1/zx/thread_read_state", {
         handle,

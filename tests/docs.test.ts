@@ -40,9 +40,10 @@ Deno.test("openapi: the validator does reject a broken document", async () => {
   await assert.rejects(() => SwaggerParser.validate(noInfo as never));
 });
 
-Deno.test("openapi: one operation per syscall and ABI, plus the six kernel routes", () => {
+Deno.test("openapi: one operation per syscall and ABI, plus the kernel routes", () => {
   const ids = new Set(operations().map(({ op }) => op.operationId));
   const expected = [
+    "list_kernels",
     "create_kernel",
     "get_kernel",
     "delete_kernel",
@@ -52,6 +53,13 @@ Deno.test("openapi: one operation per syscall and ABI, plus the six kernel route
   ];
   for (const syscall of SYSCALLS) {
     for (const abi of syscall.abis) expected.push(`${abi}_${syscall.name}`);
+  }
+  // Routes that are not syscalls under /v1/{abi}/ (the batch route).
+  for (const path of Object.keys(doc.paths)) {
+    const route = /^\/v1\/(zx|mx)\/(\w+)$/.exec(path);
+    if (route && !SYSCALLS.some((s) => s.name === route[2])) {
+      expected.push(`${route[1]}_${route[2]}`);
+    }
   }
   assert.deepEqual([...ids].sort(), expected.sort());
 });
@@ -131,6 +139,7 @@ Deno.test("openapi: the description carries the status table, matching the HTTP 
     assert.ok(text.includes(`| ${statusName(code)} | ${code} | ${http} |`), statusName(code));
   }
   assert.ok(text.includes(`| -30 | 401 |`));
+  assert.ok(text.includes(`| ${ERR.NOT_SUPPORTED} | 405 |`));
   assert.ok(text.includes(`| ${ERR.OUT_OF_RANGE} | 413 |`));
 });
 

@@ -22,6 +22,16 @@ browserTest("docs: Swagger UI renders every operation and runs a real call", asy
     await page.locator(".opblock").nth(operations.length - 1).waitFor();
     assert.equal(await page.locator(".opblock").count(), operations.length);
     assert.match(await page.locator(".info").innerText(), /Statuses and HTTP codes/);
+    // Authorize and the first operations come first, in the first screenful: the
+    // conventions and the status table are folded until asked for.
+    const authorizeTop = (await page.locator(".auth-wrapper .authorize").boundingBox())!.y;
+    assert.ok(authorizeTop < 500, `Authorize at y = ${authorizeTop}`);
+    assert.ok((await page.locator(".opblock").first().boundingBox())!.y < 600);
+    const statuses = page.locator(".info details", { hasText: "Statuses and HTTP codes" });
+    assert.equal(await statuses.locator("table").isVisible(), false);
+    await statuses.locator("summary").click();
+    await statuses.locator("td", { hasText: "ZX_ERR_BAD_STATE" }).waitFor();
+    assert.match(await statuses.innerText(), /405/);
 
     // An operation opens on its description and its worked examples.
     const write = page.locator(".opblock", { hasText: "/v1/zx/thread_write_state" });
@@ -29,6 +39,9 @@ browserTest("docs: Swagger UI renders every operation and runs a real call", asy
     await write.locator("option", { hasText: "worked example: ZX_OK" }).first()
       .waitFor({ state: "attached" });
     await write.getByText(/rip is not a canonical user address/).first().waitFor();
+    // Every documented error shows a reply, never the schema's placeholder.
+    await write.getByText(/missing or unknown bearer token/).first().waitFor();
+    assert.equal(await write.getByText("additionalProp1").count(), 0);
 
     // Authorize with a kernel's token, then "Try it out" on clock_get_monotonic.
     const k = await TestKernel.create(server.fetcher);

@@ -408,6 +408,7 @@ Deno.test("GET /openapi.json describes every syscall in both ABIs and the kernel
     "delete_kernel: DELETE /v1/kernels/{id}",
     "get_debuglog: GET /v1/kernels/{id}/debuglog",
     "get_kernel: GET /v1/kernels/{id}",
+    "list_kernels: GET /v1/kernels",
   ]);
   const names = [
     "handle_close",

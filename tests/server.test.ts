@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { SYSCALLS } from "../kernel/syscalls/table.ts";
 import { assertStatus, type Fetcher, send, TestKernel } from "./helpers.ts";
 import { freePort, root, START_ARGS, startServer } from "./real_server.ts";
+import { walkIpc } from "./ipc_helpers.ts";
 
 Deno.test("real server: --port, and a register round trip on both arches", async () => {
   const port = freePort();
@@ -383,6 +384,7 @@ Deno.test("real server: every syscall, success and errors, on both arches", asyn
       const fetcher = recording(server.fetcher, called);
       await walkEverySyscall(await TestKernel.create(fetcher, { arch }));
       await walkMemoryAndLifecycle(await TestKernel.create(fetcher, { arch }));
+      await walkIpc(await TestKernel.create(fetcher, { arch }));
       const zx = SYSCALLS.filter((s) => s.abis.includes("zx")).map((s) => `zx_${s.name}`);
       assert.deepEqual(zx.filter((name) => !called.has(name)), [], `${arch}: not walked`);
     }

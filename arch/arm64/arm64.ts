@@ -8,6 +8,7 @@ import { ERR, ZX_OK, type ZxStatus } from "../../kernel/status.ts";
 import { Arm64Core } from "./cpu/core.ts";
 import type { AddressSpace, Core, CoreMode } from "../cpu.ts";
 import { ARM64_TRAP_FILL, arm64VdsoStub } from "./vdso.ts";
+import { arm64ExceptionContext } from "./exception_context.ts";
 import type { Abi, Arch, ThreadRegisters, WriteContext } from "../arch.ts";
 import { getU32, setU32, ZX_THREAD_STATE } from "../layout.ts";
 import {
@@ -120,15 +121,27 @@ export class Arm64Registers implements ThreadRegisters {
   readonly gpr: Uint32Array;
   /** The vector regset (fpcr, fpsr, v[32]): the core computes on it directly. */
   readonly vec: Uint8Array;
-  // Breakpoints/watchpoints as accepted (normalised); far, esr and the
-  // counts are not stored here but filled in on read.
-  private readonly dbg: Uint8Array;
+  /**
+   * Breakpoints/watchpoints as accepted (normalised); far, esr and the
+   * counts are not stored here but filled in on read. The interpreter core
+   * reads the enabled ones at the start of every run.
+   */
+  readonly dbg: Uint8Array;
   private readonly dbgView: DataView;
   /** Single-step request (MDSCR_EL1.SS together with SPSR.SS). */
   private singleStep = false;
-  /** Fault address / syndrome of the last watchpoint exception (none yet). */
-  private far = 0n;
-  private esr = 0;
+  /**
+   * FAR_EL1 / ESR_EL1 of the thread's last exception, as Zircon keeps them in
+   * its debug state (arch_install_exception_context): the core writes them
+   * on a debug exception (EXIT.HW_BREAKPOINT); none yet.
+   */
+  far = 0n;
+  esr = 0;
+
+  /** Whether single-stepping is requested (what ZX_THREAD_STATE_SINGLE_STEP reads). */
+  get singleStepping(): boolean {
+    return this.singleStep;
+  }
 
   constructor() {
     const buf = new ArrayBuffer(GEN_SIZE + VEC_SIZE + DBG_SIZE);
@@ -277,7 +290,9 @@ export class Arm64Registers implements ThreadRegisters {
    * (see the ARM64_DBG* constants); the rest of the struct is ignored.
    */
   private rejectAddress(field: string, address: bigint): ZxStatus {
-    this.rejection = `${field} 0x${address.toString(16)} is neither 0 nor a user address`;
+    const { base, end } = ARM64_USER_ASPACE;
+    this.rejection = `${field} 0x${address.toString(16)} is neither 0 nor a user address ` +
+      `(0x${base.toString(16)} up to, not including, 0x${end.toString(16)})`;
     return ERR.INVALID_ARGS;
   }
 
@@ -317,6 +332,7 @@ export class Arm64Registers implements ThreadRegisters {
 }
 
 export const arm64: Arch = Object.freeze({
+  exceptionContext: arm64ExceptionContext,
   vdsoStub: arm64VdsoStub,
   trapFill: ARM64_TRAP_FILL,
   syscallInstructionSize: 4,

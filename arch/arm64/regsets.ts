@@ -1,23 +1,43 @@
 // arm64 register-set layouts, as the newest Zircon headers define them for
 // /v1/zx, plus Magenta's single general-register set for /v1/mx.
 
-import { array, padding, regsetTables, scalar, struct, u64Run } from "../layout.ts";
+import {
+  alias,
+  aliasRun,
+  array,
+  padding,
+  regsetTables,
+  scalar,
+  struct,
+  u64Run,
+} from "../layout.ts";
 
 /** ARMv8-A allows 2 to 16 breakpoints and watchpoints; the struct always has room for 16. */
 export const ARM64_MAX_HW_BREAKPOINTS = 16;
 export const ARM64_MAX_HW_WATCHPOINTS = 16;
 
+/**
+ * The names people (and assemblers) use for the general registers, accepted
+ * in named writes: x0..x29 for Zircon's r[0..29], x30 for lr, fp (the frame
+ * pointer) for r[29]. Reads keep Zircon's field names.
+ */
+export const ARM64_GENERAL_ALIASES = [
+  ...aliasRun("x", "r", 30),
+  alias("x30", "lr"),
+  alias("fp", "r[29]"),
+];
+
 /** zx_arm64_thread_state_general_regs_t: x0..x29, lr, sp, pc, cpsr, tpidr. */
 export const ARM64_GENERAL_REGS = struct("zx_arm64_thread_state_general_regs_t", 280, [
   array("r", 0, "u64", 30),
   ...u64Run(240, ["lr", "sp", "pc", "cpsr", "tpidr"]),
-]);
+], ARM64_GENERAL_ALIASES);
 
 /** mx_arm64_general_regs_t (Magenta, mid-2017): no tpidr. */
 export const ARM64_GENERAL_REGS_MX = struct("mx_arm64_general_regs_t", 272, [
   array("r", 0, "u64", 30),
   ...u64Run(240, ["lr", "sp", "pc", "cpsr"]),
-]);
+], ARM64_GENERAL_ALIASES);
 
 /** zx_arm64_thread_state_fp_regs_t: a placeholder; arm64 keeps FP state in the vector regs. */
 export const ARM64_FP_REGS = struct("zx_arm64_thread_state_fp_regs_t", 4, [

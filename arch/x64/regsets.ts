@@ -1,7 +1,7 @@
 // x86-64 register-set layouts, as the newest Zircon headers define them for
 // /v1/zx, plus Magenta's single general-register set for /v1/mx.
 
-import { array, padding, regsetTables, scalar, struct, u64Run } from "../layout.ts";
+import { aliasRun, array, padding, regsetTables, scalar, struct, u64Run } from "../layout.ts";
 
 /** The 18 registers Magenta exposed, in header order. */
 const GPRS_18 = [
@@ -62,12 +62,15 @@ export const X64_VECTOR_REGS = struct("zx_x86_64_thread_state_vector_regs_t", 21
   padding("padding1", 2116, 4),
 ]);
 
-/** zx_x86_64_thread_state_debug_regs_t (newest form: DR4/DR5 absent, no legacy fields). */
+/**
+ * zx_x86_64_thread_state_debug_regs_t (newest form: DR4/DR5 absent, no legacy
+ * fields). DR0-DR3 are the array dr; named writes also take dr0..dr3.
+ */
 export const X64_DEBUG_REGS = struct("zx_x86_64_thread_state_debug_regs_t", 48, [
   array("dr", 0, "u64", 4),
   scalar("dr6", 32, "u64"),
   scalar("dr7", 40, "u64"),
-]);
+], aliasRun("dr", "dr", 4));
 
 /** kind -> layout, on /v1/zx and /v1/mx. */
 export const X64_REGSETS = regsetTables({

@@ -6,6 +6,7 @@
 
 import { ERR, ZX_OK, type ZxStatus } from "../../kernel/status.ts";
 import { X64_TRAP_FILL, x64VdsoStub } from "./vdso.ts";
+import { x64ExceptionContext, x64ExceptionHandled } from "./exception_context.ts";
 import { createX64Core } from "./cpu/core.ts";
 import type { Abi, Arch, ThreadRegisters, WriteContext } from "../arch.ts";
 import { getU32, setU32, ZX_THREAD_STATE } from "../layout.ts";
@@ -114,6 +115,9 @@ function top17(b: Uint8Array, off: number): number {
   return getU32(b, off + 4) >>> 15;
 }
 
+/** What "canonical" allows, for messages: bits 47-63 all clear or all set. */
+const CANONICAL_RANGES = "0 to 0x7fffffffffff or 0xffff800000000000 to 0xffffffffffffffff";
+
 function isCanonicalAt(b: Uint8Array, off: number): boolean {
   const t = top17(b, off);
   return t === 0 || t === 0x1ffff;
@@ -139,8 +143,12 @@ export class X64Registers implements ThreadRegisters {
    * non-zero. The core computes on the xmm part of it directly.
    */
   readonly vec: Uint8Array;
-  // dr0-3, dr6, dr7 in the zx layout.
-  private readonly dbg: Uint8Array;
+  /**
+   * dr0-3, dr6, dr7 in the zx layout. The interpreter core reads dr0-3 and
+   * dr7 at the start of every run and sets dr6's status bits on a debug
+   * exception (single step, breakpoint, watchpoint).
+   */
+  readonly dbg: Uint8Array;
   /**
    * The general registers as 32-bit halves (register i of the zx layout is
    * gpr[2i] low, gpr[2i+1] high): the very storage the interpreter core
@@ -280,14 +288,18 @@ export class X64Registers implements ThreadRegisters {
     if (input.length < GEN_SIZE) return ERR.BUFFER_TOO_SMALL;
     // The kernel would fault loading a non-canonical segment base.
     if (!isCanonicalAt(input, FS_BASE)) {
-      return this.reject("fs_base is not canonical", input, FS_BASE);
+      return this.reject(`fs_base is not canonical (${CANONICAL_RANGES})`, input, FS_BASE);
     }
     if (!isCanonicalAt(input, GS_BASE)) {
-      return this.reject("gs_base is not canonical", input, GS_BASE);
+      return this.reject(`gs_base is not canonical (${CANONICAL_RANGES})`, input, GS_BASE);
     }
     // rip must be a lower-half address (this also rules out non-canonical ones).
     if (top17(input, RIP) !== 0) {
-      return this.reject("rip is not a canonical user address (below 1<<47)", input, RIP);
+      return this.reject(
+        "rip is not a canonical user address (below 1<<47: 0 to 0x7fffffffffff)",
+        input,
+        RIP,
+      );
     }
     this.copyWithUserFlags(head(input, GEN_SIZE));
     return ZX_OK;
@@ -300,7 +312,11 @@ export class X64Registers implements ThreadRegisters {
   private writeGeneralMx(input: Uint8Array, ctx: WriteContext): ZxStatus {
     if (input.length < MX_GEN_SIZE) return ERR.BUFFER_TOO_SMALL;
     if (ctx.stoppedInSyscall && top17(input, RIP) !== 0) {
-      return this.reject("rip >= 1<<47 cannot be returned to from a syscall (SYSRET)", input, RIP);
+      return this.reject(
+        "rip >= 1<<47 cannot be returned to from a syscall (SYSRET; 0 to 0x7fffffffffff)",
+        input,
+        RIP,
+      );
     }
     this.copyWithUserFlags(input.subarray(0, MX_GEN_SIZE));
     return ZX_OK;
@@ -353,7 +369,8 @@ export class X64Registers implements ThreadRegisters {
     for (let i = 0; i < 4; i++) {
       const a = inView.getBigUint64(DR0 + 8 * i, true);
       if (a !== 0n && (a < base || a >= end)) {
-        this.rejection = `dr[${i}] 0x${a.toString(16)} is neither 0 nor a user address`;
+        this.rejection = `dr[${i}] 0x${a.toString(16)} is neither 0 nor a user address ` +
+          `(0x${base.toString(16)} up to, not including, 0x${end.toString(16)})`;
         return ERR.INVALID_ARGS;
       }
       dr.push(a);
@@ -383,6 +400,8 @@ export class X64Registers implements ThreadRegisters {
 }
 
 export const x64: Arch = Object.freeze({
+  exceptionContext: x64ExceptionContext,
+  exceptionHandled: x64ExceptionHandled,
   vdsoStub: x64VdsoStub,
   trapFill: X64_TRAP_FILL,
   syscallInstructionSize: 2,

@@ -38,6 +38,11 @@ export interface ExampleHandles {
   readonly new_thread: number;
   readonly job: number;
   readonly closed: number;
+  /**
+   * An exception handle: a thread of `crashed_process` stopped in a page
+   * fault, as its process's exception channel delivered it.
+   */
+  readonly exception: number;
   /** A process that has not started, and a NEW thread of it. */
   readonly new_process: number;
   readonly new_process_thread: number;
@@ -46,6 +51,17 @@ export interface ExampleHandles {
   readonly vmo_addr: number;
   /** A 64 KiB sub-VMAR of the root VMAR (CAN_MAP_READ). */
   readonly child_vmar: number;
+  /**
+   * A channel pair, "hello" written through `channel` waiting in
+   * `channel_peer`; `port`, holding a signal packet (key 1: a wait for
+   * ZX_CHANNEL_READABLE on `channel_peer`) then a user packet (key 42); and
+   * `echo_channel`, whose other end a program serves by writing back every
+   * message it reads (routes/example_ipc.ts).
+   */
+  readonly channel: number;
+  readonly channel_peer: number;
+  readonly port: number;
+  readonly echo_channel: number;
 }
 
 /** A request body for the docs, in terms of the example kernel's handles. */
@@ -66,8 +82,16 @@ export type CType = "u32" | "i32" | "u64" | "i64" | "usize";
  *   a fixed number. `elements: "u32"` reads an array of 32-bit words
  *   (zx_handle_t*) as numbers instead.
  * - `out`: a `void*` buffer of `size` bytes; outs field `name` (bytes) is
- *   written there.
+ *   written there. With `elements: "u32"` the buffer holds `size` 32-bit
+ *   words (zx_handle_t*) and the outs field is an array of numbers.
  * - `out_value`: a `T*` where outs field `name` is written as `type`.
+ * - `struct`: a `const T*` to a C struct whose members are `fields`, in
+ *   order, laid out as the C ABI does (pointers 8 bytes, each member
+ *   naturally aligned): params field `name` gets an object of the members,
+ *   read as above from the struct's memory (an `in` member's `size` names a
+ *   `value` member), or null if the struct cannot be read; its `out`
+ *   members are written from the outs field of the same name. Only
+ *   `value`, `in` and `out` members are allowed.
  * A NULL out pointer is skipped; a pointer the caller cannot access is
  * INVALID_ARGS, as Zircon's user-copy helpers report it.
  */
@@ -79,8 +103,14 @@ export type CParam =
     readonly size: string | number;
     readonly elements?: "u32";
   }
-  | { readonly kind: "out"; readonly name: string; readonly size: string | number }
-  | { readonly kind: "out_value"; readonly name: string; readonly type: CType };
+  | {
+    readonly kind: "out";
+    readonly name: string;
+    readonly size: string | number;
+    readonly elements?: "u32";
+  }
+  | { readonly kind: "out_value"; readonly name: string; readonly type: CType }
+  | { readonly kind: "struct"; readonly name: string; readonly fields: readonly CParam[] };
 
 /** Out parameters by their Zircon names; Uint8Array values are byte buffers. */
 export type Outs = Record<string, unknown>;

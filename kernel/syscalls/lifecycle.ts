@@ -4,7 +4,8 @@
 import { z } from "zod";
 import { Process } from "../process.ts";
 import { RIGHT } from "../rights.ts";
-import { exitThread, killProcess } from "../scheduler.ts";
+import { threadExiting } from "../exceptions.ts";
+import { killProcess } from "../scheduler.ts";
 import { ERR, ZxError } from "../status.ts";
 import { Thread } from "../thread.ts";
 import { defineSyscall } from "./define.ts";
@@ -125,7 +126,7 @@ export const threadExit = defineSyscall({
   errorExample: () => ({ retcode: 1 }),
   c: [],
   impl(caller) {
-    exitThread(caller.thread);
+    threadExiting(caller.kernel, caller.thread);
     return {};
   },
 });

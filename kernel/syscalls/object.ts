@@ -6,6 +6,7 @@ import type { StructLayout } from "../../arch/layout.ts";
 import { badHandle, type Handle, requireRights } from "../handle_table.ts";
 import {
   handleBasicInfo,
+  INFO_EXCEPTION_REPORT,
   INFO_HANDLE_BASIC,
   INFO_PROCESS,
   INFO_THREAD,
@@ -21,6 +22,18 @@ import { INFO, MAX_NAME_LEN, PROP, SIGNAL, THREAD_STATE } from "../types.ts";
 import { type Caller, defineSyscall } from "./define.ts";
 import { bytes, deadline, flags, handle, size, text, u64Out } from "./params.ts";
 import { VM_INFO_TOPICS, vmInfo } from "./vm_info.ts";
+import {
+  getExceptionProperty,
+  isExceptionProperty,
+  setExceptionProperty,
+} from "./exception_props.ts";
+
+/** A uint32_t as the 4 little-endian bytes a pointer to it holds. */
+function uint32Bytes(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
 
 /** single_record_result: one record if it fits, else BUFFER_TOO_SMALL with actual 0. */
 function singleRecord(layout: StructLayout, record: () => Uint8Array, bufferSize: number) {
@@ -46,7 +59,9 @@ export const objectGetInfo = defineSyscall({
   abis: ["zx", "mx"],
   summary: "Query information about an object",
   description: "Topics: ZX_INFO_HANDLE_VALID (no buffer), ZX_INFO_HANDLE_BASIC (no rights " +
-    "needed), ZX_INFO_THREAD and ZX_INFO_PROCESS (ZX_RIGHT_INSPECT), ZX_INFO_VMAR " +
+    "needed), ZX_INFO_THREAD and ZX_INFO_PROCESS (ZX_RIGHT_INSPECT), " +
+    "ZX_INFO_THREAD_EXCEPTION_REPORT (40-byte zx_exception_report_t, or _V1: 32 bytes) of a " +
+    "thread stopped in an exception (else BAD_STATE; ZX_RIGHT_INSPECT), ZX_INFO_VMAR " +
     "(ZX_RIGHT_INSPECT), ZX_INFO_VMO (no rights needed) and ZX_INFO_PROCESS_MAPS " +
     "(ZX_RIGHT_INSPECT on a process). An unknown topic is NOT_SUPPORTED before the handle is " +
     "looked at. The reply has the raw record in `buffer` and a named view in `info`; a " +
@@ -104,6 +119,19 @@ export const objectGetInfo = defineSyscall({
         const thread = caller.handles.lookupAs(handle, Thread, RIGHT.INSPECT);
         return singleRecord(INFO_THREAD, () => threadInfo(thread), bufferSize);
       }
+      case INFO.THREAD_EXCEPTION_REPORT:
+      case INFO.THREAD_EXCEPTION_REPORT_V1: {
+        const thread = caller.handles.lookupAs(handle, Thread, RIGHT.INSPECT);
+        const layouts = INFO_EXCEPTION_REPORT[caller.kernel.arch.name];
+        const layout = topic === INFO.THREAD_EXCEPTION_REPORT ? layouts.current : layouts.v1;
+        const exception = thread.currentException;
+        if (exception === null) {
+          throw new ZxError(ERR.BAD_STATE, `thread ${thread.koid} is not in an exception`);
+        }
+        // The v1 record is the first 32 bytes: the header keeps saying 40, as Zircon copies it.
+        const record = () => exception.report.slice(0, layout.size);
+        return singleRecord(layout, record, buffer_size ?? layout.size);
+      }
       case INFO.PROCESS: {
         const process = caller.handles.lookupAs(handle, Process, RIGHT.INSPECT);
         return singleRecord(INFO_PROCESS, () => processInfo(process), bufferSize);
@@ -142,7 +170,11 @@ export const objectGetProperty = defineSyscall({
     property: flags("property", "the ZX_PROP_* property"),
     value_size: size().optional().describe("the caller's buffer size; defaults to 32"),
   }),
-  outs: z.object({ value: z.string(), name: z.string() }),
+  outs: z.object({
+    value: z.string(),
+    name: z.string().optional().describe("ZX_PROP_NAME: the name as a string"),
+    u32: z.number().optional().describe("the uint32_t properties: the value as a number"),
+  }),
   errors: [
     "BAD_HANDLE",
     "ACCESS_DENIED",
@@ -160,6 +192,9 @@ export const objectGetProperty = defineSyscall({
   ],
   impl(caller, { handle, property, value_size = MAX_NAME_LEN }) {
     requireRights(caller.handles.lookup(handle), RIGHT.GET_PROPERTY);
+    if (isExceptionProperty(property)) {
+      return getExceptionProperty(caller, handle, property, value_size);
+    }
     if (property !== PROP.NAME) throw unknownProperty(property);
     if (value_size < MAX_NAME_LEN) {
       throw new ZxError(ERR.BUFFER_TOO_SMALL, `value_size must be at least ${MAX_NAME_LEN}`);
@@ -180,10 +215,14 @@ export const objectSetProperty = defineSyscall({
     property: flags("property", "the ZX_PROP_* property"),
     value: bytes().nullable().optional().describe("the bytes (base64); null is a NULL pointer"),
     name: text().optional().describe("for ZX_PROP_NAME: the name as a string, instead of value"),
+    u32: z.number().int().min(0).max(0xffff_ffff).optional().describe(
+      "for the uint32_t properties (ZX_PROP_EXCEPTION_STATE, _STRATEGY): the value as a number",
+    ),
     value_size: size().optional().describe("defaults to the value's length"),
-  }).refine((args) => args.value === undefined || args.name === undefined, {
-    message: "give either value or name, not both",
-  }),
+  }).refine(
+    (args) => [args.value, args.name, args.u32].filter((v) => v !== undefined).length <= 1,
+    { message: "give one of value, name or u32" },
+  ),
   outs: z.object({}),
   errors: [
     "INVALID_ARGS",
@@ -200,10 +239,14 @@ export const objectSetProperty = defineSyscall({
     { kind: "in", name: "value", size: "value_size" },
     { kind: "value", name: "value_size", type: "usize" },
   ],
-  impl(caller, { handle, property, value, name, value_size }) {
-    const data = value ?? name ?? null;
+  impl(caller, { handle, property, value, name, u32, value_size }) {
+    const data = value ?? name ?? (u32 === undefined ? null : uint32Bytes(u32));
     if (data === null) throw new ZxError(ERR.INVALID_ARGS, "value is a NULL pointer");
     requireRights(caller.handles.lookup(handle), RIGHT.SET_PROPERTY);
+    if (isExceptionProperty(property)) {
+      setExceptionProperty(caller, handle, property, data, value_size ?? data.length);
+      return {};
+    }
     if (property !== PROP.NAME) throw unknownProperty(property);
     const wanted = Math.min(value_size ?? data.length, MAX_NAME_LEN - 1);
     if (wanted > data.length) {

@@ -96,19 +96,55 @@ export const deadline = () =>
 /** A size_t / uint32 size, as a JSON number. */
 export const size = (max = Number.MAX_SAFE_INTEGER) => z.number().int().min(0).max(max);
 
-/** Input bytes as standard base64. */
-export const bytes = () =>
-  z
+function bytesSchema(decode: (text: string) => Uint8Array) {
+  return z
     .string()
     .describe("bytes as standard base64")
     .transform((text, ctx) => {
       try {
-        return Uint8Array.fromBase64(text);
+        return decode(text);
       } catch {
         ctx.addIssue({ code: "custom", message: "is not valid standard base64" });
         return z.NEVER;
       }
     });
+}
+
+const made = new WeakSet<z.ZodType>();
+
+/** Input bytes as standard base64, in a new array. */
+export const bytes = () => {
+  const schema = bytesSchema((text) => Uint8Array.fromBase64(text));
+  made.add(schema);
+  return schema;
+};
+
+/** Whether `schema` is one bytes() made (not a copy: .describe() and the like make new ones). */
+export const isBytes = (schema: z.ZodType): boolean => made.has(schema);
+
+/**
+ * Scratch for scratchBytes(): a new array per decode costs more than the
+ * decode itself (an ArrayBuffer outside the JS heap, freed by the GC).
+ */
+const scratch = new Uint8Array(4096);
+
+/** Base64 text into `scratch`: the same bytes, or the same error, as Uint8Array.fromBase64. */
+function intoScratch(text: string): Uint8Array {
+  // 4 characters make at most 3 bytes, so the decode never runs out of room
+  // (setFromBase64 would stop there without reading the rest).
+  if (text.length > scratch.length) return Uint8Array.fromBase64(text);
+  const { read, written } = scratch.setFromBase64(text);
+  if (read !== text.length) return Uint8Array.fromBase64(text);
+  return scratch.subarray(0, written);
+}
+
+/**
+ * bytes(), decoding into one buffer shared by every scratchBytes() schema:
+ * the array is valid only until the next such decode. Only for a call that
+ * copies its bytes before it returns and runs nothing in between (one such
+ * field per schema); routes/fast_path.ts says which calls.
+ */
+export const scratchBytes = () => bytesSchema(intoScratch);
 
 const encoder = new TextEncoder();
 

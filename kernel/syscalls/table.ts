@@ -3,6 +3,7 @@
 import type { Abi } from "../../arch/arch.ts";
 import type { Syscall } from "./define.ts";
 import { debugWrite, nanosleep } from "./debug.ts";
+import { taskCreateExceptionChannel } from "./exception.ts";
 import { processExit, processStart, threadExit } from "./lifecycle.ts";
 import { handleClose, handleCloseMany, handleDuplicate, handleReplace } from "./handle.ts";
 import {
@@ -37,6 +38,9 @@ import {
   vmoWrite,
 } from "./vmo.ts";
 import { processReadMemory, processWriteMemory } from "./process_memory.ts";
+import { channelCreate, channelRead, channelWrite } from "./channel.ts";
+import { channelCall } from "./channel_call.ts";
+import { objectWaitAsync, portCancel, portCreate, portQueue, portWait } from "./port.ts";
 
 /** The table, with each entry's own types (for the typed client). */
 export const SYSCALL_ENTRIES = [
@@ -65,6 +69,7 @@ export const SYSCALL_ENTRIES = [
   threadExit,
   nanosleep,
   debugWrite,
+  taskCreateExceptionChannel,
   vmoCreate,
   vmoRead,
   vmoWrite,
@@ -78,6 +83,15 @@ export const SYSCALL_ENTRIES = [
   vmarDestroy,
   processReadMemory,
   processWriteMemory,
+  channelCreate,
+  channelRead,
+  channelWrite,
+  channelCall,
+  portCreate,
+  portQueue,
+  portWait,
+  portCancel,
+  objectWaitAsync,
 ] as const;
 
 export const SYSCALLS: readonly Syscall[] = SYSCALL_ENTRIES;

@@ -4,7 +4,8 @@
 
 import { z } from "zod";
 import type { Abi } from "../../arch/arch.ts";
-import type { StructLayout } from "../../arch/layout.ts";
+import { type StructLayout, ZX_THREAD_STATE } from "../../arch/layout.ts";
+import { ARCH_NAMES, archByName } from "../../arch/registry.ts";
 import { RIGHT } from "../rights.ts";
 import { ERR, ZX_OK, ZxError, type ZxStatus } from "../status.ts";
 import { Thread } from "../thread.ts";
@@ -18,9 +19,39 @@ const MX_MAX_STATE_SIZE = 4096;
 /** Magenta's regsets are numbered 0..9; only 0 was ever implemented. */
 const MX_REGSET_COUNT = 10;
 
+/** "x64 DEBUG_REGS: dr0..dr3 = dr[0..3]; arm64 GENERAL_REGS: …", from the layouts' aliases. */
+function aliasesText(): string {
+  const kindNames = new Map<number, string>(
+    Object.entries(ZX_THREAD_STATE).map(([name, kind]) => [kind, name]),
+  );
+  const parts: string[] = [];
+  for (const name of ARCH_NAMES) {
+    for (const [kind, layout] of archByName(name)!.regsets.zx) {
+      const aliases = layout.describeAliases();
+      if (aliases) parts.push(`${name} ${kindNames.get(kind)}: ${aliases}`);
+    }
+  }
+  return parts.join("; ");
+}
+
 const regsView = z
   .record(z.string(), z.unknown())
-  .describe('named registers, e.g. {"rip":"0x1000","rax":0}; fields not named keep their value');
+  .describe(
+    "the named view: every field of the struct by its Zircon name (x64 rax … gs_base; arm64 " +
+      "r[0..29] for x0..x29, then lr, sp, pc, cpsr, tpidr); u64 values as 0x strings, " +
+      "narrower ones as numbers",
+  );
+
+const regsInput = z
+  .record(z.string(), z.unknown())
+  .describe(
+    'named registers instead of `buffer`, e.g. {"rax":42,"rip":"0x1000000"} on x64 or ' +
+      '{"x0":42,"pc":"0x1000000"} on arm64; fields not named keep their value. Keys are the ' +
+      'struct\'s field names as reads return them ("r[3]", "zmm[2].v[0]", or a JSON array ' +
+      `"r":[…]). Aliases, accepted on write only: ${aliasesText()} (arm64 REGSET0 alike). ` +
+      'Values: JSON integers up to 2^53, beyond that "0x…" hex or decimal strings; negative ' +
+      "values are stored as two's complement.",
+  );
 
 function layoutFor(caller: Caller, abi: Abi, kind: number): StructLayout | undefined {
   return caller.kernel.arch.regsets[abi].get(kind);
@@ -39,6 +70,21 @@ function badState(thread: Thread): ZxError {
     `thread ${thread.koid} is ${thread.lifecycle.toLowerCase()}: its state can be read or ` +
       "written only while it is suspended or stopped in an exception",
   );
+}
+
+/**
+ * SuspendedOrInExceptionLocked, then the frame: a thread stopped in
+ * THREAD_EXITING or a policy exception has no registers to show.
+ */
+function checkAccessible(thread: Thread): void {
+  if (!thread.stateAccessible) throw badState(thread);
+  if (thread.registersUnavailable) {
+    throw new ZxError(
+      ERR.NOT_SUPPORTED,
+      `thread ${thread.koid} is stopped in an exception that has no registers (thread exiting ` +
+        "or a policy exception)",
+    );
+  }
 }
 
 function throwIfFailed(
@@ -97,10 +143,21 @@ function applyWrite(
   throwIfFailed(thread.registers.write(abi, kind, input, context), thread, layout, abi, "write");
 }
 
-const invalidPointer = (what: string, wanted: number, sent: number) =>
+/**
+ * Said first when a write sent neither `buffer` nor `regs`: the status stays
+ * Zircon's for an empty buffer, the message says what was missing.
+ */
+function noSource(buffer: unknown): string {
+  return buffer === undefined
+    ? "give `buffer` (the struct, base64) or `regs` (named registers): neither was sent, so "
+    : "";
+}
+
+const invalidPointer = (what: string, wanted: number, sent: number, buffer: unknown) =>
   new ZxError(
     ERR.INVALID_ARGS,
-    `buffer is an invalid pointer: ${what} is ${wanted} bytes but only ${sent} were sent`,
+    `${noSource(buffer)}buffer is an invalid pointer: ${what} is ${wanted} bytes but only ` +
+      `${sent} were sent`,
   );
 
 export const threadReadState = defineSyscall({
@@ -147,7 +204,7 @@ export const threadReadState = defineSyscall({
         `buffer_size ${buffer_size} is smaller than ${layout.name} (${layout.size} bytes)`,
       );
     }
-    if (!thread.stateAccessible) throw badState(thread);
+    checkAccessible(thread);
     const buffer = new Uint8Array(layout.size);
     throwIfFailed(thread.registers.read("zx", kind, buffer), thread, layout, "zx", "read");
     return { buffer, regs: layout.toNamed(buffer) };
@@ -174,7 +231,7 @@ export const threadWriteState = defineSyscall({
     kind: flags("kind", "the ZX_THREAD_STATE_* kind"),
     buffer: bytes().optional(),
     buffer_size: size().optional().describe("defaults to the decoded length of `buffer`"),
-    regs: regsView.optional(),
+    regs: regsInput.optional(),
   }),
   outs: z.object({}),
   errors: [
@@ -213,7 +270,7 @@ export const threadWriteState = defineSyscall({
     let input: Uint8Array;
     if (regs !== undefined) {
       checkNamed(layout, regs);
-      if (!thread.stateAccessible) throw badState(thread);
+      checkAccessible(thread);
       input = mergeNamed(thread, "zx", kind, layout, regs);
     } else {
       const sent = buffer ?? new Uint8Array();
@@ -221,14 +278,17 @@ export const threadWriteState = defineSyscall({
       if (bufferSize < layout.size) {
         throw new ZxError(
           ERR.BUFFER_TOO_SMALL,
-          `buffer_size ${bufferSize} is smaller than ${layout.name} (${layout.size} bytes)`,
+          `${noSource(buffer)}buffer_size ${bufferSize} is smaller than ${layout.name} ` +
+            `(${layout.size} bytes)`,
         );
       }
       // The pointer must cover the buffer_size bytes it claims: over HTTP the
       // bytes sent are the memory it points to. (The kernel copies in exactly
       // sizeof(struct) bytes of them.)
-      if (sent.length < bufferSize) throw invalidPointer("buffer_size", bufferSize, sent.length);
-      if (!thread.stateAccessible) throw badState(thread);
+      if (sent.length < bufferSize) {
+        throw invalidPointer("buffer_size", bufferSize, sent.length, buffer);
+      }
+      checkAccessible(thread);
       input = sent;
     }
     applyWrite(thread, "zx", kind, layout, input);
@@ -288,7 +348,7 @@ export const mxThreadReadState = defineSyscall({
   impl(caller, { handle, kind, len }) {
     const thread = magentaThread(caller, handle, RIGHT.READ);
     if (len !== undefined) checkMagentaLen(len);
-    if (!thread.stateAccessible) throw badState(thread);
+    checkAccessible(thread);
     const layout = magentaLayout(caller, kind);
     if ((len ?? layout.size) < layout.size) {
       throw new ZxError(
@@ -318,7 +378,7 @@ export const mxThreadWriteState = defineSyscall({
     kind: flags("kind", "MX_THREAD_STATE_REGSET0..9"),
     buffer: bytes().optional(),
     len: size(0xffff_ffff).optional().describe("defaults to the decoded length of `buffer`"),
-    regs: regsView.optional(),
+    regs: regsInput.optional(),
   }),
   outs: z.object({}),
   errors: ["BAD_HANDLE", "ACCESS_DENIED", "WRONG_TYPE", "INVALID_ARGS", "BAD_STATE"],
@@ -329,7 +389,7 @@ export const mxThreadWriteState = defineSyscall({
     const thread = magentaThread(caller, handle, RIGHT.WRITE);
     if (regs !== undefined) {
       if (len !== undefined) checkMagentaLen(len);
-      if (!thread.stateAccessible) throw badState(thread);
+      checkAccessible(thread);
       const layout = magentaLayout(caller, kind);
       checkNamed(layout, regs);
       const merged = mergeNamed(thread, "mx", kind, layout, regs);
@@ -340,13 +400,13 @@ export const mxThreadWriteState = defineSyscall({
     const bufferLen = len ?? sent.length;
     checkMagentaLen(bufferLen);
     // Magenta copied in all `len` bytes before looking at the thread.
-    if (sent.length < bufferLen) throw invalidPointer("len", bufferLen, sent.length);
-    if (!thread.stateAccessible) throw badState(thread);
+    if (sent.length < bufferLen) throw invalidPointer("len", bufferLen, sent.length, buffer);
+    checkAccessible(thread);
     const layout = magentaLayout(caller, kind);
     if (bufferLen !== layout.size) {
       throw new ZxError(
         ERR.INVALID_ARGS,
-        `len ${bufferLen} must be exactly the ${layout.size}-byte register set`,
+        `${noSource(buffer)}len ${bufferLen} must be exactly the ${layout.size}-byte register set`,
       );
     }
     applyWrite(thread, "mx", kind, layout, sent);

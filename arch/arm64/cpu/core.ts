@@ -12,6 +12,29 @@
 // lent out as the zero register (ZR, always 0) and a sink for writes to it
 // (ZW); NZCV lives in a local and tpidr in a field. Both are put back
 // before run() returns, so a debugger between runs sees the real values.
+//
+// Debug exceptions (EXIT.HW_BREAKPOINT, ESR / FAR written to the thread's
+// debug state): when a run starts with single-stepping requested or any
+// enabled breakpoint / watchpoint (user mode only), it goes through
+// debugLoop, which runs loop() one instruction at a time; otherwise the only
+// cost is that test, once per run.
+//   - Software step (MDSCR_EL1.SS with SPSR.SS): after each instruction,
+//     pc = the next one, ESR EC 0x32 with ISV = 1 and EX = 1 when the
+//     instruction was a load-exclusive; FAR 0. The request stays set (the
+//     hardware clears SPSR.SS; Zircon debuggers set it again before every
+//     resume). A stepped svc completes and exits to the kernel; the step
+//     exception follows as the thread returns (SPSR.SS = 0 after an svc):
+//     at the next run, before any instruction, ISV = 0.
+//   - Breakpoint (DBGBCR.E; Zircon makes every enabled one 0x1e5: EL0,
+//     all four bytes): before the instruction at DBGBVR runs (an
+//     instruction abort on that fetch comes first), pc at it, EC 0x30,
+//     FAR 0. Resuming there hits it again, as on hardware: a debugger
+//     disables it or steps over it.
+//   - Watchpoint (DBGWCR.E, LSC bits 3-4: 01 load, 10 store, 11 both; BAS
+//     bits 5-12: bytes from DBGWVR): a load / store touching a watched byte
+//     stops before it happens (a fault: pc at the instruction, nothing
+//     written, no register changed), EC 0x34 with WnR, FAR = the lowest
+//     watched byte the access touches. LSC 00 or BAS 0 watch nothing.
 
 import {
   ACCESS,
@@ -24,6 +47,7 @@ import {
   type Page,
 } from "../../cpu.ts";
 import type { Arm64Registers } from "../arm64.ts";
+import { ARM64_DEBUG_REGS } from "../regsets.ts";
 import { r as bitsR, shl64, shr64 } from "./bits.ts";
 import { decode } from "./decode.ts";
 import { exec } from "./exec.ts";
@@ -51,6 +75,32 @@ import {
 import { VRegs } from "./vregs.ts";
 
 const TWO32 = 4294967296;
+
+/** u32 index of hw_bps[0].dbgbcr and hw_wps[0].dbgwcr in the debug regset (16 bytes each). */
+const BCR0 = ARM64_DEBUG_REGS.offsetOf("hw_bps[0].dbgbcr") / 4;
+const WCR0 = ARM64_DEBUG_REGS.offsetOf("hw_wps[0].dbgwcr") / 4;
+/** Slots looked at (AARCH64_MAX_HW_BREAKPOINTS / _WATCHPOINTS; unused ones are zero). */
+const DBG_SLOTS = 16;
+
+/**
+ * ESR_EL1 of the debug exceptions taken from EL0: EC << 26, IL (bit 25) and
+ * the fault status code 0b100010 ("debug exception") in bits 5-0.
+ */
+export const ESR_BREAKPOINT = 0xc2000022; // EC 0x30
+export const ESR_STEP = 0xca000022; // EC 0x32, ISV = 0
+export const ESR_WATCHPOINT = 0xd2000022; // EC 0x34
+/** Software step ISS: ISV (EX is valid), EX (a load-exclusive was stepped). */
+export const ESR_STEP_ISV = 0x1000000;
+export const ESR_STEP_EX = 0x40;
+/** Watchpoint ISS: WnR, a write. */
+export const ESR_WNR = 0x40;
+/** HW_BREAKPOINT `detail`. */
+export const HW_STEP = 0, HW_BREAKPOINT = 1, HW_WATCHPOINT = 2;
+
+/** LDXR, LDAXR, LDXP, LDAXP (any size): load/store exclusive with o2 = 0, L = 1. */
+function isLoadExclusive(word: number): boolean {
+  return (word & 0x3fc00000) === 0x08400000;
+}
 
 /** The decoded instructions of one page (what this core keeps in Page.code). */
 export class DecodedPage {
@@ -91,6 +141,14 @@ export class Arm64Core implements Core {
   private cpsrLo = 0;
   private cpsrHi = 0;
 
+  /** The thread's debug regset as u32 words. */
+  private readonly dbg: Uint32Array;
+  /** Breakpoint addresses armed for this run. */
+  private readonly bpVa = new Float64Array(DBG_SLOTS);
+  private bpN = 0;
+  /** A stepped svc completed: the step exception is due before the next instruction. */
+  private stepPending = false;
+
   /** Exclusive monitor (ldxr/stxr): address, size and the value loaded. */
   monValid = false;
   monLo = 0;
@@ -104,6 +162,8 @@ export class Arm64Core implements Core {
     this.mmu = new Mmu(memory);
     this.mode = mode;
     this.v = new VRegs(registers.vec);
+    const dbg = registers.dbg;
+    this.dbg = new Uint32Array(dbg.buffer, dbg.byteOffset, dbg.length / 4);
   }
 
   run(budget: number): ExitReason {
@@ -120,7 +180,11 @@ export class Arm64Core implements Core {
     this.retired = 0;
     let reason: ExitReason;
     try {
-      reason = this.loop(budget);
+      if (this.mode === "user" && this.debugging()) reason = this.debugLoop(budget);
+      else {
+        this.stepPending = false;
+        reason = this.loop(budget);
+      }
     } catch {
       // A bug in the core, not in the program: stop rather than throw out
       // of run(). pc is where the last exit or jump left it.
@@ -140,6 +204,115 @@ export class Arm64Core implements Core {
     // Zircon reports an SP alignment fault as ZX_EXCP_GENERAL, not UNALIGNED_ACCESS.
     if (reason === EXIT.ALIGNMENT && this.detail === ALIGN.SP) return EXIT.GENERAL_PROTECTION;
     return reason;
+  }
+
+  /** Single-stepping, or an enabled breakpoint or watchpoint. */
+  private debugging(): boolean {
+    if (this.regs.singleStepping) return true;
+    const d = this.dbg;
+    let e = 0;
+    for (let i = 0; i < DBG_SLOTS; i++) e |= d[BCR0 + 4 * i] | d[WCR0 + 4 * i];
+    return (e & 1) !== 0;
+  }
+
+  /** Reads the enabled breakpoints and watchpoints (the latter into the Mmu). */
+  private arm(): void {
+    const d = this.dbg, mmu = this.mmu;
+    let bpN = 0, wpN = 0;
+    for (let i = 0; i < DBG_SLOTS; i++) {
+      const b = BCR0 + 4 * i;
+      if ((d[b] & 1) !== 0) this.bpVa[bpN++] = d[b + 3] * TWO32 + d[b + 2];
+      const w = WCR0 + 4 * i, wcr = d[w];
+      const lsc = (wcr >>> 3) & 3, bas = (wcr >>> 5) & 0xff;
+      if ((wcr & 1) !== 0 && lsc !== 0 && bas !== 0) {
+        mmu.wpVa[wpN] = d[w + 3] * TWO32 + d[w + 2];
+        mmu.wpBas[wpN] = bas;
+        mmu.wpLsc[wpN++] = lsc;
+      }
+    }
+    this.bpN = bpN;
+    mmu.watch(wpN);
+  }
+
+  /**
+   * loop() one instruction at a time, with the debug checks around each
+   * (see the top of this file). Sets `retired` to the total.
+   */
+  private debugLoop(budget: number): ExitReason {
+    const g = this.gpr, mmu = this.mmu;
+    const step = this.regs.singleStepping;
+    if (!step) this.stepPending = false;
+    this.arm();
+    let total = 0;
+    let reason: ExitReason = EXIT.BUDGET;
+    try {
+      while (total < budget) {
+        if (this.stepPending) {
+          this.stepPending = false;
+          reason = this.debugStop(ESR_STEP, 0n, HW_STEP);
+          break;
+        }
+        const lo = g[PC], hi = g[PC + 1];
+        const fetchable = (lo & 3) === 0 && hi < HI_LIMIT;
+        const va = hi * TWO32 + lo;
+        if (this.bpN !== 0 && fetchable) {
+          let hit = false;
+          for (let k = 0; k < this.bpN; k++) if (this.bpVa[k] === va) hit = true;
+          if (hit && mmu.fetchPage(va) !== null) {
+            reason = this.debugStop(ESR_BREAKPOINT, 0n, HW_BREAKPOINT);
+            break;
+          }
+        }
+        let esr = ESR_STEP | ESR_STEP_ISV;
+        if (step && fetchable && this.loadsExclusive(va)) esr |= ESR_STEP_EX;
+        if (mmu.watching) {
+          // Watched pages stay out of the TLBs: their accesses take the checked paths.
+          for (let k = 0; k < mmu.wpN; k++) {
+            mmu.evict(Math.floor(mmu.wpVa[k] / 4096));
+            mmu.evict(Math.floor((mmu.wpVa[k] + 7) / 4096));
+          }
+        }
+        mmu.watchHit = false;
+        const r = this.loop(1);
+        total += this.retired;
+        if (r !== EXIT.BUDGET) {
+          if (r === EXIT.PAGE_FAULT && mmu.watchHit) {
+            this.faultAddress = (BigInt(mmu.faultHi) << 32n) | BigInt(mmu.faultLo);
+            this.faultAccess = mmu.faultAccess;
+            const wnr = mmu.faultAccess === ACCESS.WRITE ? ESR_WNR : 0;
+            reason = this.debugStop(ESR_WATCHPOINT | wnr, this.faultAddress, HW_WATCHPOINT);
+          } else {
+            if (r === EXIT.SYSCALL && step) this.stepPending = true;
+            reason = r;
+          }
+          break;
+        }
+        if (step) {
+          reason = this.debugStop(esr, 0n, HW_STEP);
+          break;
+        }
+      }
+    } finally {
+      mmu.watch(0);
+    }
+    this.retired = total;
+    return reason;
+  }
+
+  /** Whether the instruction at va (aligned, < 2^53) is a load-exclusive. */
+  private loadsExclusive(va: number): boolean {
+    const page = this.mmu.fetchPage(va);
+    if (page === null) return false;
+    const b = page.bytes, o = va % 4096;
+    return isLoadExclusive(b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24));
+  }
+
+  /** EXIT.HW_BREAKPOINT: ESR / FAR into the thread's debug state. */
+  private debugStop(esr: number, far: bigint, kind: number): ExitReason {
+    this.regs.esr = esr >>> 0;
+    this.regs.far = far;
+    this.detail = kind;
+    return EXIT.HW_BREAKPOINT;
   }
 
   private stop(reason: ExitReason, n: number, nzcv: number): ExitReason {

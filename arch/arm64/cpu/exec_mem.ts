@@ -226,7 +226,12 @@ export function execExclusive(core: Arm64Core, c: Int32Array, b: number): number
   const s = c[b + F_M];
   let ok = core.monValid && core.monLo === alo && core.monHi === ahi && core.monSize === size;
   if (ok) {
-    if (!mmu.load(alo, ahi, size)) return EXIT.PAGE_FAULT;
+    // The monitor's own look at memory, not a load a watchpoint could see.
+    const watching = mmu.watching;
+    mmu.watching = false;
+    const read = mmu.load(alo, ahi, size);
+    mmu.watching = watching;
+    if (!read) return EXIT.PAGE_FAULT;
     for (let i = 0; i < size; i++) if (mmu.buf[i] !== core.monValue[i]) ok = false;
   }
   if (ok) {
@@ -339,6 +344,8 @@ function compare(
 export function execDcZva(core: Arm64Core, n: number): number {
   const g = core.gpr, mmu = core.mmu;
   const lo = (g[n] & ~63) >>> 0, hi = g[n + 1];
+  // A store of the whole block for watchpoints: none of it is written on a hit.
+  if (mmu.watching && mmu.watched(lo, hi, 64, ACCESS.WRITE)) return EXIT.PAGE_FAULT;
   mmu.buf.fill(0);
   if (!mmu.store(lo, hi, 32)) return EXIT.PAGE_FAULT;
   if (!mmu.store(lo + 32, hi, 32)) return EXIT.PAGE_FAULT;

@@ -7,6 +7,16 @@
 // 2^21) can never be mapped: it faults without asking the address space.
 // Every access that can fault is checked in full before a byte is written,
 // so a faulting store changes no memory and a faulting load no register.
+//
+// Watchpoints (armed by the core's debug loop with watch()): while
+// `watching`, load() and store() first compare the whole access with the
+// armed watchpoints; a hit refuses the access like a fault (nothing read or
+// written) with `watchHit` set and the fault fields holding FAR and the
+// access. loadView() and storeView() then take their buffered paths (their
+// page-direct path is for accesses up to `direct` bytes into a page, which
+// becomes 0), so they come there too, without a test of their own in the
+// hot path. The core keeps watched pages out of the TLBs, so the inline
+// paths in core.ts miss and come to load() / store() as well.
 
 import { ACCESS, type AddressSpace, Page, PAGE_SIZE } from "../../cpu.ts";
 
@@ -56,6 +66,17 @@ export class Mmu {
   faultHi = 0;
   faultAccess = 0;
 
+  /** Armed watchpoints: base address (DBGWVR), byte mask (BAS), 1 load / 2 store (LSC). */
+  watching = false;
+  /** loadView / storeView use the page itself when the access ends this far into it. */
+  private direct = PAGE_SIZE;
+  wpN = 0;
+  readonly wpVa = new Float64Array(16);
+  readonly wpBas = new Uint8Array(16);
+  readonly wpLsc = new Uint8Array(16);
+  /** The last refused access hit a watchpoint (not a translation fault). */
+  watchHit = false;
+
   constructor(memory: AddressSpace) {
     this.memory = memory;
     this.generation = memory.generation;
@@ -78,6 +99,43 @@ export class Mmu {
     this.faultLo = lo >>> 0;
     this.faultHi = hi >>> 0;
     this.faultAccess = access;
+  }
+
+  /**
+   * Whether the access of `size` bytes at (lo, hi) touches a byte an armed
+   * watchpoint of that kind (ACCESS.READ / WRITE) watches. If so it is
+   * recorded as the fault: address = the lowest watched byte accessed (FAR).
+   */
+  watched(lo: number, hi: number, size: number, access: number): boolean {
+    if (hi >= HI_LIMIT) return false;
+    const va = hi * TWO32 + lo, end = va + size, kind = access === ACCESS.WRITE ? 2 : 1;
+    let first = -1;
+    for (let k = 0; k < this.wpN; k++) {
+      if ((this.wpLsc[k] & kind) === 0) continue;
+      const base = this.wpVa[k], bas = this.wpBas[k];
+      for (let j = 0; j < 8; j++) {
+        const a = base + j;
+        if ((bas & (1 << j)) !== 0 && a >= va && a < end && (first < 0 || a < first)) first = a;
+      }
+    }
+    if (first < 0) return false;
+    this.fault(first >>> 0, Math.floor(first / TWO32), access);
+    this.watchHit = true;
+    return true;
+  }
+
+  /** Arms (the first `wpN` of wpVa / wpBas / wpLsc) or disarms the watchpoints. */
+  watch(wpN: number): void {
+    this.wpN = wpN;
+    this.watching = wpN !== 0;
+    this.direct = wpN !== 0 ? 0 : PAGE_SIZE;
+  }
+
+  /** Drops the data TLB entries of the page numbered `vpn` (a watched page). */
+  evict(vpn: number): void {
+    const e = vpn & TLB_MASK;
+    if (this.rTag[e] === vpn) this.rTag[e] = -1;
+    if (this.wTag[e] === vpn) this.wTag[e] = -1;
   }
 
   /** The page to fetch instructions from at va (< 2^53), or null (fault recorded). */
@@ -156,7 +214,7 @@ export class Mmu {
    */
   loadView(lo: number, hi: number, size: number): DataView | null {
     const off = lo & 0xfff;
-    if (off + size <= PAGE_SIZE) {
+    if (off + size <= this.direct) {
       this.at = off;
       return this.readView(lo, hi);
     }
@@ -172,13 +230,22 @@ export class Mmu {
   storeView(lo: number, hi: number, size: number): DataView | null {
     const off = lo & 0xfff;
     this.pending = false;
-    if (off + size <= PAGE_SIZE) {
+    if (off + size <= this.direct) {
       this.at = off;
       return this.writeView(lo, hi);
     }
-    const lo2 = (lo + PAGE_SIZE - off) >>> 0;
-    const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
-    if (!this.probeWrite(lo, hi) || !this.probeWrite(lo2, hi2)) return null;
+    return this.storeLater(lo, hi, size);
+  }
+
+  /** storeView through buf: checks the access now; commit() writes it. */
+  private storeLater(lo: number, hi: number, size: number): DataView | null {
+    if (this.watching && this.watched(lo, hi, size, ACCESS.WRITE)) return null;
+    const off = lo & 0xfff;
+    if (off + size > PAGE_SIZE) {
+      const lo2 = (lo + PAGE_SIZE - off) >>> 0;
+      const hi2 = lo2 === 0 ? (hi + 1) >>> 0 : hi;
+      if (!this.probeWrite(lo, hi) || !this.probeWrite(lo2, hi2)) return null;
+    } else if (!this.probeWrite(lo, hi)) return null;
     this.pending = true;
     this.pendingLo = lo;
     this.pendingHi = hi;
@@ -197,6 +264,7 @@ export class Mmu {
 
   /** Loads `size` (1..64) bytes at (lo, hi) into buf / w32. */
   load(lo: number, hi: number, size: number): boolean {
+    if (this.watching && this.watched(lo, hi, size, ACCESS.READ)) return false;
     const off = lo & 0xfff;
     if (off + size <= PAGE_SIZE) {
       const v = this.readView(lo, hi);
@@ -219,6 +287,7 @@ export class Mmu {
 
   /** Stores `size` (1..64) bytes of buf at (lo, hi). */
   store(lo: number, hi: number, size: number): boolean {
+    if (this.watching && this.watched(lo, hi, size, ACCESS.WRITE)) return false;
     const off = lo & 0xfff;
     if (off + size <= PAGE_SIZE) {
       const v = this.writeView(lo, hi);

@@ -3,8 +3,8 @@
 // hlt, in/out, cli/sti, privileged ones).
 
 import { EXIT } from "../../cpu.ts";
-import { cond, flags, IF } from "./flags.ts";
-import { CONTINUE, type Insn, R11, RAX, RBP, RCX, RDX, RSP } from "./insn.ts";
+import { cond, flags, IF, TF } from "./flags.ts";
+import { CONTINUE, type Insn, R11, RAX, RBP, RCX, RDX, RSP, TF_SET } from "./insn.ts";
 import { ea, getReg, getRm, setReg } from "./operand.ts";
 import { type Cpu, TWO32, USER_TOP } from "./state.ts";
 
@@ -233,7 +233,11 @@ export function pushf(c: Cpu, i: Insn): number {
   return CONTINUE;
 }
 
-/** popf (9D): only the bits the privilege level allows change. */
+/**
+ * popf (9D): only the bits the privilege level allows change. User code that
+ * sets TF single-steps from the instruction after the next one (the trap
+ * follows an instruction that started with TF set), in the debug loop.
+ */
 export function popf(c: Cpu, i: Insn): number {
   const va = stackVa(c, 0);
   const v = i.sz === 8 ? c.ld64(va) : c.ld16(va);
@@ -244,7 +248,7 @@ export function popf(c: Cpu, i: Insn): number {
   c.rfo = merged & ~0x8d5;
   c.fl = merged & 0x8d5;
   c.lop = 0;
-  return CONTINUE;
+  return (merged & ~old & TF) !== 0 && c.guest === 0 ? TF_SET : CONTINUE;
 }
 
 // ---------------------------------------------------------------------------

@@ -12,6 +12,13 @@ export type Handler = (c: Cpu, i: Insn) => number;
 export const CONTINUE = -1;
 
 /**
+ * popf set TF: the instruction is complete, and the instructions after it
+ * must run in the core's debug loop (single-stepping starts after the next
+ * one). Never leaves the core.
+ */
+export const TF_SET = -2;
+
+/**
  * Index of the low word of each x86 register number (0=rax, 1=rcx, 2=rdx,
  * 3=rbx, 4=rsp, 5=rbp, 6=rsi, 7=rdi, 8..15=r8..r15) in the zx general-regs
  * layout (rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8..r15) seen as u32 halves.

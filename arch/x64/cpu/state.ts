@@ -12,6 +12,12 @@
 // Faults unwind the handler with `throw FAULT` (a preallocated object, no
 // stack capture): handlers compute, do their memory accesses, and only then
 // write registers, so a faulting instruction leaves registers unchanged.
+//
+// Data breakpoints (armed by the core's debug loop, see core.ts): while
+// `watch` is 1 the read and write TLBs take no entries, so every load and
+// store goes through slowLoad / slowStore, which compare it with the armed
+// ranges once its pages are known to be accessible (x86 reports a data
+// breakpoint after the access, as a trap).
 
 import { ACCESS, type AddressSpace, EXIT, type Page, PAGE_SIZE } from "../../cpu.ts";
 
@@ -100,6 +106,21 @@ export class Cpu {
   ioValue = 0;
   ioLength = 0;
 
+  /** 1: the last rep string iteration left the instruction unfinished (rip at it). */
+  partial = 0;
+  /** 1 while data breakpoints are armed (no data TLB fills; every access is checked). */
+  watch = 0;
+  /** Armed data breakpoints: [wpLo, wpEnd), write-only (R/W 01) or not, DR6 bit. */
+  wpN = 0;
+  readonly wpLo = new Float64Array(4);
+  readonly wpEnd = new Float64Array(4);
+  readonly wpWrite = new Uint8Array(4);
+  readonly wpBit = new Uint8Array(4);
+  /** DR6 B0-B3 bits hit by the current instruction; the first hit's address and access. */
+  hits = 0;
+  hitVa = 0;
+  hitAccess = 0;
+
   private gen = -1;
   private readonly rt = new Tlb();
   private readonly wt = new Tlb();
@@ -110,6 +131,28 @@ export class Cpu {
     this.x = x;
     this.mem = mem;
     this.guest = guest ? 1 : 0;
+  }
+
+  /** Drops the data translations (data breakpoints are being armed). */
+  flushDataTlb(): void {
+    this.rt.flush();
+    this.wt.flush();
+  }
+
+  /** Records which armed data breakpoints the access [va, va + n) hits. */
+  watchCheck(va: number, n: number, access: number): void {
+    const end = va + n;
+    for (let k = 0; k < this.wpN; k++) {
+      if (this.wpWrite[k] !== 0 && access !== ACCESS.WRITE) continue;
+      const lo = this.wpLo[k];
+      if (va < this.wpEnd[k] && end > lo) {
+        if (this.hits === 0) {
+          this.hitVa = va > lo ? va : lo;
+          this.hitAccess = access;
+        }
+        this.hits |= this.wpBit[k];
+      }
+    }
   }
 
   /** Drops cached translations if the address space changed since they were made. */
@@ -173,7 +216,7 @@ export class Cpu {
     const page = this.mem.page(va, access);
     if (page === null) return this.pageFault(va, access);
     this.syncTlb(); // committing may have moved the generation
-    tlb.insert(Math.floor(va * INV_PAGE), page);
+    if (this.watch === 0 || tlb === this.xt) tlb.insert(Math.floor(va * INV_PAGE), page);
     return page;
   }
 
@@ -346,6 +389,7 @@ export class Cpu {
     const first = this.pageFor(tlb, va, access);
     const off = va - Math.floor(va * INV_PAGE) * PAGE_SIZE;
     const second = off + n > PAGE_SIZE ? this.pageFor(tlb, va - off + PAGE_SIZE, access) : first;
+    if (this.watch !== 0) this.watchCheck(va, n, access);
     let lo = 0, hi = 0;
     for (let j = n - 1; j >= 0; j--) {
       const at = off + j;
@@ -365,6 +409,7 @@ export class Cpu {
     const second = off + n > PAGE_SIZE
       ? this.pageFor(this.wt, va - off + PAGE_SIZE, ACCESS.WRITE)
       : first;
+    if (this.watch !== 0) this.watchCheck(va, n, ACCESS.WRITE);
     if (first.code !== null) first.written();
     if (second.code !== null) second.written();
     for (let j = 0; j < n; j++) {

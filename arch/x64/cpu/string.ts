@@ -1,8 +1,9 @@
 // String instructions: movs, stos, lods, cmps, scas, with rep / repe /
 // repne. A rep instruction retires once per iteration (budget 1 runs one
 // iteration and leaves rip at the instruction, as TF single-stepping traps
-// after each iteration), and registers are updated after every iteration, so
-// a fault in the middle leaves exactly the completed iterations behind.
+// after each iteration; Cpu.partial then says the instruction goes on), and
+// registers are updated after every iteration, so a fault in the middle
+// leaves exactly the completed iterations behind.
 
 import { ACCESS, PAGE_SIZE } from "../../cpu.ts";
 import { alu, CMP } from "./alu.ts";
@@ -46,6 +47,7 @@ export function stringOp(c: Cpu, i: Insn): number {
   while ((g[RCX] | g[RCX + 1]) !== 0) {
     if (done === room) {
       c.pc = c.cur; // not finished: resume here next time
+      c.partial = 1;
       break;
     }
     if (step > 0 && (op === MOVS || op === STOS) && g[RCX + 1] === 0 && g[RCX] > 1) {
@@ -111,6 +113,7 @@ function once(c: Cpu, i: Insn, op: number, sz: number, step: number): void {
  * how many elements it did (0: take the one-at-a-time path).
  */
 function bulk(c: Cpu, i: Insn, op: number, sz: number, max: number): number {
+  if (c.watch !== 0) return 0; // data breakpoints see every access
   const g = c.g;
   const dva = regVa(c, RDI, -1);
   if (dva < 0) return 0;

@@ -1,14 +1,15 @@
-// HTTP load benchmark (not a test): wrk against the real zxsim server and
-// against a bare Deno.serve handler that only decodes the same JSON+base64
-// body, in one run, interleaved rounds. Prints, as medians over the rounds,
-// requests/s and server CPU time per request (utime+stime of the server
-// process from /proc, divided by the requests wrk completed), and the ratios.
-// CPU per request is much steadier than requests/s on a shared machine.
+// HTTP load benchmark (not a test): wrk against the real zxsim server
+// (started as `deno task start` starts it) and against a bare Deno.serve
+// handler that only decodes the same JSON + base64 body, in interleaved
+// rounds. For each it prints the medians over the rounds of requests/s and
+// of server CPU time per request (utime + stime of the server process, all
+// its threads, from /proc/<pid>/stat, divided by the requests wrk completed),
+// and the ratios zxsim / bare. CPU per request is far steadier than
+// requests/s on a shared machine. Then batched syscalls/s (bench/batch_load.ts).
 //   deno task bench:http          (needs wrk: apt-get install wrk)
-// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 32), BENCH_RUNS (default 5),
-// BATCH CALL SITE: bench/batch_load.ts (the batch route's helper) does not exist yet; when it
-// does, uncomment this import and the call at the end.
-// import { measureBatch } from "./batch_load.ts";
+// Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 32), BENCH_RUNS (default 5).
+
+import { measureBatch } from "./batch_load.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const connections = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 32);
@@ -17,6 +18,15 @@ const here = new URL(".", import.meta.url).pathname;
 const root = new URL("..", import.meta.url).pathname;
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
 const TICKS_PER_SECOND = 100;
+const WARM_UP_SECONDS = 2;
+
+/** `deno task start` after "deno": run, its permissions, main.ts. */
+const START_ARGS: string[] = (() => {
+  const { tasks } = JSON.parse(Deno.readTextFileSync(`${root}/deno.json`));
+  const [deno, ...rest] = (tasks.start as string).split(/\s+/);
+  if (deno !== "deno") throw new Error(`unexpected start task: ${tasks.start}`);
+  return rest;
+})();
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -93,22 +103,15 @@ interface Round {
   readonly cpuUs: number;
 }
 
-async function wrk(url: string, body: string, token: string, pid: number): Promise<Round> {
-  const script = await Deno.makeTempFile({ suffix: ".lua" });
-  await Deno.writeTextFile(
-    script,
-    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
-      `wrk.headers["Content-Type"] = "application/json"\n` +
-      `wrk.headers["Authorization"] = "Bearer ${token}"\n`,
-  );
+/** One wrk run; every reply must be a 2xx. */
+async function wrk(url: string, script: string, pid: number, duration = seconds): Promise<Round> {
   const cpuBefore = await cpuSeconds(pid);
   const out = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${connections}`, `-d${seconds}s`, "-s", script, url],
+    args: ["-t1", `-c${connections}`, `-d${duration}s`, "-s", script, url],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const cpu = (await cpuSeconds(pid)) - cpuBefore;
-  await Deno.remove(script);
   const text = new TextDecoder().decode(out.stdout);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   if (non2xx) throw new Error(`wrk saw ${non2xx[1]} failed responses:\n${text}`);
@@ -124,52 +127,70 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const zxPort = freePort();
 const barePort = freePort();
-const zxsim = spawn([
-  "run",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "main.ts",
-  "--port",
-  String(zxPort),
-]);
+const zxsim = spawn([...START_ARGS, "--port", String(zxPort)]);
 const bare = spawn(["run", "--allow-net", `${here}bare_server.ts`, String(barePort)]);
+const script = await Deno.makeTempFile({ suffix: ".lua" });
 try {
   await Promise.all([waitForReady(zxsim), waitForReady(bare)]);
   const zxBase = `http://127.0.0.1:${zxPort}`;
   const { token, body, thread } = await prepare(zxBase);
+  await Deno.writeTextFile(
+    script,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
+      `wrk.headers["Content-Type"] = "application/json"\n` +
+      `wrk.headers["Authorization"] = "Bearer ${token}"\n`,
+  );
+  const bareUrl = `http://127.0.0.1:${barePort}/`;
+  const zxUrl = `${zxBase}/v1/zx/thread_write_state`;
+  // Compiled code and warm connections before anything counts.
+  await wrk(bareUrl, script, bare.pid, WARM_UP_SECONDS);
+  await wrk(zxUrl, script, zxsim.pid, WARM_UP_SECONDS);
   const zx: Round[] = [];
   const baseline: Round[] = [];
   for (let i = 0; i < runs; i++) {
-    baseline.push(await wrk(`http://127.0.0.1:${barePort}/`, body, token, bare.pid));
-    zx.push(await wrk(`${zxBase}/v1/zx/thread_write_state`, body, token, zxsim.pid));
+    baseline.push(await wrk(bareUrl, script, bare.pid));
+    zx.push(await wrk(zxUrl, script, zxsim.pid));
   }
-  const rps = { zx: median(zx.map((r) => r.rps)), bare: median(baseline.map((r) => r.rps)) };
-  const cpu = { zx: median(zx.map((r) => r.cpuUs)), bare: median(baseline.map((r) => r.cpuUs)) };
-  const rounds = (xs: Round[], f: (r: Round) => number) => xs.map((r) => f(r).toFixed(0)).join(" ");
+  const of = (rounds: Round[], figure: (r: Round) => number) => median(rounds.map(figure));
+  const rps = { zx: of(zx, (r) => r.rps), bare: of(baseline, (r) => r.rps) };
+  const cpu = { zx: of(zx, (r) => r.cpuUs), bare: of(baseline, (r) => r.cpuUs) };
+  // Each round's zxsim figure over the bare figure just before it: less sensitive to drift.
+  const paired = (figure: (r: Round) => number) =>
+    median(zx.map((r, i) => figure(r) / figure(baseline[i])));
+  const list = (rounds: Round[], figure: (r: Round) => number, digits: number) =>
+    rounds.map((r) => figure(r).toFixed(digits)).join(" ");
   console.log(`wrk -t1 -c${connections} -d${seconds}s, ${runs} interleaved rounds, medians`);
   console.log(
     `bare Deno.serve (JSON + base64 decode): ${rps.bare.toFixed(0)} req/s, ` +
-      `${cpu.bare.toFixed(1)} us CPU/request   [rounds: ${rounds(baseline, (r) => r.rps)}]`,
+      `${cpu.bare.toFixed(1)} us CPU/request`,
+  );
+  console.log(
+    `  rounds: ${list(baseline, (r) => r.rps, 0)} req/s; ` +
+      `${list(baseline, (r) => r.cpuUs, 1)} us`,
   );
   console.log(
     `zxsim POST /v1/zx/thread_write_state:   ${rps.zx.toFixed(0)} req/s, ` +
-      `${cpu.zx.toFixed(1)} us CPU/request   [rounds: ${rounds(zx, (r) => r.rps)}]`,
+      `${cpu.zx.toFixed(1)} us CPU/request`,
+  );
+  console.log(`  rounds: ${list(zx, (r) => r.rps, 0)} req/s; ${list(zx, (r) => r.cpuUs, 1)} us`);
+  console.log(
+    `ratio zxsim / bare, req/s:       ${(rps.zx / rps.bare).toFixed(2)} ` +
+      `(round by round: ${paired((r) => r.rps).toFixed(2)}; target >= 0.75)`,
   );
   console.log(
-    `ratio zxsim / bare, req/s:       ${(rps.zx / rps.bare).toFixed(2)} (target >= 0.75)`,
+    `ratio zxsim / bare, CPU/request: ${(cpu.zx / cpu.bare).toFixed(2)} ` +
+      `(round by round: ${paired((r) => r.cpuUs).toFixed(2)}; target <= 1.4)`,
   );
-  console.log(`ratio zxsim / bare, CPU/request: ${(cpu.zx / cpu.bare).toFixed(2)} (target <= 1.4)`);
 
-  // BATCH CALL SITE (see the import at the top): batched syscalls, after the single calls.
-  // const batch = await measureBatch(zxBase, token, thread);
-  // console.log(
-  //   `batched syscalls/s, batches of 1000: ${batch.syscallsPerSecond.toFixed(0)} ` +
-  //     `(target >= 300,000)`,
-  // );
-  void thread;
+  // Batched calls (POST /v1/zx/batch, routes/batch.ts), after the single ones.
+  const batch = await measureBatch(zxBase, token, thread);
+  console.log(
+    `batched syscalls/s, batches of 1000: ${batch.syscallsPerSecond.toFixed(0)} ` +
+      `(${batch.batches} batches; target >= 300,000)`,
+  );
 } finally {
-  zxsim.kill("SIGINT");
+  await Deno.remove(script);
+  zxsim.kill();
   bare.kill();
   await Promise.allSettled([zxsim.status, bare.status]);
 }

@@ -39,7 +39,10 @@ export class Exceptionate {
   bind(nextKoid: () => number, threadRights: number, processRights: number): Channel {
     if (this.#shutdown) throw new ZxError(ERR.BAD_STATE, "the task is dying or dead");
     if (this.bound) {
-      throw new ZxError(ERR.ALREADY_BOUND, "this task already has an exception channel of that kind");
+      throw new ZxError(
+        ERR.ALREADY_BOUND,
+        "this task already has an exception channel of that kind",
+      );
     }
     this.#dropKernelEnd();
     const [kernelEnd, userEnd] = Channel.pair(nextKoid);

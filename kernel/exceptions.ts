@@ -9,10 +9,11 @@
 // kills the process with ZX_TASK_RETCODE_EXCEPTION_KILL.
 
 import { type Core, EXIT, type ExitReason } from "../arch/cpu.ts";
-import { EXCEPTION_STATE, Exception } from "./exception.ts";
+import { Exception, EXCEPTION_STATE } from "./exception.ts";
 import type { Exceptionate } from "./exceptionate.ts";
 import type { Job } from "./job.ts";
 import type { Kernel } from "./kernel.ts";
+import { setPolicyExceptionRaiser } from "./policy.ts";
 import { exitThread, killProcess } from "./scheduler.ts";
 import type { Thread } from "./thread.ts";
 import { THREAD_STATE } from "./types.ts";
@@ -92,7 +93,8 @@ export function coreException(kernel: Kernel, thread: Thread, exit: ExitReason, 
   const type = TYPE_OF_EXIT[exit] ?? EXCP.GENERAL;
   const pageFault = exit === EXIT.PAGE_FAULT;
   // A permission fault hit a mapped page; a translation fault found nothing there.
-  const present = pageFault && thread.process.aspace.findMapping(Number(core.faultAddress)) !== null;
+  const present = pageFault &&
+    thread.process.aspace.findMapping(Number(core.faultAddress)) !== null;
   const arch = kernel.arch.exceptionContext(thread.registers, exit, core, present);
   const record: ExceptionRecord = {
     type,
@@ -104,22 +106,33 @@ export function coreException(kernel: Kernel, thread: Thread, exit: ExitReason, 
   void dispatch(kernel, thread, record, report(type, arch, synthCode));
 }
 
-/** A syscall from outside the vDSO or with an unknown number (Zircon's bad-syscall policy). */
-export function badSyscall(kernel: Kernel, thread: Thread, number: bigint): void {
-  const synthData = Number(BigInt.asUintN(32, number));
+/**
+ * ZX_EXCP_POLICY_ERROR: a job policy said "exception" (synth_code says
+ * which, synth_data what). It goes through the whole chain, as Zircon's
+ * SignalPolicyException does; registers are not available in it.
+ */
+export function policyError(
+  kernel: Kernel,
+  thread: Thread,
+  synthCode: number,
+  synthData: number,
+): void {
   const record: ExceptionRecord = {
     type: EXCP.POLICY_ERROR,
     pc: thread.registers.pc(),
-    synthCode: POLICY_CODE_BAD_SYSCALL,
-    synthData,
+    synthCode,
+    synthData: synthData >>> 0,
   };
   const arch = new Uint8Array(24);
-  void dispatch(
-    kernel,
-    thread,
-    record,
-    report(EXCP.POLICY_ERROR, arch, POLICY_CODE_BAD_SYSCALL, synthData),
-  );
+  void dispatch(kernel, thread, record, report(EXCP.POLICY_ERROR, arch, synthCode, synthData));
+}
+
+// IPC limits (channel full, port full) raise their policy exceptions through here.
+setPolicyExceptionRaiser(policyError);
+
+/** A syscall from outside the vDSO or with an unknown number (Zircon's bad-syscall policy). */
+export function badSyscall(kernel: Kernel, thread: Thread, number: bigint): void {
+  policyError(kernel, thread, POLICY_CODE_BAD_SYSCALL, Number(BigInt.asUintN(32, number)));
 }
 
 /** The handlers of an architectural or policy exception, in Zircon's order. */
@@ -219,6 +232,8 @@ function unhandled(kernel: Kernel, thread: Thread, record: ExceptionRecord): voi
     ? ` at address ${hex(record.faultAddress)}`
     : record.synthCode === POLICY_CODE_BAD_SYSCALL
     ? ` (bad syscall ${record.synthData})`
+    : record.type === EXCP.POLICY_ERROR
+    ? ` (policy code ${record.synthCode})`
     : "";
   kernel.debuglog.write({
     time: kernel.now(),

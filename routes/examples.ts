@@ -87,7 +87,7 @@ class ExampleClient {
       name: "main",
     })).out as number;
     const handles: ExampleHandles = {
-      exception: closed, // TODO(lead): a real exception handle once channel_read lands
+      exception: await this.exceptionHandle(token, boot.root_job),
       new_process: freshProcess,
       new_process_thread: freshThread,
       root_job: boot.root_job,
@@ -106,6 +106,28 @@ class ExampleClient {
       ...await ipcExampleHandles((name, body) => this.syscall(token, name, body), boot.root_job),
     };
     return { id: created.kernel as string, token, handles };
+  }
+
+  /**
+   * An exception handle: a process whose thread starts where nothing is
+   * mapped takes a page fault, which its exception channel delivers.
+   */
+  async exceptionHandle(token: string, job: number): Promise<number> {
+    const crasher = await this.syscall(token, "process_create", { job, name: "crasher" });
+    const process = crasher.proc_handle as number;
+    const channel = (await this.syscall(token, "task_create_exception_channel", {
+      handle: process,
+    })).out as number;
+    const thread = (await this.syscall(token, "thread_create", { process, name: "main" }))
+      .out as number;
+    await this.syscall(token, "process_start", { handle: process, thread, entry: 0, stack: 0 });
+    await this.syscall(token, "object_wait_one", {
+      handle: channel,
+      signals: "ZX_CHANNEL_READABLE",
+      deadline: "ZX_TIME_INFINITE",
+    });
+    const message = await this.syscall(token, "channel_read", { handle: channel });
+    return (message.handles as number[])[0];
   }
 
   /** Runs one example in a kernel of its own, so no example sees another's effects. */

@@ -38,7 +38,11 @@ async function receive(k: KernelSession, channel: number) {
 
 async function answer(k: KernelSession, exception: number, state: number): Promise<void> {
   if (state !== STATE.TRY_NEXT) {
-    await k.zx.object_set_property({ handle: exception, property: "ZX_PROP_EXCEPTION_STATE", u32: state });
+    await k.zx.object_set_property({
+      handle: exception,
+      property: "ZX_PROP_EXCEPTION_STATE",
+      u32: state,
+    });
   }
   await k.zx.handle_close({ handle: exception });
 }
@@ -169,6 +173,10 @@ for (const arch of ARCHES) {
     await bind(job as number, 0, CHANNEL_TYPE.JOB);
     await bind(k.handles!.root_job, 0, CHANNEL_TYPE.JOB);
     await startProgram(k, program);
+    // A debugger first hears the thread start (a single shot: its answer does not matter).
+    const starting = await receive(k, channels[0][0]);
+    assert.equal(starting.type, EXCP.THREAD_STARTING);
+    await answer(k, starting.exception, STATE.HANDLED);
     const seen: number[] = [];
     let secondChance = false;
     for (const [channel, type] of channels) {
@@ -186,9 +194,7 @@ for (const arch of ARCHES) {
       }
       // A thread channel's exception does not reach the process.
       if (type === CHANNEL_TYPE.THREAD) {
-        const denied = await k.zx.exception_get_process({ handle: got.exception }).catch((e) =>
-          e
-        );
+        const denied = await k.zx.exception_get_process({ handle: got.exception }).catch((e) => e);
         assert.equal(denied.statusName, "ZX_ERR_ACCESS_DENIED");
       }
       await answer(k, got.exception, STATE.TRY_NEXT);
@@ -255,6 +261,10 @@ for (const arch of ARCHES) {
       handle: program.process,
     });
     await startProgram(k, program);
+    const starting = await receive(k, channel);
+    assert.equal(starting.type, EXCP.THREAD_STARTING);
+    await answer(k, starting.exception, STATE.TRY_NEXT);
+    // The breakpoint's message waits in the debugger's channel: closing it unread moves on.
     await k.zx.object_wait_one({
       handle: channel,
       signals: ["ZX_CHANNEL_READABLE"],
@@ -283,7 +293,12 @@ Deno.test("task_create_exception_channel: checks in Zircon's order", async () =>
   await fail({ handle: program.thread, options: 1 }, "INVALID_ARGS"); // threads have no debugger
   const { out: noEnumerate } = await k.zx.handle_duplicate({
     handle: program.process,
-    rights: ["ZX_RIGHT_INSPECT", "ZX_RIGHT_DUPLICATE", "ZX_RIGHT_TRANSFER", "ZX_RIGHT_MANAGE_THREAD"],
+    rights: [
+      "ZX_RIGHT_INSPECT",
+      "ZX_RIGHT_DUPLICATE",
+      "ZX_RIGHT_TRANSFER",
+      "ZX_RIGHT_MANAGE_THREAD",
+    ],
   });
   await fail({ handle: noEnumerate }, "ACCESS_DENIED");
   const { out: channel } = await k.zx.task_create_exception_channel({ handle: program.process });

@@ -3,7 +3,7 @@
 // (level, edge, one-shot, timestamps, cancelation), byte for byte.
 
 import assert from "node:assert/strict";
-import { archTest, expectErr, TestKernel, u64At } from "./helpers.ts";
+import { archTest, expectErr, inProcess, TestKernel, u64At } from "./helpers.ts";
 import {
   channel,
   fails,
@@ -437,4 +437,30 @@ Deno.test("a port holding more than 4096 user packets refuses one and raises a p
   fails(await k.call("port_queue", { handle: p, packet: { key: 0 } }, other.token), "SHOULD_WAIT");
   const info = await k.ok("object_get_info", { handle: other.process, topic: "ZX_INFO_PROCESS" });
   assert.equal(BigInt.asIntN(64, BigInt(info.info.return_code)), -1028n);
+});
+
+Deno.test("port_wait and channel_call end at the server's cap on one request: TIMED_OUT", async () => {
+  const k = await TestKernel.create(inProcess({ maxBlockMs: 40 }));
+  const p = await port(k);
+  const waited = await k.call("port_wait", { handle: p });
+  fails(waited, "TIMED_OUT");
+  assert.match(waited.body.message, /cap of 40 ms/);
+  const [client, server] = await channel(k);
+  const called = await k.call("channel_call", { handle: client, args: { wr_bytes: "AAAAAA==" } });
+  fails(called, "TIMED_OUT");
+  // The call gave up: its reply, when it comes, is an ordinary message.
+  const request = await k.ok("channel_read", { handle: server });
+  await write(k, server, { bytes: request.bytes });
+  assert.equal((await k.ok("channel_read", { handle: client })).bytes, request.bytes);
+});
+
+Deno.test("in a manual kernel a port_wait deadline passes on virtual time", async () => {
+  const k = await TestKernel.create(inProcess(), { boot_options: { scheduler: "manual" } });
+  const p = await port(k);
+  const started = performance.now();
+  const deadline = await inMs(k, 5_000);
+  fails(await k.call("port_wait", { handle: p, deadline }), "TIMED_OUT");
+  assert.ok(performance.now() - started < 2_000, "virtual seconds are not wall seconds");
+  const { time } = await k.ok("clock_get_monotonic");
+  assert.ok(BigInt(time) >= BigInt(deadline), "the clock reached the deadline");
 });

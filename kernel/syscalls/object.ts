@@ -369,7 +369,11 @@ export const objectWaitOne = defineSyscall({
     const thread = caller.thread;
     const registers = thread.registers;
     const capAt = performance.now() + caller.maxBlockMs;
-    registers.setSyscallArgs([BigInt(handle), BigInt(signals), deadline, 0n]);
+    // A client thread shows the call's arguments as a thread stopped in it would;
+    // a code thread already has them (its observed pointer included).
+    if (thread.driver !== "code") {
+      registers.setSyscallArgs([BigInt(handle), BigInt(signals), deadline, 0n]);
+    }
     thread.blockedReason = THREAD_STATE.BLOCKED_WAIT_ONE;
     try {
       for (;;) {

@@ -3,7 +3,11 @@
 import type { Abi } from "../../arch/arch.ts";
 import type { Syscall } from "./define.ts";
 import { debugWrite, nanosleep } from "./debug.ts";
-import { taskCreateExceptionChannel } from "./exception.ts";
+import {
+  exceptionGetProcess,
+  exceptionGetThread,
+  taskCreateExceptionChannel,
+} from "./exception.ts";
 import { processExit, processStart, threadExit } from "./lifecycle.ts";
 import { handleClose, handleCloseMany, handleDuplicate, handleReplace } from "./handle.ts";
 import {
@@ -70,6 +74,8 @@ export const SYSCALL_ENTRIES = [
   nanosleep,
   debugWrite,
   taskCreateExceptionChannel,
+  exceptionGetThread,
+  exceptionGetProcess,
   vmoCreate,
   vmoRead,
   vmoWrite,

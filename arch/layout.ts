@@ -560,8 +560,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Validates `value` against `target`, queueing stores into `writes`. */
 function collect(target: Target, value: unknown, path: string, writes: PendingWrite[]): void {
-  if (value === null || value === undefined) return; // "keep"
   const where = path === "" ? "the value" : `field "${path}"`;
+  // A field left out (undefined) keeps its value, and so does a null array element
+  // ("r":[null, 5] writes only r[1]); a null field is refused rather than ignored.
+  if (value === undefined || (value === null && path.endsWith("]"))) return;
+  if (value === null) {
+    throw new NamedError(`${where} is null: give a value, or leave the field out to keep it`);
+  }
   switch (target.kind) {
     case "padding":
       throw new NamedError(`field "${path}" is padding and cannot be set`);

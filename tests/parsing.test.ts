@@ -32,3 +32,26 @@ archTest("prototype keys are not deadlines or 64-bit values", async (k) => {
   // The failed calls changed nothing: the thread is still NEW and startable.
   assert.equal(await k.threadState(thread), 0);
 });
+
+archTest("regs: a __proto__ key or a null value is refused and changes nothing", async (k) => {
+  const { thread } = await k.suspendedThread();
+  const read = async () =>
+    (await k.ok("thread_read_state", { handle: thread, kind: "ZX_THREAD_STATE_GENERAL_REGS" }))
+      .buffer;
+  const before = await read();
+  const pc = k.arch === "x64" ? "rip" : "pc";
+  const sp = k.arch === "x64" ? "rsp" : "sp";
+  for (
+    const regs of ['{"__proto__":{"' + sp + '":5}}', `{"${pc}":null}`, `{"${sp}":7,"${pc}":null}`]
+  ) {
+    const response = await k.fetcher("/v1/zx/thread_write_state", {
+      method: "POST",
+      headers: { authorization: `Bearer ${k.token}`, "content-type": "application/json" },
+      body: `{"handle":${thread},"kind":0,"regs":${regs}}`,
+    });
+    const body = await response.json();
+    assert.equal(response.status, 400, regs);
+    assert.equal(body.status, "ZX_ERR_INVALID_ARGS");
+    assert.equal(await read(), before, `${regs} changed nothing`);
+  }
+});

@@ -42,8 +42,16 @@ const regsView = z
       "narrower ones as numbers",
   );
 
+/**
+ * A JSON object, taken as it came: z.record would silently drop a
+ * "__proto__" key, and a refused key must be refused, not ignored.
+ */
 const regsInput = z
-  .record(z.string(), z.unknown())
+  .custom<Record<string, unknown>>(
+    (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+    { message: "regs must be an object of named registers" },
+  )
+  .meta({ type: "object", additionalProperties: {} })
   .describe(
     'named registers instead of `buffer`, e.g. {"rax":42,"rip":"0x1000000"} on x64 or ' +
       '{"x0":42,"pc":"0x1000000"} on arm64; fields not named keep their value. Keys are the ' +

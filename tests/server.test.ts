@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { SYSCALLS } from "../kernel/syscalls/table.ts";
-import { assertStatus, type Fetcher, send, TestKernel } from "./helpers.ts";
+import { assertStatus, expectErr, type Fetcher, send, TestKernel } from "./helpers.ts";
 import { freePort, root, START_ARGS, startServer } from "./real_server.ts";
 import { walkIpc } from "./ipc_helpers.ts";
 
@@ -376,6 +376,44 @@ function recording(fetcher: Fetcher, called: Set<string>): Fetcher {
   };
 }
 
+/** An exception handler's calls: the channel, the exception's thread and process, its answer. */
+async function walkExceptions(k: TestKernel): Promise<void> {
+  const { proc_handle: process } = await k.ok("process_create", {
+    job: k.handles.root_job,
+    name: "crasher",
+  });
+  expectErr(
+    await k.call("task_create_exception_channel", { handle: process, options: 2 }),
+    "INVALID_ARGS",
+  );
+  const { out: channel } = await k.ok("task_create_exception_channel", { handle: process });
+  const { out: thread } = await k.ok("thread_create", { process, name: "main" });
+  // Nothing is mapped at 0: the first instruction faults.
+  await k.ok("process_start", { handle: process, thread, entry: 0, stack: 0 });
+  await k.ok("object_wait_one", {
+    handle: channel,
+    signals: "ZX_CHANNEL_READABLE",
+    deadline: "ZX_TIME_INFINITE",
+  });
+  const { handles: [exception] } = await k.ok("channel_read", { handle: channel });
+  const { out: faulted } = await k.ok("exception_get_thread", { handle: exception });
+  assert.equal((await k.basic(faulted)).koid, (await k.basic(thread)).koid);
+  const { out: owner } = await k.ok("exception_get_process", { handle: exception });
+  assert.equal((await k.basic(owner)).koid, (await k.basic(process)).koid);
+  expectErr(await k.call("exception_get_thread", { handle: channel }), "WRONG_TYPE");
+  await k.ok("object_set_property", {
+    handle: exception,
+    property: "ZX_PROP_EXCEPTION_STATE",
+    u32: 0,
+  });
+  await k.ok("handle_close", { handle: exception });
+  await k.ok("object_wait_one", {
+    handle: process,
+    signals: "ZX_TASK_TERMINATED",
+    deadline: "ZX_TIME_INFINITE",
+  });
+}
+
 Deno.test("real server: every syscall, success and errors, on both arches", async () => {
   const server = await startServer(["--port", String(freePort())]);
   try {
@@ -385,6 +423,7 @@ Deno.test("real server: every syscall, success and errors, on both arches", asyn
       await walkEverySyscall(await TestKernel.create(fetcher, { arch }));
       await walkMemoryAndLifecycle(await TestKernel.create(fetcher, { arch }));
       await walkIpc(await TestKernel.create(fetcher, { arch }));
+      await walkExceptions(await TestKernel.create(fetcher, { arch }));
       const zx = SYSCALLS.filter((s) => s.abis.includes("zx")).map((s) => `zx_${s.name}`);
       assert.deepEqual(zx.filter((name) => !called.has(name)), [], `${arch}: not walked`);
     }

@@ -167,7 +167,8 @@ function leave(thread: Thread): void {
 
 /** Resolves when the thread dies (the kill ends any wait in an exception). */
 function deathOf(thread: Thread): Promise<"killed"> {
-  if (!thread.alive) return Promise.resolve("killed");
+  // A DYING thread (in THREAD_EXITING) still waits: only death ends the wait.
+  if (thread.lifecycle === "DEAD") return Promise.resolve("killed");
   return new Promise((resolve) => {
     const onDeath = () => {
       thread.deathListeners.delete(onDeath);
@@ -262,7 +263,8 @@ async function singleShot(
   exceptionate: Exceptionate,
   registersUnavailable: boolean,
 ): Promise<void> {
-  if (!exceptionate.bound || !thread.alive) return;
+  // THREAD_EXITING is sent to a DYING thread; nothing is sent to a dead one.
+  if (!exceptionate.bound || thread.lifecycle === "DEAD") return;
   const exception = new Exception(kernel.nextKoid(), thread, type, syntheticReport(type));
   const wasIn = thread.inException;
   thread.inException = true;

@@ -134,6 +134,6 @@ export function createApp(options: AppOptions = {}) {
     return response;
   });
   app.onError(uncaughtErrorResponse);
-  if (fastPath) app.fetch = withSyscallFastPath(syscall, app.fetch);
+  if (fastPath) app.fetch = withSyscallFastPath(syscall, app);
   return { app, registry };
 }

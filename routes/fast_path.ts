@@ -60,18 +60,40 @@ type Fetch = (request: Request, ...rest: any[]) => Response | Promise<Response>;
 /** Where the path starts in a request URL ("http://host/path..."): after the scheme's "//". */
 const PATH_FROM = "http://x".length;
 
+/** What the fast path needs of the Hono app: its fetch and its route list. */
+export interface Router<F extends Fetch> {
+  readonly fetch: F;
+  readonly routes: readonly { readonly method: string; readonly path: string }[];
+}
+
 /**
- * `next` (the Hono app's fetch) with POST /v1/{abi}/{syscall} answered
- * first. Only a path that names a syscall exactly (no query, no escapes) is
- * taken; anything else, however close, goes to the router as before.
+ * `app.fetch` with POST /v1/{abi}/{syscall} answered first, as the router
+ * would answer it: by the syscall handler alone. Only a path that names a
+ * syscall exactly (no query, no escapes) is taken; anything else, however
+ * close, goes to the router as before. Middleware (a route for every method)
+ * would not run for the routes taken here, so an app with any is refused.
  */
-export function withSyscallFastPath<F extends Fetch>(syscalls: SyscallHandler, next: F): F {
+export function withSyscallFastPath<F extends Fetch>(syscalls: SyscallHandler, app: Router<F>): F {
+  const middleware = app.routes.find((route) => route.method === "ALL");
+  if (middleware) {
+    throw new Error(
+      `${middleware.path} handles every method, but the syscall fast path (routes/fast_path.ts) ` +
+        "answers syscalls before the router: make the fast path do its work too, or drop it",
+    );
+  }
+  const next = app.fetch;
   return ((request: Request, ...rest: unknown[]) => {
     if (request.method === "POST") {
       const url = request.url;
       const route = syscalls.routeOf(url.slice(url.indexOf("/", PATH_FROM)));
-      if (route) return syscalls.call(request, route).catch(uncaughtErrorResponse);
+      if (route) return syscalls.call(request, route).catch(routerError);
     }
     return next(request, ...rest);
   }) as F;
+}
+
+/** What Hono makes of a handler's rejection: its onError for an Error, else a rejection. */
+function routerError(error: unknown): Response {
+  if (error instanceof Error) return uncaughtErrorResponse(error);
+  throw error;
 }

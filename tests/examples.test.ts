@@ -66,6 +66,21 @@ Deno.test("examples: each runs against a real server and shows its story", async
       /^arm64: REGSET0 is 272 bytes$/m,
       /^arm64: a short len: MX_ERR_INVALID_ARGS: /m,
     ],
+    "example:debugger": [
+      /^x64: ZX_EXCP_THREAD_STARTING$/m,
+      /^x64: stopped at ZX_EXCP_SW_BREAKPOINT: rip = 0x[0-9a-f]{16}, rbx = 0x0{15}5$/m,
+      /^x64: {3}rax=0x[0-9a-f]{16} rbx=0x0{15}5 /m,
+      /^x64: rbx 0x0{15}5 -> 0x0{14}2a$/m,
+      /^x64: single step \(ZX_EXCP_HW_BREAKPOINT\): rip 0x[0-9a-f]{16} -> 0x[0-9a-f]{16} \(\+4, one instruction\), rbx = 0x0{14}2b$/m,
+      /^x64: the program printed: result: 86$/m,
+      /^x64: exit code 260$/m,
+      /^arm64: stopped at ZX_EXCP_SW_BREAKPOINT: pc = 0x[0-9a-f]{16}, x19 = 0x0{15}5$/m,
+      /^arm64: x19 0x0{15}5 -> 0x0{14}2a$/m,
+      /^arm64: pc 0x[0-9a-f]{16} -> 0x[0-9a-f]{16} \(past the brk\)$/m,
+      /^arm64: single step \(ZX_EXCP_HW_BREAKPOINT\): pc 0x[0-9a-f]{16} -> 0x[0-9a-f]{16} \(\+4, one instruction\), x19 = 0x0{14}2b$/m,
+      /^arm64: the program printed: result: 86$/m,
+      /^arm64: exit code 260$/m,
+    ],
   };
   try {
     assert.deepEqual(

@@ -13,7 +13,7 @@ import type { Syscall } from "../kernel/syscalls/define.ts";
 import { syscallsOf } from "../kernel/syscalls/table.ts";
 import { ABIS } from "../routes/abi.ts";
 import { createApp } from "../routes/app.ts";
-import { BODY_LIMIT, uncaughtErrorResponse } from "../routes/http.ts";
+import { BODY_LIMIT } from "../routes/http.ts";
 import { withSyscallFastPath } from "../routes/fast_path.ts";
 import type { SyscallHandler } from "../routes/syscalls.ts";
 
@@ -567,25 +567,46 @@ test("fast path: written registers are the bytes sent, never the reused decode b
   }
 });
 
-test("fast path: an error no route expects is the router's 500", async () => {
-  const failing: SyscallHandler = Object.assign(
-    () => Promise.reject(new Error("unused")),
-    {
-      routeOf: () => ({ abi: "zx" as const, syscall: {} as Syscall, params: {} as never }),
-      call: () => Promise.reject(new Error("a bug")),
-    },
-  );
-  const next = (_request: Request) => new Response("next");
-  const fetch = withSyscallFastPath(failing, next);
+test("fast path: a bug in a syscall (an exception it throws) is answered as the router does", async () => {
+  const k = await pair.kernel();
+  const syscall = syscallsOf("zx").get("clock_get_monotonic")! as { impl: unknown };
+  const impl = syscall.impl;
   const error = console.error;
-  console.error = () => {};
+  console.error = () => {}; // both sides log the bug
   try {
-    const reply = await fetch(new Request("http://x/v1/zx/anything", { method: "POST" }));
-    assert.deepEqual(await seen(reply), await seen(uncaughtErrorResponse(new Error("a bug"))));
-    assert.equal(await (await fetch(new Request("http://x/v1/zx/anything"))).text(), "next");
+    // Not an Error: Hono passes it on and Deno.serve answers (and logs it).
+    for (const thrown of [new TypeError("a bug"), "(logged twice on purpose: not an Error)"]) {
+      syscall.impl = () => {
+        throw thrown;
+      };
+      const reply = await pair.same(
+        String(thrown),
+        "/v1/zx/clock_get_monotonic",
+        (token) => post("{}", json(token)),
+        k,
+      );
+      assert.equal(reply.status, 500);
+    }
   } finally {
+    syscall.impl = impl;
     console.error = error;
+    await pair.drop(k);
   }
+});
+
+test("fast path: an app with middleware is refused (it would not run for syscalls)", async () => {
+  const syscalls = {
+    routeOf: () => undefined,
+    call: () => Promise.reject(),
+  } as unknown as SyscallHandler;
+  const fetch = (_request: Request) => new Response("router");
+  assert.throws(
+    () => withSyscallFastPath(syscalls, { fetch, routes: [{ method: "ALL", path: "/*" }] }),
+    /\/\* handles every method/,
+  );
+  const fast = withSyscallFastPath(syscalls, { fetch, routes: [{ method: "GET", path: "/*" }] });
+  const reply = await fast(new Request("http://x/v1/zx/handle_close", { method: "POST" }));
+  assert.equal(await reply.text(), "router");
 });
 
 test("fast path: stop the servers", async () => {

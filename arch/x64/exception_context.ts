@@ -3,7 +3,7 @@
 // (zircon/kernel/arch/x86/faults.cc).
 
 import type { ThreadRegisters } from "../arch.ts";
-import type { X64Registers } from "./x64.ts";
+import { X86_DR6_RESET, type X64Registers } from "./x64.ts";
 import { X64_DEBUG_REGS } from "./regsets.ts";
 
 const DR6 = X64_DEBUG_REGS.offsetOf("dr6");
@@ -41,13 +41,13 @@ export function x64ExceptionContext(
   return data;
 }
 
-/** DR6's BD, BS and BT (bits 13-15): cleared when a debug exception is handled. */
-const DR6_STICKY = 0xe000;
-
-/** x86_debug_handler's epilogue: a handled #DB leaves no BD/BS/BT behind in dr6. */
+/**
+ * A handled debug exception (#DB) leaves DR6 at its reset value: the hit
+ * bits B0-B3 and BD/BS/BT are gone (Zircon's DR6 regression tests:
+ * DebugRegistersDr6ResetOnDebugException).
+ */
 export function x64ExceptionHandled(registers: ThreadRegisters, debug: boolean): void {
   if (!debug) return;
   const dbg = (registers as X64Registers).dbg;
-  const view = new DataView(dbg.buffer, dbg.byteOffset, dbg.byteLength);
-  view.setUint32(DR6, view.getUint32(DR6, true) & ~DR6_STICKY, true);
+  new DataView(dbg.buffer, dbg.byteOffset, dbg.byteLength).setUint32(DR6, X86_DR6_RESET, true);
 }

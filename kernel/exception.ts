@@ -36,10 +36,6 @@ export class Exception extends KernelObject {
     super(koid);
   }
 
-  override get relatedKoid(): number {
-    return this.thread.koid;
-  }
-
   /** Resolves with the disposition when the handler closes its last handle to this. */
   awaitAnswer(): Promise<number> {
     return new Promise((resolve) => this.#answer = resolve);

@@ -3,7 +3,7 @@
 // (zircon/kernel/arch/x86/faults.cc).
 
 import type { ThreadRegisters } from "../arch.ts";
-import { X86_DR6_RESET, type X64Registers } from "./x64.ts";
+import { type X64Registers, X86_DR6_RESET } from "./x64.ts";
 import { X64_DEBUG_REGS } from "./regsets.ts";
 
 const DR6 = X64_DEBUG_REGS.offsetOf("dr6");

@@ -116,6 +116,9 @@ for (const arch of ARCHES) {
       });
     }
     await answer(k, got.exception, STATE.HANDLED);
+    // The answer was the close: that exception handle is gone.
+    const gone = await k.zx.exception_get_thread({ handle: got.exception }).catch((e) => e);
+    assert.equal(gone.statusName, "ZX_ERR_BAD_HANDLE");
     await terminated(k, program.process);
     // Past its fault, a fault program exits with 1.
     assert.equal(await returnCode(k, program.process), 1);

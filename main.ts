@@ -2,6 +2,10 @@
 // override the defaults 8000 and 127.0.0.1; ZXSIM_MAX_BLOCK_MS caps one
 // blocking request, ZXSIM_MAX_KERNELS the number of kernels and
 // ZXSIM_MAX_COMMITTED_BYTES the memory each kernel's VMOs may commit;
+// ZXSIM_MAX_OBJECTS, ZXSIM_MAX_THREADS_PER_PROCESS, ZXSIM_MAX_BLOCKED_CALLS,
+// ZXSIM_KERNEL_TTL_MS and ZXSIM_CREATE_TOKEN: see README "Limits";
+// ZXSIM_BODY_TIMEOUT_MS (default 10 s) and ZXSIM_HEADER_TIMEOUT_MS (opt-in)
+// bound slow clients (README "The HTTP contract");
 // `--log` or ZXSIM_LOG=1 prints one access-log line per request.
 //
 // The server stops on SIGINT, SIGTERM or SIGHUP, and on its own when the
@@ -10,8 +14,16 @@
 // sh only, which dies without passing it on.
 
 import { parseArgs } from "node:util";
-import { createApp, DEFAULT_MAX_BLOCK_MS, DEFAULT_MAX_KERNELS } from "./routes/app.ts";
+import {
+  createApp,
+  DEFAULT_KERNEL_TTL_MS,
+  DEFAULT_MAX_BLOCK_MS,
+  DEFAULT_MAX_BLOCKED_CALLS,
+  DEFAULT_MAX_KERNELS,
+} from "./routes/app.ts";
+import { DEFAULT_MAX_OBJECTS, DEFAULT_MAX_THREADS_PER_PROCESS } from "./kernel/limits.ts";
 import { DEFAULT_MAX_COMMITTED_BYTES } from "./kernel/vm/memory_budget.ts";
+import { DEFAULT_BODY_TIMEOUT_MS, serveWithHeaderTimeout, setBodyTimeout } from "./routes/http.ts";
 
 function numberFrom(text: string | undefined, fallback: number, what: string): number {
   if (text === undefined || text === "") return fallback;
@@ -179,12 +191,38 @@ if (import.meta.main) {
     DEFAULT_MAX_COMMITTED_BYTES,
     "ZXSIM_MAX_COMMITTED_BYTES",
   );
+  // A request body not all arrived within this gets 408 (0: no limit).
+  setBodyTimeout(numberFrom(
+    Deno.env.get("ZXSIM_BODY_TIMEOUT_MS"),
+    DEFAULT_BODY_TIMEOUT_MS,
+    "ZXSIM_BODY_TIMEOUT_MS",
+  ));
+  const limit = (name: string, fallback: number) => numberFrom(Deno.env.get(name), fallback, name);
   const log = values.log || logFromEnv(Deno.env.get("ZXSIM_LOG"));
-  const { app } = createApp({ maxBlockMs, maxKernels, maxCommittedBytes });
+  const { app } = createApp({
+    maxBlockMs,
+    maxKernels,
+    maxCommittedBytes,
+    maxObjects: limit("ZXSIM_MAX_OBJECTS", DEFAULT_MAX_OBJECTS),
+    maxThreadsPerProcess: limit("ZXSIM_MAX_THREADS_PER_PROCESS", DEFAULT_MAX_THREADS_PER_PROCESS),
+    maxBlockedCalls: limit("ZXSIM_MAX_BLOCKED_CALLS", DEFAULT_MAX_BLOCKED_CALLS),
+    kernelTtlMs: limit("ZXSIM_KERNEL_TTL_MS", DEFAULT_KERNEL_TTL_MS),
+    createToken: Deno.env.get("ZXSIM_CREATE_TOKEN") || undefined,
+  });
   await stopWhenAsked();
-  Deno.serve({
+  const serveOptions = {
     hostname,
     port,
-    onListen: ({ hostname, port }) => console.log(`zxsim listening on http://${hostname}:${port}`),
-  }, log ? withAccessLog(app.fetch, console.log) : app.fetch);
+    onListen: ({ hostname, port }: Deno.NetAddr) =>
+      console.log(`zxsim listening on http://${hostname}:${port}`),
+  };
+  const handler = log ? withAccessLog(app.fetch, console.log) : app.fetch;
+  // Opt-in (it costs CPU per request): close connections whose header is not in within this.
+  const headerTimeoutMs = numberFrom(
+    Deno.env.get("ZXSIM_HEADER_TIMEOUT_MS"),
+    0,
+    "ZXSIM_HEADER_TIMEOUT_MS",
+  );
+  if (headerTimeoutMs > 0) await serveWithHeaderTimeout(serveOptions, handler, headerTimeoutMs);
+  else Deno.serve(serveOptions, handler);
 }

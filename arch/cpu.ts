@@ -5,6 +5,8 @@
 // exceptions and state changes; the hypervisor will run VCPUs on the same
 // cores.
 
+import { pageBytes } from "../kernel/vm/page_pool.ts";
+
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
@@ -15,7 +17,8 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
  * that zeroes the tail) calls `written()` so stale decodes are never run.
  */
 export class Page {
-  readonly bytes = new Uint8Array(PAGE_SIZE);
+  /** A 4 KiB slot of a shared slab (kernel/vm/page_pool.ts), zeroed, freed when the Page is. */
+  readonly bytes: Uint8Array = pageBytes(this);
   /** Decoded instructions of this page, private to the core that made them. */
   code: unknown = null;
 

@@ -6,8 +6,9 @@ import { KernelClock, type SchedulerMode } from "./clock.ts";
 import { DebugLog } from "./debuglog.ts";
 import { threadStarting } from "./exceptions.ts";
 import { Runner } from "./runner.ts";
-import { HandleIdSource, MAX_LIVE_HANDLES } from "./handle_table.ts";
+import { HandleIdSource } from "./handle_table.ts";
 import { Job } from "./job.ts";
+import { DEFAULT_KERNEL_LIMITS, type KernelLimits, ObjectLedger, outOfMemory } from "./limits.ts";
 import { Process } from "./process.ts";
 import { Resource } from "./resource.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
@@ -19,7 +20,7 @@ import {
   TASK_RETCODE_SYSCALL_KILL,
 } from "./types.ts";
 import { ProcessAddressSpace } from "./vm/address_space.ts";
-import { DEFAULT_MAX_COMMITTED_BYTES, MemoryBudget } from "./vm/memory_budget.ts";
+import { MemoryBudget } from "./vm/memory_budget.ts";
 import { mapVdso } from "./vdso/map.ts";
 
 export interface BootOptions {
@@ -59,20 +60,25 @@ export class Kernel {
   readonly bootstrapHandles: BootstrapHandles;
   /** The bytes this kernel's VMOs may commit (ZXSIM_MAX_COMMITTED_BYTES). */
   readonly memory: MemoryBudget;
+  /** Its caps (kernel/limits.ts): objects, threads per process, handles, memory. */
+  readonly limits: KernelLimits;
+  /** The live objects its syscalls created, against limits.objects. */
+  readonly objects: ObjectLedger;
 
   constructor(
     readonly id: string,
     readonly arch: Arch,
     readonly bootOptions: BootOptions,
-    maxHandles = MAX_LIVE_HANDLES,
-    maxCommittedBytes = DEFAULT_MAX_COMMITTED_BYTES,
+    limits: Partial<KernelLimits> = {},
   ) {
-    this.memory = new MemoryBudget(maxCommittedBytes);
+    this.limits = { ...DEFAULT_KERNEL_LIMITS, ...limits };
+    this.objects = new ObjectLedger(this.limits.objects);
+    this.memory = new MemoryBudget(this.limits.committed_bytes);
     this.clock = new KernelClock(bootOptions.scheduler);
     this.runner = new Runner(this, this.clock);
     // A manual kernel repeats itself byte for byte, handle values included.
     this.handleIds = new HandleIdSource(
-      maxHandles,
+      this.limits.handles,
       bootOptions.scheduler === "manual" ? 0x2f6b_1d35 : 0,
     );
     this.rootJob = new Job(this.nextKoid(), null);
@@ -113,6 +119,20 @@ export class Kernel {
     return this.clock.now();
   }
 
+  /**
+   * Throws NO_MEMORY unless `objects` more objects fit in this kernel and, for
+   * a thread, one more in `process`; call before any side effect.
+   */
+  reserveObjects(objects: number, process?: Process): void {
+    if (process && process.createdThreads.size >= this.limits.threads_per_process) {
+      throw outOfMemory(
+        `process ${process.koid} already has ${process.createdThreads.size} threads, this ` +
+          `kernel's limit (threads_per_process ${this.limits.threads_per_process})`,
+      );
+    }
+    this.objects.reserve(objects);
+  }
+
   createProcess(job: Job, name: Uint8Array): Process {
     const { base, end } = this.arch.userAspace;
     const koid = this.nextKoid();
@@ -123,6 +143,8 @@ export class Kernel {
       Number(end - base),
     );
     const process = new Process(koid, job, aspace, this.handleIds);
+    process.ledger = this.objects;
+    this.objects.track(process);
     process.setNameBytes(name);
     process.onStart = () => this.#mapVdso(process);
     return process;
@@ -130,6 +152,7 @@ export class Kernel {
 
   createThread(process: Process, name: Uint8Array): Thread {
     const thread = new Thread(this.nextKoid(), process, this.arch.newRegisters());
+    this.objects.track(thread);
     thread.setNameBytes(name);
     return thread;
   }

@@ -5,6 +5,7 @@ import { OBJ_TYPE, SIGNAL } from "./types.ts";
 import { finishDeadTransition } from "./scheduler.ts";
 import { type HandleIdSource, HandleTable } from "./handle_table.ts";
 import type { Job } from "./job.ts";
+import type { ObjectLedger } from "./limits.ts";
 import type { Thread } from "./thread.ts";
 import type { Vmar } from "./vmar.ts";
 import type { ProcessAddressSpace } from "./vm/address_space.ts";
@@ -29,6 +30,8 @@ export class Process extends NamedObject {
   /** Exception channel slots: ZX_EXCEPTION_CHANNEL_TYPE_PROCESS and _DEBUGGER. */
   readonly exceptionate = new Exceptionate(CHANNEL_TYPE.PROCESS);
   readonly debugExceptionate = new Exceptionate(CHANNEL_TYPE.DEBUGGER);
+  /** Its kernel's count of live objects (set by Kernel.createProcess). */
+  ledger: ObjectLedger | null = null;
   /** Called once when the process starts (the kernel maps the vDSO). */
   onStart: () => void = () => {};
 
@@ -54,8 +57,12 @@ export class Process extends NamedObject {
     return this.job.koid;
   }
 
-  /** A process that never started can never start once its last handle is gone. */
+  /**
+   * A process that never started can never start once its last handle is
+   * gone. A dead one with no handle is gone from the kernel's object count.
+   */
   override onZeroHandles(): void {
     if (this.state === "INITIAL") finishDeadTransition(this);
+    if (this.state === "DEAD") this.ledger?.untrack(this);
   }
 }

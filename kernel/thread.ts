@@ -89,6 +89,7 @@ export class Thread extends NamedObject {
     }
     this.process.createdThreads.delete(this);
     this.process.threads.delete(this);
+    this.process.ledger?.untrack(this);
     this.core = null;
     this.runner = null;
   }

@@ -4,6 +4,8 @@
 import { Hono } from "hono";
 import { ABIS } from "./abi.ts";
 import { MAX_LIVE_HANDLES } from "../kernel/handle_table.ts";
+import { DEFAULT_MAX_OBJECTS, DEFAULT_MAX_THREADS_PER_PROCESS } from "../kernel/limits.ts";
+import { DEFAULT_MAX_COMMITTED_BYTES } from "../kernel/vm/memory_budget.ts";
 import { ERR } from "../kernel/status.ts";
 import {
   bearerToken,
@@ -31,6 +33,18 @@ export interface AppOptions {
   readonly maxHandles?: number;
   /** How many bytes one kernel's VMOs may commit (default 256 MiB). */
   readonly maxCommittedBytes?: number;
+  /** Live kernel objects per kernel (kernel/limits.ts; default 65,536). */
+  readonly maxObjects?: number;
+  /** Threads per process, created and not destroyed (default 4,096). */
+  readonly maxThreadsPerProcess?: number;
+  /** Requests blocked in a syscall at once, server-wide (default 4,096). */
+  readonly maxBlockedCalls?: number;
+  /** A kernel no request has used for this long (ms) is deleted; 0 = never (default 1 hour). */
+  readonly kernelTtlMs?: number;
+  /** When set, POST /v1/kernels needs `Authorization: Bearer <createToken>`. */
+  readonly createToken?: string;
+  /** The clock kernel expiry reads, in ms (tests). Default performance.now. */
+  readonly now?: () => number;
   /** Syscall routes before the router, compiled parsers (routes/fast_path.ts). Default true. */
   readonly fastPath?: boolean;
 }
@@ -53,15 +67,25 @@ function allowedMethods(app: Hono, path: string): string[] {
 
 export const DEFAULT_MAX_BLOCK_MS = 30_000;
 export const DEFAULT_MAX_KERNELS = 1024;
+/** A blocked request holds a connection and a few KiB; 4,096 stay well inside 24 GiB. */
+export const DEFAULT_MAX_BLOCKED_CALLS = 4096;
+export const DEFAULT_KERNEL_TTL_MS = 60 * 60 * 1000;
 const SCRATCH_KERNELS = 8;
 
 export function createApp(options: AppOptions = {}) {
   const registry = new KernelRegistry({
     maxKernels: options.maxKernels ?? DEFAULT_MAX_KERNELS,
-    maxHandles: options.maxHandles ?? MAX_LIVE_HANDLES,
-    maxCommittedBytes: options.maxCommittedBytes,
+    maxBlockedCalls: options.maxBlockedCalls ?? DEFAULT_MAX_BLOCKED_CALLS,
+    kernelTtlMs: options.kernelTtlMs ?? DEFAULT_KERNEL_TTL_MS,
+    kernel: {
+      objects: options.maxObjects ?? DEFAULT_MAX_OBJECTS,
+      threads_per_process: options.maxThreadsPerProcess ?? DEFAULT_MAX_THREADS_PER_PROCESS,
+      handles: options.maxHandles ?? MAX_LIVE_HANDLES,
+      committed_bytes: options.maxCommittedBytes ?? DEFAULT_MAX_COMMITTED_BYTES,
+    },
+    now: options.now,
   });
-  const kernels = kernelRoutes(registry);
+  const kernels = kernelRoutes(registry, { createToken: options.createToken });
   const maxBlockMs = options.maxBlockMs ?? DEFAULT_MAX_BLOCK_MS;
   const fastPath = options.fastPath ?? true;
   const syscall = syscallHandler({ registry, maxBlockMs, compiled: fastPath });

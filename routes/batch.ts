@@ -114,7 +114,8 @@ export function batchHandler(options: BatchRouteOptions) {
     pending: Promise<Record<string, unknown>>,
   ): Promise<Result> {
     try {
-      return { http: 200, body: successBody(abi, await caller.kernel.runner.driveWhile(pending)) };
+      const outs = await options.registry.blocked.hold(caller.kernel.runner.driveWhile(pending));
+      return { http: 200, body: successBody(abi, outs) };
     } catch (error) {
       return failure(abi, error);
     }
@@ -139,6 +140,7 @@ export function batchHandler(options: BatchRouteOptions) {
       const parsed = parseWith(route.params, args === undefined ? {} : args);
       const busy = notReady(caller.thread);
       if (busy) throw new RequestError(409, ERR.BAD_STATE, busy);
+      options.registry.blocked.admit(route.syscall.name); // NO_RESOURCES at the cap
       const outs = route.syscall.impl(caller, parsed);
       if (outs instanceof Promise) return settle(abi, caller, outs);
       return { http: 200, body: successBody(abi, outs) };

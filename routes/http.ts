@@ -41,12 +41,81 @@ export function uncaughtErrorResponse(error: unknown): Response {
   return errorResponse("zx", ERR.INTERNAL, "internal error in zxsim (logged on the server)", 500);
 }
 
-/** The JSON body ({} when empty), or a RequestError for 413 / malformed JSON. */
-export async function readJson(request: Request): Promise<unknown> {
+/** How long a request's body may take to arrive by default: 10 s. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
+let bodyTimeoutMs = DEFAULT_BODY_TIMEOUT_MS;
+
+/**
+ * Bodies still arriving, each with the watchdog tick it started at and how
+ * to fail it. One unref'd interval (a quarter of the limit) counts ticks and
+ * fails the bodies 4 ticks old: between the limit and 1.25 times the limit
+ * after they started. (A timer per request would cost the hot path more.)
+ */
+const pendingBodies = new Set<PendingBody>();
+let watchdog: ReturnType<typeof setInterval> | undefined;
+let tick = 0;
+const TICKS_PER_LIMIT = 4;
+
+class PendingBody {
+  readonly start = tick;
+  constructor(
+    readonly request: Request,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/** Sets the body time limit (ZXSIM_BODY_TIMEOUT_MS; 0: none) for every later request. */
+export function setBodyTimeout(ms: number): void {
+  bodyTimeoutMs = ms;
+  if (watchdog !== undefined) clearInterval(watchdog);
+  watchdog = undefined;
+}
+
+function startWatchdog(): void {
+  const timer = setInterval(() => {
+    tick++;
+    for (const body of pendingBodies) {
+      if (tick - body.start < TICKS_PER_LIMIT) continue;
+      pendingBodies.delete(body);
+      body.reject(timedOut());
+      // Stop reading if the stream allows it; the connection is closed after the 408.
+      body.request.body?.cancel().catch(() => {});
+    }
+  }, Math.max(5, Math.ceil(bodyTimeoutMs / TICKS_PER_LIMIT)));
+  Deno.unrefTimer(timer);
+  watchdog = timer;
+}
+
+/**
+ * The JSON body ({} when empty), or a RequestError for 413 / malformed JSON,
+ * or 408 when it has not all arrived within the body time limit.
+ */
+export function readJson(request: Request): Promise<unknown> {
   const length = request.headers.get("content-length");
+  if (length !== null) {
+    if (Number(length) > BODY_LIMIT) return Promise.reject(tooLarge());
+    if (length === "0") return Promise.resolve({});
+  }
+  if (bodyTimeoutMs === 0) return readBody(request, length);
+  if (watchdog === undefined) startWatchdog();
+  return new Promise((resolve, reject) => {
+    const body = new PendingBody(request, resolve, reject);
+    pendingBodies.add(body);
+    readBody(request, length).then(settled(body, resolve), settled(body, reject));
+  });
+}
+
+function settled(body: PendingBody, then: (value: unknown) => void): (value: unknown) => void {
+  return (value) => {
+    pendingBodies.delete(body);
+    then(value);
+  };
+}
+
+async function readBody(request: Request, length: string | null): Promise<unknown> {
   if (length === null) return parseJson(await readChunked(request));
-  if (Number(length) > BODY_LIMIT) throw tooLarge();
-  if (length === "0") return {};
   // Request.json() is measurably faster than text() + JSON.parse in Deno.
   try {
     return await request.json();
@@ -86,6 +155,14 @@ function malformed(error: unknown): RequestError {
   );
 }
 
+function timedOut(): RequestError {
+  return new RequestError(
+    408,
+    ERR.TIMED_OUT,
+    `the body did not arrive within ${bodyTimeoutMs} ms (ZXSIM_BODY_TIMEOUT_MS)`,
+  );
+}
+
 function tooLarge(): RequestError {
   return new RequestError(413, ERR.OUT_OF_RANGE, `the body is larger than ${BODY_LIMIT} bytes`);
 }
@@ -109,4 +186,99 @@ export function bearerToken(request: Request): string | undefined {
     return undefined;
   }
   return header.slice(7).trim() || undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Header time limit (opt-in: ZXSIM_HEADER_TIMEOUT_MS)
+
+/** Bytes of header a connection may send before its first request's header ends. */
+const HEADER_LIMIT = 64 * 1024;
+const CRLFCRLF = [13, 10, 13, 10];
+
+/**
+ * Deno.serve has no time limit on reading a request's header (denoland/deno
+ * #3515), and node:http's headersTimeout is not honoured by Deno's node
+ * compat layer: a client that sends half a header holds its connection
+ * forever. This front accepts the connections itself, closes any whose first
+ * request's header has not ended within `headerTimeoutMs` (or is over 64
+ * KiB), and pipes the others, bytes unchanged, to `handler` served by
+ * Deno.serve on a loopback port of its own. Later requests on a kept-alive
+ * connection are piped without a header limit. It costs CPU on every
+ * request (each byte crosses two sockets), so it is off unless asked for.
+ */
+export async function serveWithHeaderTimeout(
+  options: { hostname: string; port: number; onListen?: (addr: Deno.NetAddr) => void },
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  headerTimeoutMs: number,
+): Promise<void> {
+  const backend = await new Promise<Deno.NetAddr>((resolve) => {
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: resolve }, handler);
+  });
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  options.onListen?.(listener.addr);
+  for await (const conn of listener) {
+    frontConnection(conn, backend, headerTimeoutMs).catch(() => {});
+  }
+}
+
+async function frontConnection(
+  conn: Deno.TcpConn,
+  backend: Deno.NetAddr,
+  headerTimeoutMs: number,
+): Promise<void> {
+  const timer = setTimeout(() => conn.close(), headerTimeoutMs);
+  const head: Uint8Array[] = [];
+  let size = 0;
+  let matched = 0; // bytes of CRLFCRLF seen in a row
+  try {
+    const buffer = new Uint8Array(16 * 1024);
+    for (let ended = false; !ended;) {
+      const n = await conn.read(buffer);
+      if (n === null || size + n > HEADER_LIMIT) throw new Error("no header");
+      for (let i = 0; i < n && !ended; i++) {
+        const byte = buffer[i];
+        matched = byte === CRLFCRLF[matched] ? matched + 1 : byte === 13 ? 1 : 0;
+        ended = matched === 4;
+      }
+      head.push(buffer.slice(0, n));
+      size += n;
+    }
+  } catch {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer
+    }
+    return;
+  }
+  clearTimeout(timer);
+  conn.setNoDelay(true);
+  const upstream = await Deno.connect({ hostname: backend.hostname, port: backend.port });
+  upstream.setNoDelay(true);
+  try {
+    for (const chunk of head) await upstream.write(chunk);
+    // Plain read/write loops: several times cheaper than pipeTo between the streams.
+    // The client's end of input is passed on; the connection ends when the server's side does.
+    pump(conn, upstream).then(() => upstream.closeWrite()).catch(() => {});
+    await pump(upstream, conn);
+  } catch {
+    // either side went away: close both below
+  } finally {
+    for (const side of [conn, upstream]) {
+      try {
+        side.close();
+      } catch {
+        // already closed by its stream
+      }
+    }
+  }
+}
+
+/** Copies `from` to `to` until `from` ends. */
+async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  for (let n; (n = await from.read(buffer)) !== null;) {
+    for (let at = 0; at < n;) at += await to.write(buffer.subarray(at, n));
+  }
 }

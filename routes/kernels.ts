@@ -4,6 +4,8 @@
 import { z } from "zod";
 import { ARCH_NAMES } from "../arch/registry.ts";
 import type { Job } from "../kernel/job.ts";
+import type { Kernel } from "../kernel/kernel.ts";
+import type { KernelLimits } from "../kernel/limits.ts";
 import type { Process } from "../kernel/process.ts";
 import { startClientThread } from "../kernel/syscalls/task.ts";
 import { ERR, ZxError } from "../kernel/status.ts";
@@ -32,7 +34,30 @@ export const createKernelSchema = z.strictObject({
       ),
     })
     .default({ enable_debugging_syscalls: true, scheduler: "free" }),
+  limits: z.strictObject({
+    objects: z.number().int().min(1).optional().describe(
+      "live kernel objects (jobs, processes, threads, VMOs, channel endpoints, ports, suspend " +
+        "tokens); more is NO_MEMORY",
+    ),
+    threads_per_process: z.number().int().min(1).optional().describe(
+      "threads of one process, created and not destroyed; more is NO_MEMORY",
+    ),
+    handles: z.number().int().min(5).optional().describe(
+      "live handles (at least the bootstrap thread's 5); more is NO_MEMORY",
+    ),
+    committed_bytes: z.number().int().min(0).optional().describe(
+      "bytes the kernel's VMOs may commit; more is NO_MEMORY",
+    ),
+  }).optional().describe(
+    "lower this kernel's caps below the server's (a value above the server's is 400); " +
+      "GET /v1/kernels/{id} shows them with their use",
+  ),
 });
+
+/** How many threads, handles, processes or child jobs the summary lists per parent by default. */
+export const SUMMARY_DEFAULT_LIMIT = 1000;
+/** The most `?limit=` may ask for. */
+export const SUMMARY_MAX_LIMIT = 10_000;
 
 export const advanceSchema = z.strictObject({
   instructions: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe(
@@ -96,25 +121,58 @@ const handleSummarySchema = z.strictObject({
   rights: z.number().int().describe("ZX_RIGHT_* bits"),
 });
 
+const countOf = (what: string) =>
+  z.number().int().describe(`how many ${what} there are in all (the list may hold fewer)`);
+const truncated = z.boolean().describe(
+  "a list here was cut by ?offset= / ?limit= (compare the lists with the counts)",
+);
+
 const processSummarySchema = z.strictObject({
   koid,
   name: z.string(),
   state: z.enum(["INITIAL", "RUNNING", "DYING", "DEAD"]),
   return_code: z.number().int().describe("as ZX_INFO_PROCESS reports it"),
   vdso_base: z.string().nullable().describe("where the vDSO is mapped (hex), once started"),
+  thread_count: countOf("threads (created, not destroyed)"),
   threads: z.array(threadSummarySchema),
+  handle_count: countOf("handles in its table"),
   handles: z.array(handleSummarySchema),
+  truncated,
 });
 
 const jobSummarySchema = z.strictObject({
   koid,
   name: z.string(),
   dead: z.boolean(),
+  job_count: countOf("child jobs"),
   get jobs() {
     return z.array(jobSummarySchema);
   },
+  process_count: countOf("processes"),
   processes: z.array(processSummarySchema),
+  truncated,
 }).meta({ id: "JobSummary" }); // recursive: the docs refer to it by this name
+
+const limitUse = (what: string) =>
+  z.strictObject({
+    limit: z.number().int().describe(`the most ${what} allowed`),
+    used: z.number().int().describe("how many now"),
+  }).describe(what);
+
+/** A kernel's caps and their use: GET /v1/kernels/{id} `limits`. */
+export const limitsSummarySchema = z.strictObject({
+  objects: limitUse("live kernel objects in this kernel"),
+  threads_per_process: limitUse(
+    "threads per process (created, not destroyed); used: the most any process has",
+  ),
+  handles: limitUse("live handles in this kernel's handle tables"),
+  committed_bytes: limitUse("bytes this kernel's VMOs have committed"),
+  kernels: limitUse("kernels on this server"),
+  blocked_calls: limitUse("requests blocked in a syscall on this server"),
+  kernel_ttl_ms: z.number().int().describe(
+    "this server deletes a kernel no request has used for this long (0: never)",
+  ),
+});
 
 /** GET /v1/kernels/{id}, described for the docs (and checked against replies by the tests). */
 export const kernelSummarySchema = z.strictObject({
@@ -127,21 +185,52 @@ export const kernelSummarySchema = z.strictObject({
   now: z.number().describe("the kernel's monotonic clock, ns"),
   caller: z.strictObject({ thread: koid, process: koid })
     .describe("the thread the token makes syscalls as, and its process"),
+  limits: limitsSummarySchema,
+  page: z.strictObject({
+    offset: z.number().int().describe(
+      "the first entry listed of each process's threads and handles (?offset=)",
+    ),
+    limit: z.number().int().describe("the most entries listed per list (?limit=)"),
+  }).describe(
+    "each process's threads and handles show entries offset to offset + limit - 1; a job's " +
+      "jobs and processes show the first limit; counts give the totals",
+  ),
   root_job: jobSummarySchema,
 });
+
+/** Which entries of each list a summary shows. */
+interface Page {
+  readonly offset: number;
+  readonly limit: number;
+}
+
+/** Entries offset .. offset + limit - 1 of `items`, and how many there are, in one pass. */
+function pageOf<T>(items: Iterable<T>, page: Page): { count: number; listed: T[] } {
+  const listed: T[] = [];
+  let count = 0;
+  const end = page.offset + page.limit;
+  for (const item of items) {
+    if (count >= page.offset && count < end) listed.push(item);
+    count++;
+  }
+  return { count, listed };
+}
 
 function hex(value: bigint): string {
   return `0x${value.toString(16)}`;
 }
 
-function processSummary(process: Process): z.output<typeof processSummarySchema> {
+function processSummary(process: Process, page: Page): z.output<typeof processSummarySchema> {
+  const threads = pageOf(process.createdThreads, page);
+  const handles = pageOf(process.handles.handles(), page);
   return {
     koid: process.koid,
     name: process.name,
     state: process.state,
     return_code: process.returnCode,
     vdso_base: process.vdsoBase === null ? null : hex(BigInt(process.vdsoBase)),
-    threads: [...process.createdThreads].map((thread) => ({
+    thread_count: threads.count,
+    threads: threads.listed.map((thread) => ({
       koid: thread.koid,
       name: thread.name,
       state: thread.infoState,
@@ -158,28 +247,89 @@ function processSummary(process: Process): z.output<typeof processSummarySchema>
           : { fault_address: hex(thread.exception.faultAddress) }),
       },
     })),
-    handles: [...process.handles.handles()].map((h) => ({
+    handle_count: handles.count,
+    handles: handles.listed.map((h) => ({
       handle: h.value,
       koid: h.object.koid,
       type: h.object.type,
       type_name: typeName(h.object.type),
       rights: h.rights,
     })),
+    truncated: threads.listed.length < threads.count || handles.listed.length < handles.count,
   };
 }
 
-function jobSummary(job: Job): z.output<typeof jobSummarySchema> {
+function jobSummary(job: Job, page: Page): z.output<typeof jobSummarySchema> {
+  // ?offset= pages a process's threads and handles; a job's lists start at 0.
+  const first = { offset: 0, limit: page.limit };
+  const jobs = pageOf(job.childJobs, first);
+  const processes = pageOf(job.processes, first);
   return {
     koid: job.koid,
     name: job.name,
     dead: job.dead,
-    jobs: [...job.childJobs].map(jobSummary),
-    processes: [...job.processes].map(processSummary),
+    job_count: jobs.count,
+    jobs: jobs.listed.map((child) => jobSummary(child, page)),
+    process_count: processes.count,
+    processes: processes.listed.map((process) => processSummary(process, page)),
+    truncated: jobs.listed.length < jobs.count || processes.listed.length < processes.count,
+  };
+}
+
+/** Every process of the kernel (live or not yet destroyed), depth first. */
+function* allProcesses(job: Job): Generator<Process> {
+  yield* job.processes;
+  for (const child of job.childJobs) yield* allProcesses(child);
+}
+
+function limitsSummary(kernel: Kernel, registry: KernelRegistry) {
+  let handles = 0;
+  let threads = 0;
+  for (const process of allProcesses(kernel.rootJob)) {
+    for (const _ of process.handles.handles()) handles++;
+    threads = Math.max(threads, process.createdThreads.size);
+  }
+  const { limits } = kernel;
+  const reply: z.output<typeof limitsSummarySchema> = {
+    objects: { limit: limits.objects, used: kernel.objects.count },
+    threads_per_process: { limit: limits.threads_per_process, used: threads },
+    handles: { limit: limits.handles, used: handles },
+    committed_bytes: { limit: limits.committed_bytes, used: kernel.memory.committedBytes },
+    kernels: { limit: registry.limits.maxKernels, used: registry.size },
+    blocked_calls: { limit: registry.blocked.limit, used: registry.blocked.count },
+    kernel_ttl_ms: registry.limits.kernelTtlMs,
+  };
+  return reply;
+}
+
+/** `?offset=` and `?limit=` of a summary request, or a 400. */
+function pageFrom(request: Request): Page {
+  const query = new URL(request.url).searchParams;
+  const read = (name: string, fallback: number, max: number) => {
+    const text = query.get(name);
+    if (text === null) return fallback;
+    const value = Number(text);
+    if (!/^[0-9]{1,15}$/.test(text) || value > max) {
+      throw new RequestError(
+        400,
+        ERR.INVALID_ARGS,
+        `${name} must be an integer from 0 to ${max}, not "${text}"`,
+      );
+    }
+    return value;
+  };
+  return {
+    offset: read("offset", 0, Number.MAX_SAFE_INTEGER),
+    limit: read("limit", SUMMARY_DEFAULT_LIMIT, SUMMARY_MAX_LIMIT),
   };
 }
 
 /** The kernel's object tree, and which thread the asking token makes syscalls as. */
-function kernelSummary(session: Session): z.output<typeof kernelSummarySchema> {
+function kernelSummary(
+  session: Session,
+  registry: KernelRegistry,
+  page: Page,
+): z.output<typeof kernelSummarySchema> {
   const { kernel, thread } = session;
   return {
     kernel: kernel.id,
@@ -187,11 +337,27 @@ function kernelSummary(session: Session): z.output<typeof kernelSummarySchema> {
     boot_options: kernel.bootOptions,
     now: Number(kernel.now()),
     caller: { thread: thread.koid, process: thread.process.koid },
-    root_job: jobSummary(kernel.rootJob),
+    limits: limitsSummary(kernel, registry),
+    page,
+    root_job: jobSummary(kernel.rootJob, page),
   };
 }
 
-export function kernelRoutes(registry: KernelRegistry) {
+/** Constant-time string comparison, for the create credential. */
+function sameSecret(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+export interface KernelRouteOptions {
+  /** When set, POST /v1/kernels needs `Authorization: Bearer <createToken>` (401 otherwise). */
+  readonly createToken?: string;
+}
+
+export function kernelRoutes(registry: KernelRegistry, options: KernelRouteOptions = {}) {
   /** The kernel named in the path, if the request carries one of its tokens. */
   function authorize(request: Request, id: string) {
     const token = bearerToken(request);
@@ -207,7 +373,31 @@ export function kernelRoutes(registry: KernelRegistry) {
   }
 
   async function create(request: Request): Promise<Response> {
-    const { arch, boot_options } = parseWith(createKernelSchema, await readJson(request));
+    if (options.createToken !== undefined) {
+      const presented = bearerToken(request);
+      if (presented === undefined || !sameSecret(presented, options.createToken)) {
+        throw new RequestError(
+          401,
+          ERR.ACCESS_DENIED,
+          "this server needs its create credential to make kernels: " +
+            "Authorization: Bearer <ZXSIM_CREATE_TOKEN>",
+        );
+      }
+    }
+    const { arch, boot_options, limits = {} } = parseWith(
+      createKernelSchema,
+      await readJson(request),
+    );
+    for (const [name, value] of Object.entries(limits) as [keyof KernelLimits, number][]) {
+      const most = registry.limits.kernel[name];
+      if (value > most) {
+        throw new RequestError(
+          400,
+          ERR.INVALID_ARGS,
+          `limits.${name}: ${value} is above this server's ${most}; a kernel may only lower it`,
+        );
+      }
+    }
     if (registry.full) {
       throw new RequestError(
         503,
@@ -215,7 +405,19 @@ export function kernelRoutes(registry: KernelRegistry) {
         `this server already hosts ${registry.limits.maxKernels} kernels; delete one first`,
       );
     }
-    const { kernel, token } = registry.create(arch as "x64" | "arm64", boot_options);
+    let created;
+    try {
+      created = registry.create(arch as "x64" | "arm64", boot_options, limits);
+    } catch (error) {
+      // Limits too small for the kernel's own boot (its bootstrap handles, the vDSO).
+      if (!(error instanceof ZxError)) throw error;
+      throw new RequestError(
+        503,
+        error.status,
+        `a kernel cannot boot within these limits: ${error.message}`,
+      );
+    }
+    const { kernel, token } = created;
     return jsonResponse(
       JSON.stringify({
         kernel: kernel.id,
@@ -228,7 +430,8 @@ export function kernelRoutes(registry: KernelRegistry) {
   }
 
   function get(request: Request, id: string): Response {
-    return jsonResponse(JSON.stringify(kernelSummary(authorize(request, id))));
+    const session = authorize(request, id);
+    return jsonResponse(JSON.stringify(kernelSummary(session, registry, pageFrom(request))));
   }
 
   function remove(request: Request, id: string): Response {

@@ -200,14 +200,27 @@ function kernelPaths(): Record<string, Record<string, Operation>> {
         summary: "Create a kernel; returns a bootstrap token and handles",
         description: "Kernels share nothing. The token is a bearer credential of the kernel's " +
           "bootstrap thread, which is RUNNING and makes every syscall sent with it; `handles` " +
-          "are the values that thread starts with, valid only in its process.",
-        security: [],
+          "are the values that thread starts with, valid only in its process. `limits` may lower " +
+          "this kernel's caps below the server's (see GET /v1/kernels/{id}). When the server " +
+          "has ZXSIM_CREATE_TOKEN set, this call needs `Authorization: Bearer <that token>` " +
+          "(401 otherwise); without it, anyone may create. A kernel no request has used for " +
+          "ZXSIM_KERNEL_TTL_MS (default one hour) is deleted.",
+        // Open, or with the server's create credential when it has one.
+        security: [{}, { bearer: [] }],
         requestBody: { content: json(schemaOf(createKernelSchema, "input")) },
         responses: {
           "201": { description: "created", content: json({ $ref: "#/components/schemas/Kernel" }) },
-          "400": { description: "bad body", content: json(errorRef) },
+          "400": {
+            description: "bad body, or a limit above the server's",
+            content: json(errorRef),
+          },
+          "401": {
+            description: "the server needs its create credential (ZXSIM_CREATE_TOKEN)",
+            content: json(errorRef),
+          },
           "503": {
-            description: "NO_RESOURCES: the server hosts its maximum of kernels",
+            description: "NO_RESOURCES: the server hosts its maximum of kernels " +
+              "(ZXSIM_MAX_KERNELS; expired kernels are deleted first)",
             content: json(errorRef),
           },
         },
@@ -220,14 +233,29 @@ function kernelPaths(): Record<string, Record<string, Operation>> {
         summary: "Summary of a kernel's objects (jobs, processes, threads, handles)",
         description: "The job tree with each process's threads (state, lifecycle, suspend " +
           "count) and handle table (value, koid, type, rights), and `caller`: the koids of the " +
-          "thread the token acts as and of its process.",
-        parameters: idParam,
+          "thread the token acts as and of its process. `limits`: each of the kernel's and the " +
+          "server's caps with its current use. Every list (a job's jobs and processes, a " +
+          "process's threads and handles) shows at most `?limit=` entries (default 1000, at " +
+          "most 10000), a process's threads and handles from `?offset=` (default 0), with each " +
+          "list's full count beside it and `truncated` set where one was cut, so a large " +
+          "kernel's summary stays small and fast.",
+        parameters: [
+          ...idParam,
+          { name: "offset", in: "query", required: false, schema: { type: "integer", minimum: 0 } },
+          {
+            name: "limit",
+            in: "query",
+            required: false,
+            schema: { type: "integer", minimum: 0, maximum: 10000, default: 1000 },
+          },
+        ],
         security: [{ bearer: [] }],
         responses: {
           "200": {
             description: "summary",
             content: json(schemaOf(kernelSummarySchema, "output")),
           },
+          "400": { description: "bad `offset` or `limit`", content: json(errorRef) },
           "401": unauthorized(),
         },
       },

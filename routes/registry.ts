@@ -5,6 +5,8 @@ import type { Abi, ArchName } from "../arch/arch.ts";
 import type { Caller } from "../kernel/syscalls/define.ts";
 import { archByName } from "../arch/registry.ts";
 import { type BootOptions, Kernel } from "../kernel/kernel.ts";
+import type { KernelLimits } from "../kernel/limits.ts";
+import { ERR, ZxError } from "../kernel/status.ts";
 import type { Thread } from "../kernel/thread.ts";
 
 export interface Session {
@@ -32,26 +34,118 @@ function randomToken(bytes: number): string {
   });
 }
 
-/** How many kernels one server hosts, and how many handles and committed bytes each may have. */
-export interface Limits {
-  readonly maxKernels: number;
-  readonly maxHandles: number;
-  readonly maxCommittedBytes?: number;
+/**
+ * The syscalls whose impl may block (return a promise): at the server's cap on
+ * blocked calls they are refused before they run, so none is left half-done.
+ */
+export const MAY_BLOCK: ReadonlySet<string> = new Set([
+  "object_wait_one",
+  "port_wait",
+  "channel_call",
+  "nanosleep",
+]);
+
+/** How many requests are blocked in a syscall right now, server-wide, against a cap. */
+export class BlockedCalls {
+  #count = 0;
+  constructor(readonly limit: number) {}
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Throws NO_RESOURCES if `name` may block and the server is at its cap; call before impl. */
+  admit(name: string): void {
+    if (this.#count < this.limit || !MAY_BLOCK.has(name)) return;
+    throw new ZxError(
+      ERR.NO_RESOURCES,
+      `this server already has ${this.#count} calls blocked, its limit ` +
+        "(ZXSIM_MAX_BLOCKED_CALLS); try again once some return",
+    );
+  }
+
+  /** Counts `pending` as blocked until it settles. */
+  async hold<T>(pending: Promise<T>): Promise<T> {
+    this.#count++;
+    try {
+      return await pending;
+    } finally {
+      this.#count--;
+    }
+  }
 }
 
-export class KernelRegistry {
-  constructor(readonly limits: Limits) {}
+/** Server-wide caps: kernels, blocked calls, expiry, and each kernel's caps (the most it may ask). */
+export interface Limits {
+  readonly maxKernels: number;
+  readonly maxBlockedCalls: number;
+  /** A kernel no request has used for this long (ms) is deleted; 0 = never. */
+  readonly kernelTtlMs: number;
+  /** The most each kernel may have; POST /v1/kernels may lower them. */
+  readonly kernel: KernelLimits;
+  /** The clock expiry reads, in ms (tests inject one). Default performance.now. */
+  readonly now?: () => number;
+}
 
-  readonly #kernels = new Map<string, { kernel: Kernel; tokens: Set<string> }>();
+interface Entry {
+  readonly kernel: Kernel;
+  readonly tokens: Set<string>;
+  /** When a request last used one of its tokens (the `now` clock, ms). */
+  lastUsed: number;
+}
+
+/** How often (ms at most) token lookups look for expired kernels. */
+const EXPIRY_SCAN_MS = 1000;
+
+export class KernelRegistry {
+  readonly blocked: BlockedCalls;
+  readonly #now: () => number;
+  #lastScan = -Infinity;
+
+  constructor(readonly limits: Limits) {
+    this.blocked = new BlockedCalls(limits.maxBlockedCalls);
+    this.#now = limits.now ?? (() => performance.now());
+  }
+
+  readonly #kernels = new Map<string, Entry>();
   readonly #sessions = new Map<string, Session>();
 
-  create(arch: ArchName, bootOptions: BootOptions): { kernel: Kernel; token: string } {
+  /** A new kernel with at most `limits` (each at most the server's; see KernelLimits). */
+  create(
+    arch: ArchName,
+    bootOptions: BootOptions,
+    limits: Partial<KernelLimits> = {},
+  ): { kernel: Kernel; token: string } {
     const impl = archByName(arch);
     if (!impl) throw new Error(`unknown arch ${arch}`);
-    const { maxHandles, maxCommittedBytes } = this.limits;
-    const kernel = new Kernel(randomToken(9), impl, bootOptions, maxHandles, maxCommittedBytes);
-    this.#kernels.set(kernel.id, { kernel, tokens: new Set() });
+    const kernel = new Kernel(randomToken(9), impl, bootOptions, {
+      ...this.limits.kernel,
+      ...limits,
+    });
+    this.#kernels.set(kernel.id, { kernel, tokens: new Set(), lastUsed: this.#now() });
     return { kernel, token: this.issueToken(kernel, kernel.bootThread) };
+  }
+
+  /** How many kernels this server hosts now. */
+  get size(): number {
+    return this.#kernels.size;
+  }
+
+  /**
+   * Deletes every kernel unused for the TTL, as DELETE would; returns how
+   * many. Runs when the server is full (before refusing a create) and at
+   * most once a second on token lookups.
+   */
+  expire(): number {
+    const ttl = this.limits.kernelTtlMs;
+    const now = this.#now();
+    this.#lastScan = now;
+    if (ttl <= 0) return 0;
+    let deleted = 0;
+    for (const [id, entry] of this.#kernels) {
+      if (now - entry.lastUsed >= ttl && this.delete(id)) deleted++;
+    }
+    return deleted;
   }
 
   /** A new unguessable (256-bit) token acting as `thread`. */
@@ -62,8 +156,21 @@ export class KernelRegistry {
     return token;
   }
 
+  /** The session of `token`, marking its kernel used (expired kernels go first). */
   session(token: string): Session | undefined {
-    return this.#sessions.get(token);
+    const now = this.#now();
+    if (this.limits.kernelTtlMs > 0 && now - this.#lastScan >= EXPIRY_SCAN_MS) this.expire();
+    const session = this.#sessions.get(token);
+    if (!session) return undefined;
+    const entry = this.#kernels.get(session.kernel.id);
+    if (!entry) return session;
+    const ttl = this.limits.kernelTtlMs;
+    if (ttl > 0 && now - entry.lastUsed >= ttl) {
+      this.delete(session.kernel.id); // expired since the last scan
+      return undefined;
+    }
+    entry.lastUsed = now;
+    return session;
   }
 
   get(id: string): Kernel | undefined {
@@ -80,7 +187,10 @@ export class KernelRegistry {
     return true;
   }
 
+  /** At the cap on kernels, once expired ones are gone. */
   get full(): boolean {
+    if (this.#kernels.size < this.limits.maxKernels) return false;
+    this.expire();
     return this.#kernels.size >= this.limits.maxKernels;
   }
 }

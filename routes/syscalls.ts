@@ -98,12 +98,13 @@ export function syscallHandler(options: SyscallRouteOptions): SyscallHandler {
       const busy = notReady(thread);
       if (busy) throw new RequestError(409, ERR.BAD_STATE, busy);
       const caller = callerOf(session, abi, options.maxBlockMs);
+      options.registry.blocked.admit(route.syscall.name); // NO_RESOURCES at the cap
       let outs = route.syscall.impl(caller, args);
       if (outs instanceof Promise) {
         thread.busy = true;
         try {
           // A manual kernel runs its threads while a client waits.
-          outs = await caller.kernel.runner.driveWhile(outs);
+          outs = await options.registry.blocked.hold(caller.kernel.runner.driveWhile(outs));
         } finally {
           thread.busy = false;
         }

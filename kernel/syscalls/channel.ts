@@ -42,7 +42,10 @@ export const channelCreate = defineSyscall({
   impl(caller, { options }) {
     if (options !== 0) throw new ZxError(ERR.INVALID_ARGS, "options must be 0");
     caller.handles.reserve(2);
-    const [end0, end1] = Channel.pair(() => caller.kernel.nextKoid());
+    caller.kernel.reserveObjects(2);
+    const [end0, end1] = Channel.pair(() => caller.kernel.nextKoid()).map((end) =>
+      caller.kernel.objects.track(end)
+    );
     const out0 = caller.handles.add(end0, DEFAULT_RIGHTS.channel).value;
     const out1 = caller.handles.add(end1, DEFAULT_RIGHTS.channel).value;
     return { out0, out1 };

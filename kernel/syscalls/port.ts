@@ -39,7 +39,8 @@ export const portCreate = defineSyscall({
       throw new ZxError(ERR.INVALID_ARGS, "options must be 0 or ZX_PORT_BIND_TO_INTERRUPT");
     }
     caller.handles.reserve(1);
-    const port = new Port(caller.kernel.nextKoid(), options);
+    caller.kernel.reserveObjects(1);
+    const port = caller.kernel.objects.track(new Port(caller.kernel.nextKoid(), options));
     return { out: caller.handles.add(port, DEFAULT_RIGHTS.port).value };
   },
 });

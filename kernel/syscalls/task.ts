@@ -82,7 +82,8 @@ export const jobCreate = defineSyscall({
     }
     if (parent.dead) throw new ZxError(ERR.BAD_STATE, `job ${parent.koid} has been killed`);
     caller.handles.reserve(1);
-    const job = new Job(caller.kernel.nextKoid(), parent);
+    caller.kernel.reserveObjects(1);
+    const job = caller.kernel.objects.track(new Job(caller.kernel.nextKoid(), parent));
     return { out: caller.handles.add(job, DEFAULT_RIGHTS.job).value };
   },
 });
@@ -132,6 +133,7 @@ export const processCreate = defineSyscall({
     const parent = lookupWithWriteFallback(caller, job, RIGHT.MANAGE_PROCESS);
     if (parent.dead) throw new ZxError(ERR.BAD_STATE, `job ${parent.koid} has been killed`);
     caller.handles.reserve(2);
+    caller.kernel.reserveObjects(1);
     const process = caller.kernel.createProcess(parent, nameBytes);
     const proc = caller.handles.add(process, DEFAULT_RIGHTS.process);
     const vmar = caller.handles.add(process.rootVmar, process.rootVmar.handleRights);
@@ -168,6 +170,7 @@ export const threadCreate = defineSyscall({
     const nameBytes = copyName(name, name_size);
     const target = caller.handles.lookupAs(process, Process, RIGHT.MANAGE_THREAD);
     caller.handles.reserve(1);
+    caller.kernel.reserveObjects(1, target);
     const thread = caller.kernel.createThread(target, nameBytes);
     return { out: caller.handles.add(thread, DEFAULT_RIGHTS.thread).value };
   },
@@ -279,6 +282,7 @@ function suspend<const N extends string>(name: N, alias: boolean) {
       requireRights(task, RIGHT.WRITE);
       const object = task.object;
       caller.handles.reserve(1);
+      caller.kernel.reserveObjects(1);
       let resume: () => void;
       if (object instanceof Thread) {
         if (object === caller.thread) {
@@ -295,7 +299,7 @@ function suspend<const N extends string>(name: N, alias: boolean) {
       } else {
         throw new ZxError(ERR.WRONG_TYPE, "only threads and processes can be suspended");
       }
-      const token = new SuspendToken(caller.kernel.nextKoid(), resume);
+      const token = caller.kernel.objects.track(new SuspendToken(caller.kernel.nextKoid(), resume));
       return { token: caller.handles.add(token, token.defaultRights).value };
     },
   });

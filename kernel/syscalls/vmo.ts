@@ -72,6 +72,7 @@ export const vmoCreate = defineSyscall({
       throw new ZxError(ERR.OUT_OF_RANGE, `size ${hex(BigInt(size))} is too large for a VMO`);
     }
     caller.handles.reserve(1);
+    caller.kernel.reserveObjects(1);
     const { kernel } = caller;
     const vmo = new Vmo(
       kernel.nextKoid(),
@@ -80,7 +81,7 @@ export const vmoCreate = defineSyscall({
       (options & VMO_OPTION.RESIZABLE) !== 0,
       (options & VMO_OPTION.DISCARDABLE) !== 0,
     );
-    return { out: caller.handles.add(vmo, vmo.handleRights).value };
+    return { out: caller.handles.add(kernel.objects.track(vmo), vmo.handleRights).value };
   },
 });
 

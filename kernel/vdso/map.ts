@@ -3,6 +3,7 @@
 
 import { PAGE_SIZE } from "../../arch/cpu.ts";
 import type { Kernel } from "../kernel.ts";
+import { ERR, ZxError } from "../status.ts";
 import type { Process } from "../process.ts";
 import { VM } from "../types.ts";
 import { Vmo } from "../vmo.ts";
@@ -18,7 +19,9 @@ export function vdsoVmo(kernel: Kernel): Vmo {
   vmo = new Vmo(kernel.nextKoid(), kernel.memory, BigInt(bytes.length));
   vmo.setNameBytes(new TextEncoder().encode("vdso/zxsim"));
   vmo.retainedByKernel = true;
-  if (!vmo.write(0n, bytes)) throw new Error("no memory for the vDSO");
+  if (!vmo.write(0n, bytes)) {
+    throw new ZxError(ERR.NO_MEMORY, "the kernel's memory cap leaves no room for the vDSO");
+  }
   vmo.vdsoCode = { offset: 0, size: bytes.length };
   vdsoVmos.set(kernel, vmo);
   return vmo;

@@ -12,6 +12,7 @@ import { type LoadedProgram, loadElf, startProgram } from "../client/loader.ts";
 import type { KernelSession } from "../client/zxsim.ts";
 import { ARCHES } from "./helpers.ts";
 import { load, returnCode, session, symbol, terminated } from "./program_helpers.ts";
+import { receive } from "./exception_helpers.ts";
 
 const DEBUG_FIXTURES = new URL("./fixtures/debug/", import.meta.url);
 const fixture = (arch: string, name: string) =>
@@ -47,26 +48,6 @@ const KERNEL_ADDRESS = "0xffffff8000001000";
 type Any = any;
 
 const hex = (value: bigint) => `0x${value.toString(16)}`;
-
-/** Waits for a message on `channel` and reads it: the info record and the exception handle. */
-async function receive(k: KernelSession, channel: number) {
-  await k.zx.object_wait_one({
-    handle: channel,
-    signals: ["ZX_CHANNEL_READABLE"],
-    deadline: "ZX_TIME_INFINITE",
-  });
-  const message = await k.zx.channel_read({ handle: channel, num_bytes: 64, num_handles: 1 });
-  const bytes = Uint8Array.fromBase64(message.bytes as string);
-  assert.equal(bytes.length, 24, "one zx_exception_info_t");
-  assert.equal((message.handles as number[]).length, 1, "one exception handle");
-  const view = new DataView(bytes.buffer);
-  return {
-    pid: Number(view.getBigUint64(0, true)),
-    tid: Number(view.getBigUint64(8, true)),
-    type: view.getUint32(16, true),
-    exception: (message.handles as number[])[0],
-  };
-}
 
 /** Receives the next message and checks its type. */
 async function expect(k: KernelSession, channel: number, type: number) {

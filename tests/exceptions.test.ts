@@ -8,6 +8,7 @@ import { type LoadedProgram, startProgram } from "../client/loader.ts";
 import type { KernelSession } from "../client/zxsim.ts";
 import { ARCHES } from "./helpers.ts";
 import { load, returnCode, session, terminated } from "./program_helpers.ts";
+import { receive } from "./exception_helpers.ts";
 
 const EXCP = { SW_BREAKPOINT: 0x308, FATAL_PAGE_FAULT: 0x108, THREAD_STARTING: 0x8008 };
 const EXCP_THREAD_EXITING = 0x8108;
@@ -15,26 +16,6 @@ const EXCP_PROCESS_STARTING = 0x8308;
 const CHANNEL_TYPE = { DEBUGGER: 1, THREAD: 2, PROCESS: 3, JOB: 4, JOB_DEBUGGER: 5 };
 const STATE = { TRY_NEXT: 0, HANDLED: 1, THREAD_EXIT: 2 };
 const BLOCKED_EXCEPTION = 0x103;
-
-/** Waits for a message on `channel` and reads it: the info record and the exception handle. */
-async function receive(k: KernelSession, channel: number) {
-  await k.zx.object_wait_one({
-    handle: channel,
-    signals: ["ZX_CHANNEL_READABLE"],
-    deadline: "ZX_TIME_INFINITE",
-  });
-  const message = await k.zx.channel_read({ handle: channel, num_bytes: 64, num_handles: 1 });
-  const bytes = Uint8Array.fromBase64(message.bytes as string);
-  assert.equal(bytes.length, 24, "one zx_exception_info_t");
-  assert.equal((message.handles as number[]).length, 1, "one exception handle");
-  const view = new DataView(bytes.buffer);
-  return {
-    pid: Number(view.getBigUint64(0, true)),
-    tid: Number(view.getBigUint64(8, true)),
-    type: view.getUint32(16, true),
-    exception: (message.handles as number[])[0],
-  };
-}
 
 async function answer(k: KernelSession, exception: number, state: number): Promise<void> {
   if (state !== STATE.TRY_NEXT) {

@@ -4,46 +4,16 @@
 // run on tests/fixtures/cpu-x64/debug.s (assembled by build.sh there).
 
 import assert from "node:assert/strict";
-import { ACCESS, EXIT, PAGE_SIZE } from "../arch/cpu.ts";
+import { ACCESS, EXIT } from "../arch/cpu.ts";
 import { ZX_THREAD_STATE } from "../arch/layout.ts";
-import { DR6_BS, HW_BREAKPOINT, HW_STEP, HW_WATCHPOINT, X64Core } from "../arch/x64/cpu/core.ts";
+import { DR6_BS, HW_BREAKPOINT, HW_STEP, HW_WATCHPOINT } from "../arch/x64/cpu/core.ts";
 import { x64, X64Registers } from "../arch/x64/x64.ts";
 import { FlatMemory } from "./flat_memory.ts";
+import { CODE, DATA, fixture, RX, STACK_TOP, X64Rig } from "./cpu_x64_rig.ts";
 
-const CODE = 0x1000000, DATA = 0x2000000, STACK_TOP = 0x3000000;
-const RX = ACCESS.READ | ACCESS.EXECUTE;
 /** DR6 with no event: the reserved bits read as ones. */
 const DR6_RESET = 0xffff0ff0;
 const TF = 0x100;
-
-const SLOTS = [
-  "rax",
-  "rbx",
-  "rcx",
-  "rdx",
-  "rsi",
-  "rdi",
-  "rbp",
-  "rsp",
-  "r8",
-  "r9",
-  "r10",
-  "r11",
-  "r12",
-  "r13",
-  "r14",
-  "r15",
-  "rip",
-  "rflags",
-];
-
-const DIR = new URL("./fixtures/cpu-x64/", import.meta.url);
-const BIN = Deno.readFileSync(new URL("debug.bin", DIR));
-const SYM = new Map<string, number>();
-for (const line of Deno.readTextFileSync(new URL("debug.sym", DIR)).split("\n")) {
-  const [label, hex] = line.split(" ");
-  if (label) SYM.set(label, parseInt(hex, 16));
-}
 
 /** One data breakpoint / instruction breakpoint: dr7's R/W (0 exec, 1 write, 3 r/w) and LEN (bytes). */
 interface Bp {
@@ -54,39 +24,10 @@ interface Bp {
 
 const LEN_CODE: Record<number, number> = { 1: 0, 2: 1, 8: 2, 4: 3 };
 
-class Vm {
-  readonly regs = new X64Registers();
-  readonly mem = new FlatMemory();
-  readonly core: X64Core;
-
+/** A thread of debug.s, set up through the thread's write rules. */
+class Vm extends X64Rig {
   constructor() {
-    this.mem.map(CODE, BIN.length, RX);
-    this.mem.load(CODE, BIN);
-    this.mem.map(DATA, 2 * PAGE_SIZE);
-    this.mem.map(STACK_TOP - 4 * PAGE_SIZE, 4 * PAGE_SIZE);
-    this.regs.setStart(BigInt(CODE), BigInt(STACK_TOP - 256), 0n, 0n);
-    this.core = new X64Core(this.regs, this.mem, "user");
-  }
-
-  at(label: string, plus = 0): number {
-    const off = SYM.get(label);
-    if (off === undefined) throw new Error(`no label ${label}`);
-    return CODE + off + plus;
-  }
-
-  set(values: Record<string, number | bigint>): void {
-    for (const [name, v] of Object.entries(values)) {
-      const slot = SLOTS.indexOf(name);
-      if (slot < 0) throw new Error(`no register ${name}`);
-      const u = BigInt.asUintN(64, BigInt(v));
-      this.regs.gpr[2 * slot] = Number(u & 0xffffffffn);
-      this.regs.gpr[2 * slot + 1] = Number(u >> 32n);
-    }
-  }
-
-  get(name: string): bigint {
-    const slot = SLOTS.indexOf(name);
-    return BigInt(this.regs.gpr[2 * slot]) | (BigInt(this.regs.gpr[2 * slot + 1]) << 32n);
+    super("debug");
   }
 
   get rip(): number {
@@ -119,16 +60,6 @@ class Vm {
     const b = new Uint8Array(48);
     assert.equal(this.regs.read("zx", ZX_THREAD_STATE.DEBUG_REGS, b), 0);
     return Number(new DataView(b.buffer).getBigUint64(32, true));
-  }
-
-  u64(va: number): bigint {
-    return new DataView(this.mem.read(va, 8).buffer).getBigUint64(0, true);
-  }
-
-  setU64(va: number, v: bigint): void {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
-    this.mem.load(va, b);
   }
 
   run(budget = 1000): number {
@@ -417,10 +348,11 @@ Deno.test("x64 debug: a watch on a page the core has cached; with TF, BS and the
 });
 
 Deno.test("x64 debug: a guest's TF and debug registers are its own", () => {
+  const { bin } = fixture("debug");
   const regs = new X64Registers();
   const mem = new FlatMemory();
-  mem.map(CODE, BIN.length, RX);
-  mem.load(CODE, BIN);
+  mem.map(CODE, bin.length, RX);
+  mem.load(CODE, bin);
   regs.setStart(BigInt(CODE), 0n, 0n, 0n);
   const b = new Uint8Array(4);
   b[0] = 1;

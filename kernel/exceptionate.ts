@@ -79,7 +79,7 @@ export class Exceptionate {
   #dropKernelEnd(): void {
     const end = this.#kernelEnd;
     this.#kernelEnd = null;
-    // The kernel's end never had a handle: destroying it is its "last close".
-    end?.onZeroHandles();
+    // The kernel's end never had a handle: the kernel closes it itself.
+    end?.close();
   }
 }

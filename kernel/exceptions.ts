@@ -13,7 +13,6 @@ import { Exception, EXCEPTION_STATE } from "./exception.ts";
 import type { Exceptionate } from "./exceptionate.ts";
 import type { Job } from "./job.ts";
 import type { Kernel } from "./kernel.ts";
-import { setPolicyExceptionRaiser } from "./policy.ts";
 import { exitThread, killProcess } from "./scheduler.ts";
 import type { Thread } from "./thread.ts";
 import { THREAD_STATE } from "./types.ts";
@@ -126,9 +125,6 @@ export function policyError(
   const arch = new Uint8Array(24);
   void dispatch(kernel, thread, record, report(EXCP.POLICY_ERROR, arch, synthCode, synthData));
 }
-
-// IPC limits (channel full, port full) raise their policy exceptions through here.
-setPolicyExceptionRaiser(policyError);
 
 /** A syscall from outside the vDSO or with an unknown number (Zircon's bad-syscall policy). */
 export function badSyscall(kernel: Kernel, thread: Thread, number: bigint): void {

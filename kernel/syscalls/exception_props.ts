@@ -21,7 +21,8 @@ function exceptionOf(caller: Caller, handle: number, size: number): Exception {
   return object;
 }
 
-function u32(value: number): Uint8Array {
+/** A uint32_t as the 4 little-endian bytes a pointer to it holds. */
+export function uint32Bytes(value: number): Uint8Array {
   const bytes = new Uint8Array(4);
   new DataView(bytes.buffer).setUint32(0, value, true);
   return bytes;
@@ -39,7 +40,7 @@ export function getExceptionProperty(
     : exception.secondChance
     ? EXCEPTION_STRATEGY.SECOND_CHANCE
     : EXCEPTION_STRATEGY.FIRST_CHANCE;
-  return { value: u32(value), u32: value };
+  return { value: uint32Bytes(value), u32: value };
 }
 
 export function setExceptionProperty(

@@ -26,14 +26,8 @@ import {
   getExceptionProperty,
   isExceptionProperty,
   setExceptionProperty,
+  uint32Bytes,
 } from "./exception_props.ts";
-
-/** A uint32_t as the 4 little-endian bytes a pointer to it holds. */
-function uint32Bytes(value: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, value, true);
-  return bytes;
-}
 
 /** single_record_result: one record if it fits, else BUFFER_TOO_SMALL with actual 0. */
 function singleRecord(layout: StructLayout, record: () => Uint8Array, bufferSize: number) {

@@ -4,8 +4,9 @@
 // ZXSIM_MAX_COMMITTED_BYTES the memory each kernel's VMOs may commit;
 // ZXSIM_MAX_OBJECTS, ZXSIM_MAX_THREADS_PER_PROCESS, ZXSIM_MAX_BLOCKED_CALLS,
 // ZXSIM_KERNEL_TTL_MS and ZXSIM_CREATE_TOKEN: see README "Limits";
-// ZXSIM_BODY_TIMEOUT_MS (default 10 s) and ZXSIM_HEADER_TIMEOUT_MS (opt-in)
-// bound slow clients (README "The HTTP contract");
+// ZXSIM_BODY_TIMEOUT_MS (default 10 s) and ZXSIM_HEADER_TIMEOUT_MS (default
+// 10 s off loopback, off on loopback) bound slow clients (README "The HTTP
+// contract");
 // `--log` or ZXSIM_LOG=1 prints one access-log line per request.
 //
 // The server stops on SIGINT, SIGTERM or SIGHUP, and on its own when the
@@ -23,7 +24,12 @@ import {
 } from "./routes/app.ts";
 import { DEFAULT_MAX_OBJECTS, DEFAULT_MAX_THREADS_PER_PROCESS } from "./kernel/limits.ts";
 import { DEFAULT_MAX_COMMITTED_BYTES } from "./kernel/vm/memory_budget.ts";
-import { DEFAULT_BODY_TIMEOUT_MS, serveWithHeaderTimeout, setBodyTimeout } from "./routes/http.ts";
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  defaultHeaderTimeoutMs,
+  serveWithHeaderTimeout,
+  setBodyTimeout,
+} from "./routes/http.ts";
 
 function numberFrom(text: string | undefined, fallback: number, what: string): number {
   if (text === undefined || text === "") return fallback;
@@ -217,12 +223,16 @@ if (import.meta.main) {
       console.log(`zxsim listening on http://${hostname}:${port}`),
   };
   const handler = log ? withAccessLog(app.fetch, console.log) : app.fetch;
-  // Opt-in (it costs CPU per request): close connections whose header is not in within this.
+  // Close connections whose header is not in within this (on by default only
+  // off loopback: the front costs CPU on every request).
   const headerTimeoutMs = numberFrom(
     Deno.env.get("ZXSIM_HEADER_TIMEOUT_MS"),
-    0,
+    defaultHeaderTimeoutMs(hostname),
     "ZXSIM_HEADER_TIMEOUT_MS",
   );
-  if (headerTimeoutMs > 0) await serveWithHeaderTimeout(serveOptions, handler, headerTimeoutMs);
-  else Deno.serve(serveOptions, handler);
+  if (headerTimeoutMs > 0) {
+    // Silence on a kept-alive connection: longer than any call may block.
+    const idleMs = headerTimeoutMs + (Number.isFinite(maxBlockMs) ? maxBlockMs : 60_000);
+    await serveWithHeaderTimeout(serveOptions, handler, headerTimeoutMs, idleMs);
+  } else Deno.serve(serveOptions, handler);
 }

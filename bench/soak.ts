@@ -4,7 +4,8 @@
 // with a few MiB, then deleted, with up to SOAK_LIVE kernels alive at once,
 // for SOAK_SECONDS. It prints the server's RSS and V8 heap fresh, at the
 // peak, after every kernel is deleted, and after a full GC: the RSS should
-// come back near the fresh figure.
+// come back near the figure of a warm server (one that did the same work
+// once: compiled code and the binary's touched pages stay resident).
 //   deno task bench:soak
 // Env: SOAK_SECONDS (default 120), SOAK_LIVE (default 48 kernels alive at
 // once), SOAK_VMO_MIB (default 2 MiB written per kernel), SOAK_CLIENTS
@@ -96,9 +97,14 @@ async function main(): Promise<void> {
     seen += value;
   }
   const url = `http://127.0.0.1:${port}`;
-  const fetcher = (path: string, init?: RequestInit) => fetch(url + path, init);
+  // The work goes through a client of its own, closed before the last
+  // figures: its idle kept-alive connections hold the server's per-connection
+  // read buffers (a few hundred KiB each after a large body), which belong
+  // to live connections, not to deleted kernels.
+  const client = Deno.createHttpClient({});
+  const fetcher = (path: string, init?: RequestInit) => fetch(url + path, { ...init, client });
   const memory = async (gc = false): Promise<Memory> =>
-    await (await fetcher(`${MEMORY_PATH}${gc ? "?gc=1" : ""}`)).json();
+    await (await fetch(`${url}${MEMORY_PATH}${gc ? "?gc=1" : ""}`)).json();
 
   try {
     const fresh = await memory(true);
@@ -134,6 +140,17 @@ async function main(): Promise<void> {
       await response.body?.cancel();
       if (response.status !== 204) throw new Error(`DELETE ${k.id}: ${response.status}`);
     };
+    // A warm server: the same work once (code compiled, the binary's pages
+    // touched), everything deleted and collected. What the soak adds beyond
+    // this is what many kernels leave behind.
+    const warmup = await Promise.all(
+      Array.from({ length: clients * 2 }, (_, i) => use(i % 2 ? "arm64" : "x64")),
+    );
+    await Promise.all(warmup.map(remove));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await memory(true);
+    const warm = await memory(true);
+    console.log(line(`warm (${warmup.length} kernels, deleted)`, warm));
     const end = performance.now() + seconds * 1000;
     while (performance.now() < end) {
       const batch = await Promise.all(
@@ -151,6 +168,7 @@ async function main(): Promise<void> {
     if (beforeDelete.rss > peak.rss) peak = beforeDelete;
     await Promise.all(alive.splice(0).map(remove));
     const deleted = await memory();
+    client.close();
     // Let the kernels' timers and in-flight runs finish before the GC.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     // Twice: the finalizers of the first round's GCs free slabs only the next round collects.
@@ -161,7 +179,8 @@ async function main(): Promise<void> {
     console.log(line("after a GC", collected));
     console.log(
       `RSS after a GC / fresh: ${(collected.rss / fresh.rss).toFixed(2)}x ` +
-        `(+${mib(collected.rss - fresh.rss)})`,
+        `(+${mib(collected.rss - fresh.rss)}); / warm: ${(collected.rss / warm.rss).toFixed(2)}x ` +
+        `(+${mib(collected.rss - warm.rss)})`,
     );
   } finally {
     child.kill();

@@ -210,6 +210,7 @@ export async function serveWithHeaderTimeout(
   options: { hostname: string; port: number; onListen?: (addr: Deno.NetAddr) => void },
   handler: Deno.ServeHandler<Deno.NetAddr>,
   headerTimeoutMs: number,
+  idleMs: number,
 ): Promise<void> {
   const backend = await new Promise<Deno.NetAddr>((resolve) => {
     Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: resolve }, handler);
@@ -217,7 +218,7 @@ export async function serveWithHeaderTimeout(
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   options.onListen?.(listener.addr);
   for await (const conn of listener) {
-    frontConnection(conn, backend, headerTimeoutMs).catch(() => {});
+    frontConnection(conn, backend, headerTimeoutMs, idleMs).catch(() => {});
   }
 }
 
@@ -225,6 +226,7 @@ async function frontConnection(
   conn: Deno.TcpConn,
   backend: Deno.NetAddr,
   headerTimeoutMs: number,
+  idleMs: number,
 ): Promise<void> {
   const timer = setTimeout(() => conn.close(), headerTimeoutMs);
   const head: Uint8Array[] = [];
@@ -256,15 +258,31 @@ async function frontConnection(
   conn.setNoDelay(true);
   const upstream = await Deno.connect({ hostname: backend.hostname, port: backend.port });
   upstream.setNoDelay(true);
+  // Later requests on the connection are not parsed, so a half header there
+  // is caught by silence instead: nothing moving either way for `idleMs`
+  // (longer than any call may block) closes both sides.
+  let lastActive = performance.now();
+  const active = () => lastActive = performance.now();
+  const idle = setInterval(() => {
+    if (performance.now() - lastActive < idleMs) return;
+    for (const side of [conn, upstream]) {
+      try {
+        side.close();
+      } catch {
+        // already closed
+      }
+    }
+  }, Math.max(10, Math.min(idleMs / 4, 1000)));
   try {
     for (const chunk of head) await upstream.write(chunk);
     // Plain read/write loops: several times cheaper than pipeTo between the streams.
     // The client's end of input is passed on; the connection ends when the server's side does.
-    pump(conn, upstream).then(() => upstream.closeWrite()).catch(() => {});
-    await pump(upstream, conn);
+    pump(conn, upstream, active).then(() => upstream.closeWrite()).catch(() => {});
+    await pump(upstream, conn, active);
   } catch {
     // either side went away: close both below
   } finally {
+    clearInterval(idle);
     for (const side of [conn, upstream]) {
       try {
         side.close();
@@ -275,10 +293,25 @@ async function frontConnection(
   }
 }
 
-/** Copies `from` to `to` until `from` ends. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/** Copies `from` to `to` until `from` ends, calling `active` for every chunk. */
+async function pump(from: Deno.Conn, to: Deno.Conn, active: () => void): Promise<void> {
   const buffer = new Uint8Array(64 * 1024);
   for (let n; (n = await from.read(buffer)) !== null;) {
+    active();
     for (let at = 0; at < n;) at += await to.write(buffer.subarray(at, n));
   }
 }
+
+/**
+ * The header time limit when ZXSIM_HEADER_TIMEOUT_MS is not set: on for a
+ * server reachable from other machines (where slow clients are a threat and
+ * the front's CPU is worth paying), off on loopback, where only the user's
+ * own programs connect.
+ */
+export function defaultHeaderTimeoutMs(hostname: string): number {
+  const loopback = hostname === "localhost" || hostname === "::1" || hostname === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return loopback ? 0 : DEFAULT_HEADER_TIMEOUT_MS;
+}
+
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;

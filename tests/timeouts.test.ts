@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { TestKernel } from "./helpers.ts";
 import { freePort, startServer } from "./real_server.ts";
+import { DEFAULT_HEADER_TIMEOUT_MS, defaultHeaderTimeoutMs } from "../routes/http.ts";
 
 const LIMIT_MS = 500;
 /** How long past the limit a reply may take on a busy machine. */
@@ -133,4 +134,52 @@ Deno.test("timeouts: ZXSIM_HEADER_TIMEOUT_MS closes a connection whose header st
   } finally {
     await server.stop();
   }
+});
+
+Deno.test("timeouts: behind the header front, a kept-alive connection gone quiet mid-header is closed", async () => {
+  const port = freePort();
+  // The idle limit is the header limit plus the cap on one blocking call.
+  const server = await startServer(["--port", String(port)], {
+    ZXSIM_HEADER_TIMEOUT_MS: String(LIMIT_MS),
+    ZXSIM_MAX_BLOCK_MS: String(LIMIT_MS),
+  });
+  try {
+    // One whole request (answered), then half of the next one's header.
+    const whole = "GET /v1/kernels/none HTTP/1.1\r\nhost: x\r\n\r\n";
+    const first = await sendPartial(port, whole + "GET /v1/kernels/none HTTP/1.1\r\nhost: x\r\n");
+    assert.match(first.reply, /^HTTP\/1\.1 4\d\d /, first.reply);
+    // sendPartial returned at the first whole reply; time the close on a fresh connection.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const start = performance.now();
+    await conn.write(
+      new TextEncoder().encode(whole + "GET /v1/kernels/none HTTP/1.1\r\nhost: x\r\n"),
+    );
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    const guard = setTimeout(() => conn.close(), 2 * LIMIT_MS + SLACK_MS + 2000);
+    try {
+      for (let n; (n = await conn.read(buffer).catch(() => null)) !== null;) {
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+    } finally {
+      clearTimeout(guard);
+    }
+    const ms = performance.now() - start;
+    assert.match(text, /^HTTP\/1\.1 4\d\d /, "the whole request was answered");
+    assert.equal(text.match(/HTTP\/1\.1/g)?.length, 1, "the half request was not");
+    assert.ok(ms >= 2 * LIMIT_MS - 50, `closed after ${ms} ms, before the idle limit`);
+    assert.ok(ms < 2 * LIMIT_MS + SLACK_MS, `closed after ${ms} ms`);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("timeouts: the header front is on by default off loopback, off on loopback", () => {
+  assert.equal(defaultHeaderTimeoutMs("127.0.0.1"), 0);
+  assert.equal(defaultHeaderTimeoutMs("127.1.2.3"), 0);
+  assert.equal(defaultHeaderTimeoutMs("localhost"), 0);
+  assert.equal(defaultHeaderTimeoutMs("::1"), 0);
+  assert.equal(defaultHeaderTimeoutMs("0.0.0.0"), DEFAULT_HEADER_TIMEOUT_MS);
+  assert.equal(defaultHeaderTimeoutMs("192.168.1.5"), DEFAULT_HEADER_TIMEOUT_MS);
+  assert.equal(defaultHeaderTimeoutMs("::"), DEFAULT_HEADER_TIMEOUT_MS);
 });

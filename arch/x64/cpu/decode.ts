@@ -10,7 +10,7 @@ import { undefinedOp } from "./control.ts";
 import { FS_BASE, GS_BASE, Insn } from "./insn.ts";
 import { oneByte } from "./opcodes.ts";
 import { twoByte } from "./opcodes_0f.ts";
-import { begin, d, next, position, ranShort } from "./reader.ts";
+import { begin, d, next, position, ranShort, release } from "./reader.ts";
 import type { Cpu } from "./state.ts";
 
 /** The longest legal instruction; longer ones are #GP. */
@@ -55,6 +55,7 @@ export function decode(bytes: Uint8Array, at: number, limit: number, i: Insn): b
   for (let k = Math.min(len, 4, limit - at) - 1; k >= 0; k--) raw = raw * 256 + bytes[at + k];
   i.raw = raw;
   if (len > MAX_LENGTH) i.fn = tooLong;
+  release();
   return !ranShort();
 }
 

@@ -20,8 +20,11 @@ export const d = {
   rmNum: 0,
 };
 
-// Bytes being read.
-let buf: Uint8Array = new Uint8Array(0);
+const NO_BYTES = new Uint8Array(0);
+
+// Bytes being read (a page's; dropped by release() so that a page of a
+// deleted kernel is not kept alive, with its whole slab, by the decoder).
+let buf: Uint8Array = NO_BYTES;
 let pos = 0;
 let end = 0;
 /** Set when the decoder needed a byte at or past `end`. */
@@ -136,6 +139,11 @@ export function begin(bytes: Uint8Array, at: number, limit: number): void {
     d.rep =
       0;
   d.seg = -1;
+}
+
+/** Lets go of the bytes begin() was given. */
+export function release(): void {
+  buf = NO_BYTES;
 }
 
 /** Bytes read so far (the instruction's length once decoded). */

@@ -112,6 +112,7 @@ export function finishDeadTransition(process: Process): void {
   process.job.processes.delete(process);
   process.updateSignals(0, TASK_TERMINATED);
   process.handles.clear();
+  process.job.releaseIfUnused();
 }
 
 /**

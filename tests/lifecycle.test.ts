@@ -187,3 +187,40 @@ archTest("a dead thread goes once nobody holds it; a running one lives on", asyn
   await k.ok("handle_close", { handle: leaver });
   assert.equal((await threads()).includes(leaverKoid), false);
 });
+
+Deno.test("a job nobody holds and with nothing in it is destroyed and leaves its parent", async () => {
+  const k = await TestKernel.create();
+  const childNames = async () => {
+    const summary = await send(k.fetcher, `/v1/kernels/${k.id}`, undefined, k.token, "GET");
+    return summary.body.root_job.jobs.map((j: Json) => j.koid);
+  };
+  const koidOf = async (handle: number) =>
+    Number((await k.ok("object_get_info", { handle, topic: "ZX_INFO_HANDLE_BASIC" })).info.koid);
+
+  // An empty job goes with its last handle.
+  const { out: empty } = await k.ok("job_create", { parent_job: k.handles.root_job, options: 0 });
+  const emptyKoid = await koidOf(empty);
+  assert.ok((await childNames()).includes(emptyKoid));
+  await k.ok("handle_close", { handle: empty });
+  assert.ok(!(await childNames()).includes(emptyKoid));
+
+  // A job with a child job lives until the child goes; then both go.
+  const { out: outer } = await k.ok("job_create", { parent_job: k.handles.root_job, options: 0 });
+  const { out: inner } = await k.ok("job_create", { parent_job: outer, options: 0 });
+  const outerKoid = await koidOf(outer);
+  await k.ok("handle_close", { handle: outer });
+  assert.ok((await childNames()).includes(outerKoid), "held by its child");
+  await k.ok("handle_close", { handle: inner });
+  assert.ok(!(await childNames()).includes(outerKoid), "gone with its child");
+
+  // A job holding a live process stays; when the process dies, the job goes.
+  const { out: holder } = await k.ok("job_create", { parent_job: k.handles.root_job, options: 0 });
+  const holderKoid = await koidOf(holder);
+  const { proc_handle } = await k.ok("process_create", { job: holder, name: "p" });
+  const thread = await k.newThread(proc_handle);
+  await k.ok("thread_start", { handle: thread, thread_entry: 0, stack: 0 });
+  await k.ok("handle_close", { handle: holder });
+  assert.ok((await childNames()).includes(holderKoid), "held by its process");
+  await k.ok("task_kill", { handle: proc_handle });
+  assert.ok(!(await childNames()).includes(holderKoid), "gone once its process died");
+});

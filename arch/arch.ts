@@ -5,6 +5,7 @@
 import type { ZxStatus } from "../kernel/status.ts";
 import type { AddressSpace, Core, CoreMode, ExitReason } from "./cpu.ts";
 import type { StructLayout } from "./layout.ts";
+import type { VcpuArch } from "./vcpu.ts";
 
 export type ArchName = "x64" | "arm64";
 
@@ -109,4 +110,6 @@ export interface Arch {
    * exception was ZX_EXCP_HW_BREAKPOINT (x64 then clears DR6's BD, BS, BT).
    */
   exceptionHandled?(registers: ThreadRegisters, debug: boolean): void;
+  /** The hypervisor: guest CPUs on this arch's core (arch/vcpu.ts). */
+  readonly vcpu: VcpuArch;
 }

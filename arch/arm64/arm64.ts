@@ -9,6 +9,7 @@ import { Arm64Core } from "./cpu/core.ts";
 import type { AddressSpace, Core, CoreMode } from "../cpu.ts";
 import { ARM64_TRAP_FILL, arm64VdsoStub } from "./vdso.ts";
 import { arm64ExceptionContext } from "./exception_context.ts";
+import { arm64VcpuArch } from "./vcpu/guest_cpu.ts";
 import type { Abi, Arch, ThreadRegisters, WriteContext } from "../arch.ts";
 import { getU32, setU32, ZX_THREAD_STATE } from "../layout.ts";
 import {
@@ -343,4 +344,5 @@ export const arm64: Arch = Object.freeze({
   newRegisters: (): ThreadRegisters => new Arm64Registers(),
   createCore: (registers: ThreadRegisters, memory: AddressSpace, mode: CoreMode): Core =>
     new Arm64Core(registers as Arm64Registers, memory, mode),
+  vcpu: arm64VcpuArch(() => new Arm64Registers()),
 });

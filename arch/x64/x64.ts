@@ -8,6 +8,7 @@ import { ERR, ZX_OK, type ZxStatus } from "../../kernel/status.ts";
 import { X64_TRAP_FILL, x64VdsoStub } from "./vdso.ts";
 import { x64ExceptionContext, x64ExceptionHandled } from "./exception_context.ts";
 import { createX64Core } from "./cpu/core.ts";
+import { x64Vcpu } from "./vcpu/guest_cpu.ts";
 import type { Abi, Arch, ThreadRegisters, WriteContext } from "../arch.ts";
 import { getU32, setU32, ZX_THREAD_STATE } from "../layout.ts";
 import {
@@ -411,4 +412,5 @@ export const x64: Arch = Object.freeze({
   isValidUserPc: x64IsValidUserPc,
   newRegisters: (): ThreadRegisters => new X64Registers(),
   createCore: createX64Core,
+  vcpu: x64Vcpu,
 });

@@ -64,6 +64,7 @@ import {
   F_K,
   F_M,
   F_N,
+  JUMP,
   NEXT,
   OP,
   PC,
@@ -111,6 +112,26 @@ export class DecodedPage {
   }
 }
 
+/**
+ * The EL1 half of a guest CPU (arch/arm64/vcpu): the system registers and
+ * the instructions only EL1 may execute. A core has one only when it runs a
+ * VCPU; user cores (and bare guest-mode cores) keep `el1` null, and then
+ * these instructions are UNDEFINED as at EL0. Each method returns NEXT,
+ * JUMP (eret: pc already set) or an EXIT reason (detail set).
+ */
+export interface El1 {
+  /** mrs of a register the EL0 table does not know (`c[b + F_K]` the number). */
+  mrs(core: Arm64Core, c: Int32Array, b: number): number;
+  /** msr of a register the EL0 table does not know. */
+  msr(core: Arm64Core, c: Int32Array, b: number): number;
+  /** msr daifset / daifclr / spsel, #imm. */
+  pstate(core: Arm64Core, c: Int32Array, b: number): number;
+  /** eret: pc and PSTATE from ELR_EL1 / SPSR_EL1. */
+  eret(core: Arm64Core, c: Int32Array, b: number): number;
+  /** Whether PSTATE says EL0 (EL1-only instructions are UNDEFINED there). */
+  atEl0(core: Arm64Core): boolean;
+}
+
 /** A virtual counter for CNTVCT_EL0 (Zircon lets EL0 read it); none by default. */
 export interface Counter {
   readonly frequency: number;
@@ -132,13 +153,21 @@ export class Arm64Core implements Core {
   readonly v: VRegs;
   /** CNTVCT_EL0 / CNTFRQ_EL0 source; reads are UNDEFINED_INSTRUCTION while null. */
   counter: Counter | null = null;
+  /** A VCPU's EL1 state (see El1); null for user threads. */
+  el1: El1 | null = null;
+  /** EXIT.HYPERCALL came from smc (true) or hvc (false). */
+  smc = false;
 
   /** NZCV as bits 3..0, while running (exec.ts reads and writes it). */
   nzcv = 0;
   /** tpidr_el0 while its gpr slot is lent out. */
   tpidrLo = 0;
   tpidrHi = 0;
-  private cpsrLo = 0;
+  /**
+   * The cpsr slot while running, NZCV aside (that is `nzcv`): a guest's
+   * DAIF and mode bits live here (El1 reads and writes them).
+   */
+  cpsrLo = 0;
   private cpsrHi = 0;
 
   /** The thread's debug regset as u32 words. */
@@ -930,6 +959,11 @@ export class Arm64Core implements Core {
           }
           idx++;
           continue;
+        }
+        if (r === JUMP) {
+          // eret: the instruction set pc itself.
+          n++;
+          continue outer;
         }
         if (r === EXIT.SYSCALL || r === EXIT.HYPERCALL || r === EXIT.HALT) {
           // Completed: pc moves past the instruction.

@@ -70,7 +70,8 @@ function decodeBranchSystem(w: number, e: Int32Array, b: number): void {
     if (opc === 0 && ll === 1) put(e, b, OP.SVC, 0, 0, 0, imm);
     else if (opc === 0 && ll === 2) put(e, b, OP.HVC, 0, 0, 0, imm);
     else if (opc === 1 && ll === 0) put(e, b, OP.BRK, 0, 0, 0, imm);
-    // smc, hlt and dcps are undefined at EL0 (and not modelled for guests)
+    else if (opc === 0 && ll === 3) put(e, b, OP.SMC, 0, 0, 0, imm); // UNDEFINED at EL0
+    // hlt and dcps are undefined at EL0 (and not modelled for guests)
     return;
   }
   // Unconditional branch (register): BR, BLR, RET (no pointer authentication).
@@ -79,6 +80,7 @@ function decodeBranchSystem(w: number, e: Int32Array, b: number): void {
     if (((w >>> 16) & 31) !== 31 || ((w >>> 10) & 63) !== 0 || (w & 31) !== 0) return;
     if (opc === 0 || opc === 2) put(e, b, OP.BR, 0, rz(w, 5));
     else if (opc === 1) put(e, b, OP.BLR, 0, rz(w, 5));
+    else if (opc === 4 && ((w >>> 5) & 31) === 31) put(e, b, OP.ERET); // UNDEFINED at EL0
     return;
   }
   if (((w & 0xffc00000) >>> 0) === 0xd5000000) decodeSystem(w, e, b);
@@ -124,6 +126,14 @@ function decodeSystem(w: number, e: Int32Array, b: number): void {
     put(e, b, OP.CFINV);
     return;
   }
+  if (
+    op0 === 0 && crn === 4 && rt === 31 &&
+    (op1 === 3 ? op2 === 6 || op2 === 7 : op1 === 0 && op2 === 5)
+  ) {
+    // msr daifset / daifclr / spsel, #imm: UNDEFINED at EL0 (SCTLR_EL1.UMA is clear).
+    put(e, b, OP.MSR_PSTATE, 0, 0, 0, crm, 0, (op1 << 3) | op2);
+    return;
+  }
   if (op0 === 1 && op1 === 3 && crn === 7) {
     // DC / IC that Zircon lets EL0 use (SCTLR_EL1.UCI, DZE): cvau, cvac,
     // civac, cvap (no caches to maintain), ivau (decoded code is dropped
@@ -135,5 +145,11 @@ function decodeSystem(w: number, e: Int32Array, b: number): void {
     ) {
       put(e, b, OP.NOP);
     }
+    return;
+  }
+  if (op0 === 1 && (crn === 7 || crn === 8)) {
+    // Cache maintenance, address translation and TLB invalidation that only
+    // EL1 may use: no-ops in a guest (no caches, and the guest's MMU is off).
+    put(e, b, OP.SYS_EL1);
   }
 }

@@ -156,12 +156,31 @@ export function exec(
       core.detail = c[b + F_I];
       return EXIT.SYSCALL;
     case OP.HVC:
-      if (core.mode !== "guest") {
+    case OP.SMC:
+      if (core.mode !== "guest" || (core.el1 !== null && core.el1.atEl0(core))) {
         core.detail = c[b + F_RAW] >>> 0;
         return EXIT.UNDEFINED_INSTRUCTION; // EL0 cannot make hypercalls
       }
+      if (c[b] === OP.SMC && core.el1 === null) {
+        core.detail = c[b + F_RAW] >>> 0;
+        return EXIT.UNDEFINED_INSTRUCTION; // as before VCPUs had EL1 state
+      }
+      core.smc = c[b] === OP.SMC;
       core.detail = c[b + F_I];
       return EXIT.HYPERCALL;
+    case OP.ERET:
+    case OP.MSR_PSTATE:
+    case OP.SYS_EL1: {
+      // EL1-only instructions: UNDEFINED unless a VCPU runs at EL1.
+      const el1 = core.el1;
+      if (el1 === null || el1.atEl0(core)) {
+        core.detail = c[b + F_RAW] >>> 0;
+        return EXIT.UNDEFINED_INSTRUCTION;
+      }
+      if (c[b] === OP.ERET) return el1.eret(core, c, b);
+      if (c[b] === OP.MSR_PSTATE) return el1.pstate(core, c, b);
+      return NEXT; // no caches or TLBs to maintain; the guest's MMU is off
+    }
     case OP.BRK:
       core.detail = c[b + F_I];
       return EXIT.SW_BREAKPOINT;

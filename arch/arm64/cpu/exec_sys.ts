@@ -3,7 +3,7 @@
 // readable because Zircon sets SCTLR_EL1.UCT and DZE; CNTVCT_EL0 and
 // CNTFRQ_EL0 because it sets CNTKCTL_EL1.EL0VCTEN (they need a counter,
 // see Arm64Core.counter). Anything else is UNDEFINED at EL0, as on
-// hardware.
+// hardware; a VCPU's core hands it to its EL1 state (Arm64Core.el1).
 
 import { EXIT } from "../../cpu.ts";
 import type { Arm64Core } from "./core.ts";
@@ -63,6 +63,7 @@ export function execMrs(core: Arm64Core, c: Int32Array, b: number): number {
       break;
     }
     default:
+      if (core.el1 !== null) return core.el1.mrs(core, c, b);
       return undefined_(core, c, b);
   }
   g[d] = lo;
@@ -87,6 +88,7 @@ export function execMsr(core: Arm64Core, c: Int32Array, b: number): number {
       core.tpidrHi = g[n + 1];
       return NEXT;
     default:
+      if (core.el1 !== null) return core.el1.msr(core, c, b);
       return undefined_(core, c, b);
   }
 }

@@ -134,6 +134,13 @@ export const OP = {
   CFINV: op(),
   CLREX: op(),
   DC_ZVA: op(),
+  // Guest (EL1) only; UNDEFINED at EL0 as before: smc (I the immediate),
+  // eret, msr to a PSTATE field (K = op1 << 3 | op2, I = CRm), and the
+  // privileged cache / TLB / address-translation system instructions.
+  SMC: op(),
+  ERET: op(),
+  MSR_PSTATE: op(),
+  SYS_EL1: op(),
   // SIMD and floating point (simd.ts; K selects the operation).
   SIMD: op(),
 } as const;
@@ -143,6 +150,8 @@ export const OP_COUNT = next;
 
 /** What exec() returns, besides an EXIT reason, when an instruction completed. */
 export const NEXT = -1;
+/** exec(): the instruction completed and set pc itself (eret). */
+export const JUMP = -2;
 
 /** Why an ALIGNMENT exit happened (in `detail`): Zircon reports them differently. */
 export const ALIGN = { PC: 0, SP: 1, DATA: 2 } as const;

@@ -295,8 +295,13 @@ export function hlt(c: Cpu, _i: Insn): number {
 export function cliSti(c: Cpu, i: Insn): number {
   const p = privileged(c);
   if (p !== CONTINUE) return p;
-  if (i.op === 0) c.rfo &= ~IF;
-  else c.rfo |= IF;
+  if (i.op === 0) {
+    c.rfo &= ~IF;
+  } else {
+    // sti that sets IF: no interrupt before the next instruction completes.
+    if ((c.rfo & IF) === 0 && c.sys !== null) c.sys.stiAt = c.count;
+    c.rfo |= IF;
+  }
   return CONTINUE;
 }
 

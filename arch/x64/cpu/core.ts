@@ -51,7 +51,7 @@ import type { ThreadRegisters } from "../../arch.ts";
 import type { X64Registers } from "../x64.ts";
 import { decode, MAX_LENGTH, newInsn } from "./decode.ts";
 import { ARITH, flags, TF } from "./flags.ts";
-import { CONTINUE, type Insn, RFLAGS, RIP, TF_SET } from "./insn.ts";
+import { CONTINUE, type Insn, REFETCH, RFLAGS, RIP, TF_SET } from "./insn.ts";
 import { Cpu, FAULT, TWO32 } from "./state.ts";
 
 /** The decoded instructions of one page, indexed by byte offset. */
@@ -64,7 +64,7 @@ const NO_INSNS: (Insn | undefined)[] = [];
 /** Exits after which the instruction is complete (rip after it, retired). */
 function completes(exit: number): boolean {
   return exit === EXIT.SYSCALL || exit === EXIT.SW_BREAKPOINT || exit === EXIT.HALT ||
-    exit === TF_SET;
+    exit === TF_SET || exit === REFETCH || exit === EXIT.HYPERCALL;
 }
 
 /** u32 indices of dr0 (low word), dr6 and dr7 in the debug regset. */
@@ -78,14 +78,20 @@ const LEN_BYTES = [1, 2, 8, 4];
 /** HW_BREAKPOINT `detail`. */
 export const HW_STEP = 0, HW_BREAKPOINT = 1, HW_WATCHPOINT = 2;
 
+/**
+ * What the core computes on: a thread's X64Registers, or a VCPU's own
+ * storage of the same layouts (arch/x64/vcpu/guest_cpu.ts).
+ */
+export type CoreRegisters = Pick<X64Registers, "gpr" | "vec" | "dbg" | "noteUserExecution">;
+
 /** The xmm registers: the zmm slots of the thread's vector regset, so thread_read_state shows them. */
-function xmmOf(regs: X64Registers): Uint32Array {
+function xmmOf(regs: CoreRegisters): Uint32Array {
   return new Uint32Array(regs.vec.buffer, regs.vec.byteOffset, 256);
 }
 
 export class X64Core extends Cpu implements Core {
   retired = 0;
-  private readonly regs: X64Registers;
+  private readonly regs: CoreRegisters;
   /** The thread's debug regset (dr0-3, dr6, dr7) as u32 halves. */
   private readonly dr: Uint32Array;
   /** Instruction breakpoints armed for this run: address and DR6 bit. */
@@ -98,7 +104,7 @@ export class X64Core extends Cpu implements Core {
   private readonly scratch = newInsn();
   private readonly tail = new Uint8Array(2 * MAX_LENGTH);
 
-  constructor(regs: X64Registers, memory: AddressSpace, mode: CoreMode) {
+  constructor(regs: CoreRegisters, memory: AddressSpace, mode: CoreMode) {
     super(regs.gpr, xmmOf(regs), memory, mode === "guest");
     this.regs = regs;
     this.dr = new Uint32Array(regs.dbg.buffer, regs.dbg.byteOffset, regs.dbg.length / 4);
@@ -145,6 +151,8 @@ export class X64Core extends Cpu implements Core {
     const debug = this.guest === 0 && ((this.rfo & TF) !== 0 || (this.dr[DR7] & 0xff) !== 0);
     let exit = debug ? this.executeDebug(budget) : this.execute(budget);
     if (exit === TF_SET) exit = this.executeDebug(budget);
+    // A guest that changed its translations goes on through the new ones.
+    while (exit === REFETCH) exit = this.execute(budget);
     if (
       exit === EXIT.BUDGET || completes(exit) ||
       (exit === EXIT.HW_BREAKPOINT && this.detail !== HW_BREAKPOINT)

@@ -19,6 +19,13 @@ export const CONTINUE = -1;
 export const TF_SET = -2;
 
 /**
+ * A guest changed its translations (mov cr3, invlpg, ...): the instruction
+ * is complete and the core must fetch the next one through the new
+ * translations instead of the page it holds. Never leaves the core.
+ */
+export const REFETCH = -3;
+
+/**
  * Index of the low word of each x86 register number (0=rax, 1=rcx, 2=rdx,
  * 3=rbx, 4=rsp, 5=rbp, 6=rsi, 7=rdi, 8..15=r8..r15) in the zx general-regs
  * layout (rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8..r15) seen as u32 halves.

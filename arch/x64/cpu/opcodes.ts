@@ -8,7 +8,6 @@ import {
   hlt,
   inOut,
   int3,
-  intN,
   jcc,
   jmpIndirect,
   jmpRel,
@@ -18,7 +17,6 @@ import {
   popf,
   popMem,
   popReg,
-  privilegedOp,
   pushf,
   pushImm,
   pushMem,
@@ -26,6 +24,7 @@ import {
   ret,
 } from "./control.ts";
 import { fastAlu, incDec32, incDec64, jzNz } from "./fast.ts";
+import { intGuest, iret, lret, movFromSreg, movToSreg, stringIo } from "./guest_ops.ts";
 import { GPR, type Insn, RAX } from "./insn.ts";
 import {
   convert,
@@ -125,7 +124,7 @@ export function oneByte(i: Insn, b: number): void {
     case 0x6d:
     case 0x6e:
     case 0x6f: // ins/outs
-      set(i, privilegedOp, 0, sz);
+      set(i, stringIo, 0, sz);
       return;
     case 0x80:
     case 0x81:
@@ -159,6 +158,14 @@ export function oneByte(i: Insn, b: number): void {
       specializeMov(i, b >= 0x8a);
       return;
     }
+    case 0x8c: // mov r/m, Sreg (a register gets the operand size)
+      modrm(i, 0, sz);
+      set(i, movFromSreg, d.reg, d.mod === 3 ? sz : 2);
+      return;
+    case 0x8e: // mov Sreg, r/m16
+      modrm(i, 0, 2);
+      set(i, movToSreg, d.reg, 2);
+      return;
     case 0x8d:
       modrm(i, sz, 0);
       if (d.mod !== 3) set(i, lea, 0, sz);
@@ -264,9 +271,17 @@ export function oneByte(i: Insn, b: number): void {
     case 0xcc:
       set(i, int3, 0, 8);
       return;
+    case 0xca:
+    case 0xcb: // lret: 64-bit with REX.W
+      set(i, lret, 0, (d.rex & 8) !== 0 ? 8 : 4);
+      if (b === 0xca) i.imm = imm16();
+      return;
     case 0xcd:
-      next();
-      set(i, intN, 0, 8);
+      set(i, intGuest, 0, 8); // #GP in user mode (the gates are kernel-only)
+      i.imm = next();
+      return;
+    case 0xcf: // iretq with REX.W, iretd without; the 16-bit form is not decoded
+      if (d.p66 === 0) set(i, iret, 0, (d.rex & 8) !== 0 ? 8 : 4);
       return;
     case 0xe0:
     case 0xe1:

@@ -1,7 +1,19 @@
 // The two-byte (0F xx) opcode map, SSE included.
 
-import { jcc, nop, privilegedOp, syscall } from "./control.ts";
+import { jcc, nop, privilegedOp } from "./control.ts";
 import { jzNz } from "./fast.ts";
+import {
+  cacheOp,
+  clts,
+  cpuid,
+  movCr,
+  msr,
+  OP01_SWAPGS,
+  OP01_VMCALL,
+  syscallAny,
+  system00,
+  system01,
+} from "./guest_ops.ts";
 import { GPR, type Insn } from "./insn.ts";
 import { bswap, cmov, cmpxchg, movExtend, setcc, xadd } from "./move.ts";
 import { imulTwo } from "./muldiv.ts";
@@ -36,25 +48,57 @@ export function twoByte(i: Insn, b: number): void {
     set(i, nop, 0, sz);
     return;
   }
+  // System instructions (guest_ops.ts): a guest kernel runs them; user code
+  // gets #GP (or an undefined instruction) exactly as before they existed.
   switch (b) {
+    case 0x00:
+      modrm(i, 0, sz);
+      set(i, system00, d.reg, sz);
+      return;
     case 0x01:
+      modrm(i, 0, sz);
+      if (d.mod !== 3 || d.reg === 4 || d.reg === 6) {
+        set(i, system01, d.reg, sz);
+      } else {
+        const op = 8 + d.reg * 8 + (d.rmNum & 7);
+        set(i, op === OP01_VMCALL || op === OP01_SWAPGS ? system01 : privilegedOp, op, sz);
+      }
+      return;
     case 0x06:
-    case 0x07:
+      set(i, clts, 0, sz);
+      return;
     case 0x08:
     case 0x09:
+      set(i, cacheOp, 0, sz);
+      return;
     case 0x20:
-    case 0x21:
     case 0x22:
-    case 0x23:
+      // mov from / to CRn: the r/m operand is always a register.
+      modrm(i, 0, 8);
+      if (d.mod === 3) {
+        set(i, movCr, d.regNum, 8);
+        i.imm2 = b === 0x22 ? 1 : 0;
+      } else {
+        set(i, privilegedOp, 0, sz);
+      }
+      return;
     case 0x30:
     case 0x32:
+      set(i, msr, b === 0x32 ? 1 : 0, sz);
+      return;
+    case 0x07:
+    case 0x21:
+    case 0x23:
     case 0x33:
     case 0x35:
-      if (b === 0x01 || b >= 0x20 && b <= 0x23) modrm(i, 0, 0);
+      if (b === 0x21 || b === 0x23) modrm(i, 0, 0);
       set(i, privilegedOp, 0, sz);
       return;
+    case 0xa2:
+      set(i, cpuid, 0, sz);
+      return;
     case 0x05:
-      set(i, syscall, 0, 8);
+      set(i, syscallAny, 0, 8);
       return;
     case 0x0b:
       return; // ud2

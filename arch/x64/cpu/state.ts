@@ -20,6 +20,7 @@
 // breakpoint after the access, as a trap).
 
 import { ACCESS, type AddressSpace, EXIT, type Page, PAGE_SIZE } from "../../cpu.ts";
+import type { GuestState } from "./guest_state.ts";
 
 /** Thrown by a handler that stopped the core; the reason is in Cpu.exitReason. */
 export const FAULT: { readonly stop: true } = Object.freeze({ stop: true });
@@ -61,6 +62,8 @@ export class Cpu {
   readonly mem: AddressSpace;
   /** 1 for a guest kernel (VCPU), 0 for user code. */
   readonly guest: number;
+  /** A guest's control registers, descriptor tables and MSRs (guest_state.ts); null for user code. */
+  sys: GuestState | null = null;
 
   /** Address of the instruction being executed. */
   cur = 0;

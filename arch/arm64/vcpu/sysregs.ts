@@ -1,0 +1,350 @@
+// A VCPU's EL1 state: the system registers a small guest kernel uses, the
+// PSTATE fields only EL1 may change (DAIF, SPSel, the mode), eret, and the
+// GICv3 CPU interface as far as one interrupt at a time needs it. The core
+// reaches it through Arm64Core.el1 (see El1 in cpu/core.ts) for the
+// instructions user mode does not have; EL0 keeps its own table
+// (cpu/exec_sys.ts) and runs exactly as before.
+//
+// Choices, where a real CPU would do more:
+// - The guest's MMU stays off. SCTLR_EL1, TTBR0/1_EL1, TCR_EL1 and MAIR_EL1
+//   are stored and read back, and setting SCTLR_EL1.M changes nothing:
+//   guest-virtual addresses stay guest-physical (a guest with identity maps
+//   runs as it would on hardware; any other map does not).
+// - Only the low 32 bits of a write to SCTLR_EL1 are kept (Zircon's EL2
+//   does the same when it traps the write).
+// - OSLAR/OSLSR/OSDLR/DBGPRCR_EL1 read as zero and ignore writes, as Zircon's
+//   EL2 makes them (MDCR_EL2.TDOSA).
+// - Registers not listed here are UNDEFINED (EXIT.UNDEFINED_INSTRUCTION),
+//   and so is any of these at EL0 (a guest's EL0 gets the EL0 table only).
+// - eret to EL1h, EL1t or EL0t; an SPSR naming EL2, EL3 or AArch32 is an
+//   illegal return, reported as UNDEFINED.
+
+import { EXIT } from "../../cpu.ts";
+import type { Arm64Core, El1 } from "../cpu/core.ts";
+import { F_D, F_I, F_K, F_N, F_RAW, JUMP, NEXT, PC, SP } from "../cpu/ops.ts";
+
+/** System register number as the core decodes it: op0:op1:CRn:CRm:op2 (instruction bits 20..5). */
+export function sysreg(op0: number, op1: number, crn: number, crm: number, op2: number): number {
+  return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
+}
+
+export const EL1_SYSREG = {
+  MIDR_EL1: sysreg(3, 0, 0, 0, 0),
+  MPIDR_EL1: sysreg(3, 0, 0, 0, 5),
+  SCTLR_EL1: sysreg(3, 0, 1, 0, 0),
+  CPACR_EL1: sysreg(3, 0, 1, 0, 2),
+  TTBR0_EL1: sysreg(3, 0, 2, 0, 0),
+  TTBR1_EL1: sysreg(3, 0, 2, 0, 1),
+  TCR_EL1: sysreg(3, 0, 2, 0, 2),
+  SPSR_EL1: sysreg(3, 0, 4, 0, 0),
+  ELR_EL1: sysreg(3, 0, 4, 0, 1),
+  SP_EL0: sysreg(3, 0, 4, 1, 0),
+  SPSEL: sysreg(3, 0, 4, 2, 0),
+  CURRENT_EL: sysreg(3, 0, 4, 2, 2),
+  DAIF: sysreg(3, 3, 4, 2, 1),
+  ICC_PMR_EL1: sysreg(3, 0, 4, 6, 0),
+  AFSR0_EL1: sysreg(3, 0, 5, 1, 0),
+  AFSR1_EL1: sysreg(3, 0, 5, 1, 1),
+  ESR_EL1: sysreg(3, 0, 5, 2, 0),
+  FAR_EL1: sysreg(3, 0, 6, 0, 0),
+  PAR_EL1: sysreg(3, 0, 7, 4, 0),
+  MAIR_EL1: sysreg(3, 0, 10, 2, 0),
+  AMAIR_EL1: sysreg(3, 0, 10, 3, 0),
+  VBAR_EL1: sysreg(3, 0, 12, 0, 0),
+  ICC_DIR_EL1: sysreg(3, 0, 12, 11, 1),
+  ICC_RPR_EL1: sysreg(3, 0, 12, 11, 3),
+  ICC_IAR1_EL1: sysreg(3, 0, 12, 12, 0),
+  ICC_EOIR1_EL1: sysreg(3, 0, 12, 12, 1),
+  ICC_HPPIR1_EL1: sysreg(3, 0, 12, 12, 2),
+  ICC_BPR1_EL1: sysreg(3, 0, 12, 12, 3),
+  ICC_CTLR_EL1: sysreg(3, 0, 12, 12, 4),
+  ICC_SRE_EL1: sysreg(3, 0, 12, 12, 5),
+  ICC_IGRPEN1_EL1: sysreg(3, 0, 12, 12, 7),
+  CONTEXTIDR_EL1: sysreg(3, 0, 13, 0, 1),
+  TPIDR_EL1: sysreg(3, 0, 13, 0, 4),
+  CNTKCTL_EL1: sysreg(3, 0, 14, 1, 0),
+  CNTV_CTL_EL0: sysreg(3, 3, 14, 3, 1),
+  CNTV_CVAL_EL0: sysreg(3, 3, 14, 3, 2),
+  MDSCR_EL1: sysreg(2, 0, 0, 2, 2),
+  OSLAR_EL1: sysreg(2, 0, 1, 0, 4),
+  OSLSR_EL1: sysreg(2, 0, 1, 1, 4),
+  OSDLR_EL1: sysreg(2, 0, 1, 3, 4),
+  DBGPRCR_EL1: sysreg(2, 0, 1, 4, 4),
+} as const;
+
+const R = EL1_SYSREG;
+
+/** Plain read/write registers, in the order of their storage slots. */
+const STORED = [
+  R.SCTLR_EL1,
+  R.CPACR_EL1,
+  R.TTBR0_EL1,
+  R.TTBR1_EL1,
+  R.TCR_EL1,
+  R.SPSR_EL1,
+  R.ELR_EL1,
+  R.AFSR0_EL1,
+  R.AFSR1_EL1,
+  R.ESR_EL1,
+  R.FAR_EL1,
+  R.PAR_EL1,
+  R.MAIR_EL1,
+  R.AMAIR_EL1,
+  R.VBAR_EL1,
+  R.CONTEXTIDR_EL1,
+  R.TPIDR_EL1,
+  R.CNTKCTL_EL1,
+  R.CNTV_CTL_EL0,
+  R.CNTV_CVAL_EL0,
+  R.MDSCR_EL1,
+  R.ICC_PMR_EL1,
+  R.ICC_BPR1_EL1,
+  R.ICC_CTLR_EL1,
+  R.ICC_SRE_EL1,
+  R.ICC_IGRPEN1_EL1,
+] as const;
+const SLOT = new Map<number, number>(STORED.map((key, i) => [key, i]));
+/** Bits of each stored register a write keeps (low word, high word). */
+const KEEP_LO = new Uint32Array(STORED.length).fill(0xffffffff);
+const KEEP_HI = new Uint32Array(STORED.length).fill(0xffffffff);
+KEEP_HI[SLOT.get(R.SCTLR_EL1)!] = 0; // Zircon keeps `reg & UINT32_MAX`
+KEEP_LO[SLOT.get(R.VBAR_EL1)!] = 0xfffff800; // bits 10..0 are RES0
+KEEP_HI[SLOT.get(R.SPSR_EL1)!] = 0;
+KEEP_HI[SLOT.get(R.ESR_EL1)!] = 0;
+KEEP_LO[SLOT.get(R.ICC_PMR_EL1)!] = 0xff;
+KEEP_HI[SLOT.get(R.ICC_PMR_EL1)!] = 0;
+
+/** Read-as-zero, writes ignored (Zircon's EL2 handles them so). */
+const RAZ_WI = new Set<number>([R.OSLAR_EL1, R.OSLSR_EL1, R.OSDLR_EL1, R.DBGPRCR_EL1]);
+
+/**
+ * SCTLR_EL1 at reset: the ARMv8.0 RES1 bits (29, 28, 23, 22, 20, 11), MMU
+ * (M), caches and alignment checks off.
+ */
+export const SCTLR_EL1_RESET = 0x30d00800;
+/** MIDR_EL1: an Arm Cortex-A53 r0p4 (the part the EL0 cache geometry also describes). */
+export const MIDR_EL1 = 0x410fd034;
+/** ICC_SRE_EL1 at reset: SRE (system registers on), DFB and DIB set. */
+const ICC_SRE_RESET = 0x7;
+/**
+ * The virtual CPU interface as Zircon's default ICH_VMCR_EL2 leaves it
+ * (VPMR all ones, VENG1): ICC_PMR_EL1 0xff, group 1 enabled, so a guest that
+ * never touches the GIC still gets its interrupts.
+ */
+const ICC_PMR_RESET = 0xff;
+const ICC_IGRPEN1_RESET = 1;
+/** ICC_IAR1_EL1 when no interrupt is pending: the special INTID 1023. */
+export const INTID_NONE = 1023;
+
+// PSTATE as kept in the cpsr slot (the SPSR layout).
+export const PSTATE_D = 0x200, PSTATE_A = 0x100, PSTATE_I = 0x80, PSTATE_F = 0x40;
+export const PSTATE_DAIF = 0x3c0;
+/** M[3:0]: EL0t, EL1t (EL1 on SP_EL0), EL1h (EL1 on SP_EL1). */
+export const MODE_EL0T = 0b0000, MODE_EL1T = 0b0100, MODE_EL1H = 0b0101;
+/** The PSTATE bits the cpsr slot keeps besides NZCV: DAIF and M[3:0]. */
+export const PSTATE_KEPT = PSTATE_DAIF | 0xf;
+
+/** Whether SPSR / PSTATE mode bits `m` (M[4:0]) name a state a guest may return to. */
+function validMode(m: number): boolean {
+  return m === MODE_EL0T || m === MODE_EL1T || m === MODE_EL1H;
+}
+
+/**
+ * The priority Zircon gives a vector in its list registers: 0 for SGIs and
+ * PPIs (below 32), 0x10 for SPIs.
+ */
+export function priorityOf(intid: number): number {
+  return intid < 32 ? 0 : 0x10;
+}
+
+function undefined_(core: Arm64Core, c: Int32Array, b: number): number {
+  core.detail = c[b + F_RAW] >>> 0;
+  return EXIT.UNDEFINED_INSTRUCTION;
+}
+
+/** The EL1 system state of one VCPU. */
+export class El1State implements El1 {
+  /** Stored registers: slot i at [2i] (low) and [2i + 1] (high). */
+  readonly regs = new Uint32Array(2 * STORED.length);
+  /** SP_EL0 and SP_EL1 while the other one is the core's sp. */
+  spEl0Lo = 0;
+  spEl0Hi = 0;
+  spEl1Lo = 0;
+  spEl1Hi = 0;
+  /** MPIDR_EL1: Zircon's VMPIDR, (vpid - 1) with the RES1 bit 31. */
+  readonly mpidr: number;
+  /** The INTID ICC_IAR1_EL1 acknowledges next (INTID_NONE: none pending). */
+  pending = INTID_NONE;
+  /** The INTID acknowledged and not yet ended (ICC_RPR_EL1 shows its priority). */
+  active = INTID_NONE;
+
+  constructor(vpid: number) {
+    this.mpidr = ((vpid - 1) | 0x80000000) >>> 0;
+    this.set(R.SCTLR_EL1, SCTLR_EL1_RESET, 0);
+    this.set(R.ICC_SRE_EL1, ICC_SRE_RESET, 0);
+    this.set(R.ICC_PMR_EL1, ICC_PMR_RESET, 0);
+    this.set(R.ICC_IGRPEN1_EL1, ICC_IGRPEN1_RESET, 0);
+  }
+
+  /**
+   * Whether the CPU interface would signal an interrupt now: group 1
+   * enabled and some priority above both the priority mask and the running
+   * priority (an acknowledged interrupt not yet ended blocks all others of
+   * its priority and below, as on hardware). PSTATE.I is the caller's.
+   */
+  signalable(): boolean {
+    if ((this.lo(R.ICC_IGRPEN1_EL1) & 1) === 0) return false;
+    const running = this.active === INTID_NONE ? 0x100 : priorityOf(this.active);
+    return Math.min(this.lo(R.ICC_PMR_EL1), running) > 0;
+  }
+
+  /** A stored register's low / high word. */
+  lo(key: number): number {
+    return this.regs[2 * SLOT.get(key)!];
+  }
+  hi(key: number): number {
+    return this.regs[2 * SLOT.get(key)! + 1];
+  }
+  /** As the register reads, for tests and debugging (not on an instruction path). */
+  get(key: number): bigint {
+    return (BigInt(this.hi(key)) << 32n) | BigInt(this.lo(key));
+  }
+  /** Writes a stored register, keeping only the bits it has. */
+  set(key: number, lo: number, hi: number): void {
+    const s = SLOT.get(key)!;
+    this.regs[2 * s] = lo & KEEP_LO[s];
+    this.regs[2 * s + 1] = hi & KEEP_HI[s];
+  }
+
+  atEl0(core: Arm64Core): boolean {
+    return (core.cpsrLo & 0xc) === 0;
+  }
+
+  /**
+   * Moves to mode `to` (M[3:0]), switching the core's sp between SP_EL0 and
+   * SP_EL1 as the mode's SP selection says. `cpsr` is the current PSTATE
+   * word (run-time cpsrLo or the stored slot); returns it with the new mode.
+   */
+  switchMode(g: Uint32Array, cpsr: number, to: number): number {
+    const fromH = (cpsr & 0xf) === MODE_EL1H, toH = to === MODE_EL1H;
+    if (fromH !== toH) {
+      if (fromH) {
+        this.spEl1Lo = g[SP];
+        this.spEl1Hi = g[SP + 1];
+        g[SP] = this.spEl0Lo;
+        g[SP + 1] = this.spEl0Hi;
+      } else {
+        this.spEl0Lo = g[SP];
+        this.spEl0Hi = g[SP + 1];
+        g[SP] = this.spEl1Lo;
+        g[SP + 1] = this.spEl1Hi;
+      }
+    }
+    return ((cpsr & ~0xf) | to) >>> 0;
+  }
+
+  mrs(core: Arm64Core, c: Int32Array, b: number): number {
+    if (this.atEl0(core)) return undefined_(core, c, b);
+    const g = core.gpr, d = c[b + F_D], key = c[b + F_K];
+    let lo = 0, hi = 0;
+    const s = SLOT.get(key);
+    if (s !== undefined) {
+      lo = this.regs[2 * s];
+      hi = this.regs[2 * s + 1];
+    } else {
+      switch (key) {
+        case R.MIDR_EL1:
+          lo = MIDR_EL1;
+          break;
+        case R.MPIDR_EL1:
+          lo = this.mpidr;
+          break;
+        case R.CURRENT_EL:
+          lo = core.cpsrLo & 0xc;
+          break;
+        case R.DAIF:
+          lo = core.cpsrLo & PSTATE_DAIF;
+          break;
+        case R.SPSEL:
+          lo = core.cpsrLo & 1;
+          break;
+        case R.SP_EL0:
+          // At EL1t the core's sp is SP_EL0 (hardware makes this access UNDEFINED there).
+          if ((core.cpsrLo & 1) === 0) return undefined_(core, c, b);
+          lo = this.spEl0Lo;
+          hi = this.spEl0Hi;
+          break;
+        case R.ICC_IAR1_EL1:
+          // Acknowledge: the delivered INTID becomes active.
+          lo = this.pending;
+          if (lo !== INTID_NONE) this.active = lo;
+          this.pending = INTID_NONE;
+          break;
+        case R.ICC_HPPIR1_EL1:
+          lo = this.pending;
+          break;
+        case R.ICC_RPR_EL1:
+          // Running priority: idle (0xff) unless an interrupt is active.
+          lo = this.active === INTID_NONE ? 0xff : priorityOf(this.active);
+          break;
+        default:
+          if (RAZ_WI.has(key)) break;
+          return undefined_(core, c, b);
+      }
+    }
+    g[d] = lo;
+    g[d + 1] = hi;
+    return NEXT;
+  }
+
+  msr(core: Arm64Core, c: Int32Array, b: number): number {
+    if (this.atEl0(core)) return undefined_(core, c, b);
+    const g = core.gpr, n = c[b + F_N], key = c[b + F_K];
+    const lo = g[n], hi = g[n + 1];
+    if (SLOT.has(key)) {
+      this.set(key, lo, hi);
+      return NEXT;
+    }
+    switch (key) {
+      case R.DAIF:
+        core.cpsrLo = ((core.cpsrLo & ~PSTATE_DAIF) | (lo & PSTATE_DAIF)) >>> 0;
+        return NEXT;
+      case R.SPSEL:
+        core.cpsrLo = this.switchMode(g, core.cpsrLo, (lo & 1) ? MODE_EL1H : MODE_EL1T);
+        return NEXT;
+      case R.SP_EL0:
+        if ((core.cpsrLo & 1) === 0) return undefined_(core, c, b);
+        this.spEl0Lo = lo;
+        this.spEl0Hi = hi;
+        return NEXT;
+      case R.ICC_EOIR1_EL1:
+      case R.ICC_DIR_EL1:
+        // End of interrupt: drop the running priority (INTID 1020..1023 are special, ignored).
+        if ((lo & 0xffffff) === this.active) this.active = INTID_NONE;
+        return NEXT;
+      default:
+        if (RAZ_WI.has(key)) return NEXT;
+        return undefined_(core, c, b);
+    }
+  }
+
+  pstate(core: Arm64Core, c: Int32Array, b: number): number {
+    const imm = c[b + F_I], field = c[b + F_K];
+    if (field === ((3 << 3) | 6)) core.cpsrLo = (core.cpsrLo | (imm << 6)) >>> 0; // daifset
+    else if (field === ((3 << 3) | 7)) core.cpsrLo = (core.cpsrLo & ~(imm << 6)) >>> 0; // daifclr
+    else core.cpsrLo = this.switchMode(core.gpr, core.cpsrLo, (imm & 1) ? MODE_EL1H : MODE_EL1T);
+    return NEXT;
+  }
+
+  eret(core: Arm64Core, c: Int32Array, b: number): number {
+    const spsr = this.lo(R.SPSR_EL1);
+    if ((spsr & 0x10) !== 0 || !validMode(spsr & 0xf)) return undefined_(core, c, b);
+    const g = core.gpr;
+    const cpsr = this.switchMode(g, core.cpsrLo, spsr & 0xf);
+    core.cpsrLo = ((cpsr & ~PSTATE_KEPT) | (spsr & PSTATE_KEPT)) >>> 0;
+    core.nzcv = spsr >>> 28;
+    g[PC] = this.lo(R.ELR_EL1);
+    g[PC + 1] = this.hi(R.ELR_EL1);
+    return JUMP;
+  }
+}

@@ -1,0 +1,268 @@
+// An x86-64 guest CPU (arch/vcpu.ts GuestCpu): the interpreter core in
+// guest mode over the guest's own page walk (paging.ts), with the system
+// state of guest_state.ts, and the exit helpers the kernel's vcpu_enter
+// uses (I/O completion, MEM trap packets, interrupts and exceptions
+// delivered through the guest's IDT).
+//
+// Starting state, as Zircon's vmcs_init sets up the boot VCPU: 64-bit long
+// mode (CS.L, EFER = the host's: SCE | LME | LMA | NXE), CR0 = PE | PG | NE
+// (read by the guest as PE | ET | CD | PG through the read shadow), CR4 = PAE
+// (VMXE hidden), CR3 = 0, rip = entry, rsp = 0, rflags = 0x2, every general
+// register 0, all selectors 0, GDTR and IDTR base 0 limit 0xffff.
+// Zircon starts the other VCPUs (vpid > 1) in a real-mode-like state (CS
+// base = entry, rip 0, no paging); this simulator starts them in long mode
+// at `entry` like the boot VCPU, since the core has no real mode.
+//
+// Interrupts and exceptions (see interrupt() and guestException()): a
+// delivery that cannot go through the IDT (vector past the limit, gate not
+// present or not an interrupt / trap gate, IDT or stack not mapped) becomes
+// #DF; a #DF that cannot be delivered is a triple fault. From
+// guestException() that is `false` (vcpu_enter: NOT_SUPPORTED, as Zircon
+// treats a triple-fault exit). From interrupt(), which cannot fail, the CPU
+// shuts down: interruptible() is false from then on and the next run stops
+// at once with GENERAL_PROTECTION, for which guestException() says false.
+
+import { ACCESS, type AddressSpace, EXIT, type ExitReason, type IoAccess } from "../../cpu.ts";
+import type { GuestCpu, GuestFault, Hypercall, VcpuArch } from "../../vcpu.ts";
+import { ERR, ZX_OK, type ZxStatus } from "../../../kernel/status.ts";
+import { X64_DEBUG_REGS, X64_GENERAL_REGS, X64_VECTOR_REGS } from "../regsets.ts";
+import { undefinedOp } from "../cpu/control.ts";
+import { X64Core } from "../cpu/core.ts";
+import { decode, MAX_LENGTH, newInsn } from "../cpu/decode.ts";
+import { IF } from "../cpu/flags.ts";
+import { deliver, gateTarget, hasErrorCode } from "../cpu/guest_ops.ts";
+import { GuestState } from "../cpu/guest_state.ts";
+import { GPR, RFLAGS, RIP } from "../cpu/insn.ts";
+import { GuestSpace, PF_W } from "./paging.ts";
+import { readVcpuState, writeVcpuIo, writeVcpuState, X64_VCPU_STATE } from "./vcpu_state.ts";
+
+const TWO32 = 4294967296;
+const RAX = GPR[0];
+/** Vectors: #DF. */
+const DOUBLE_FAULT = 8;
+/** default_operand_size of a MEM packet: 4 in 64-bit mode (and with CS.D). */
+const DEFAULT_OPERAND_SIZE = 4;
+
+/** Register storage of a VCPU: the layouts the core computes on, no thread around them. */
+class GuestRegisters {
+  readonly gpr = new Uint32Array(X64_GENERAL_REGS.size / 4);
+  readonly vec = new Uint8Array(X64_VECTOR_REGS.size);
+  readonly dbg = new Uint8Array(X64_DEBUG_REGS.size);
+  /** A user-mode hook of the core; a guest's rflags are its own. */
+  noteUserExecution(): void {}
+}
+
+class X64GuestCpu implements GuestCpu {
+  private readonly sys = new GuestState();
+  private readonly space: GuestSpace;
+  private readonly core: X64Core;
+  private readonly g: Uint32Array;
+  /** sti's interrupt shadow is still on (sti was the last instruction run). */
+  private shadow = false;
+  /** A triple fault while delivering an interrupt: the CPU is shut down. */
+  private shutdown = false;
+
+  constructor(physical: AddressSpace, entry: bigint, vpid: number) {
+    const regs = new GuestRegisters();
+    this.g = regs.gpr;
+    this.sys.bsp = vpid === 1;
+    this.space = new GuestSpace(physical, this.sys);
+    this.sys.tlb = this.space;
+    this.core = new X64Core(regs, this.space, "guest");
+    this.core.sys = this.sys;
+    const g = this.g;
+    g[RIP] = Number(entry & 0xffffffffn);
+    g[RIP + 1] = Number((entry >> 32n) & 0xffffffffn);
+    g[RFLAGS] = 0x2;
+  }
+
+  get retired(): number {
+    return this.core.retired;
+  }
+
+  get io(): IoAccess {
+    return this.core.io;
+  }
+
+  run(budget: number): ExitReason {
+    if (this.shutdown) {
+      this.core.retired = 0;
+      return EXIT.GENERAL_PROTECTION;
+    }
+    const s = this.sys;
+    this.space.last = null;
+    s.stiAt = -1;
+    s.stringIo = 0;
+    const exit = this.core.run(budget);
+    this.shadow = exit === EXIT.BUDGET && s.stiAt >= 0 && this.core.retired === s.stiAt + 1;
+    return exit;
+  }
+
+  fault(): GuestFault {
+    return this.space.last?.fault ?? { kind: "guest" };
+  }
+
+  hypercall(): Hypercall {
+    return { kind: "unsupported" };
+  }
+
+  readState(out: Uint8Array): void {
+    readVcpuState(this.g, out);
+  }
+
+  writeState(input: Uint8Array): void {
+    writeVcpuState(this.g, input);
+  }
+
+  writeIo(input: Uint8Array): ZxStatus {
+    return writeVcpuIo(this.g, input);
+  }
+
+  completeIo(): void {
+    const io = this.core.io;
+    this.advance(io.instructionSize);
+    if (io.input && io.size === 4) {
+      this.g[RAX] = 0;
+      this.g[RAX + 1] = 0;
+    }
+  }
+
+  memTrap(gpa: number, out: Uint8Array): ZxStatus {
+    const len = this.instructionLength();
+    if (len < 0) return ERR.INTERNAL;
+    const g = this.g, s = this.sys;
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    out.fill(0);
+    const lo = gpa >>> 0;
+    v.setUint32(0, lo, true);
+    v.setUint32(4, (gpa - lo) / TWO32, true);
+    v.setUint32(8, s.cr3Lo, true);
+    v.setUint32(12, s.cr3Hi, true);
+    v.setUint32(16, g[RIP], true);
+    v.setUint32(20, g[RIP + 1], true);
+    out[24] = len;
+    out[25] = DEFAULT_OPERAND_SIZE;
+    this.advance(len);
+    return ZX_OK;
+  }
+
+  skipInstruction(): void {
+    const len = this.instructionLength();
+    if (len > 0) this.advance(len);
+  }
+
+  interruptible(): boolean {
+    return !this.shutdown && !this.shadow && (this.g[RFLAGS] & IF) !== 0;
+  }
+
+  interrupt(vector: number): void {
+    if (!this.enter(vector, -1)) this.shutdown = true;
+  }
+
+  guestException(exit: ExitReason): boolean {
+    if (this.shutdown) return false;
+    let vector: number, error = -1;
+    switch (exit) {
+      case EXIT.UNDEFINED_INSTRUCTION:
+        if (this.sys.stringIo !== 0) return false; // ins/outs: Zircon says NOT_SUPPORTED
+        vector = 6;
+        break;
+      case EXIT.GENERAL_PROTECTION:
+        vector = 13;
+        break;
+      case EXIT.DIVIDE_ERROR:
+        vector = 0;
+        break;
+      case EXIT.SW_BREAKPOINT:
+        vector = 3;
+        break;
+      case EXIT.HW_BREAKPOINT:
+        vector = 1;
+        break;
+      case EXIT.ALIGNMENT:
+        vector = 17;
+        break;
+      case EXIT.PAGE_FAULT: {
+        const last = this.space.last;
+        if (last !== null && last.fault.kind === "physical") return false;
+        const s = this.sys, core = this.core;
+        if (last !== null) {
+          s.cr2Lo = last.va >>> 0;
+          s.cr2Hi = (last.va - s.cr2Lo) / TWO32;
+          error = last.errorCode;
+        } else {
+          // An address outside the lower half: the core faulted without a walk.
+          s.cr2Lo = core.faultLo;
+          s.cr2Hi = core.faultHi;
+          error = (core.faultAccess & ACCESS.WRITE) !== 0 ? PF_W : 0;
+        }
+        vector = 14;
+        break;
+      }
+      default:
+        return false;
+    }
+    if (error < 0 && hasErrorCode(vector)) error = 0;
+    if (this.enter(vector, error)) return true;
+    return this.enter(DOUBLE_FAULT, 0);
+  }
+
+  /** Delivers `vector` at the current rip and rflags; false: not deliverable, nothing changed. */
+  private enter(vector: number, error: number): boolean {
+    const g = this.g, core = this.core;
+    core.syncTlb();
+    const rf = deliver(core, this.sys, vector, g[RFLAGS], g[RIP], g[RIP + 1], error);
+    if (rf < 0) return false;
+    g[RFLAGS] = rf;
+    g[RIP] = gateTarget.lo;
+    g[RIP + 1] = gateTarget.hi;
+    this.shadow = false;
+    return true;
+  }
+
+  private advance(n: number): void {
+    const g = this.g;
+    const lo = g[RIP] + n;
+    g[RIP] = lo >>> 0;
+    if (lo >= TWO32) g[RIP + 1] = (g[RIP + 1] + 1) >>> 0;
+  }
+
+  /**
+   * Length of the instruction at rip, read through the guest's translation
+   * (as Zircon fetches it through the guest's CR3); -1 when its bytes cannot
+   * be read or it does not decode.
+   */
+  private instructionLength(): number {
+    const g = this.g;
+    if (g[RIP + 1] >= 0x8000) return -1;
+    const rip = g[RIP + 1] * TWO32 + g[RIP];
+    const bytes = new Uint8Array(MAX_LENGTH);
+    const saved = this.space.last;
+    let n = 0;
+    while (n < MAX_LENGTH) {
+      const va = rip + n;
+      const page = this.space.page(va, ACCESS.READ);
+      if (page === null) break;
+      const off = va % 4096;
+      const take = Math.min(MAX_LENGTH - n, 4096 - off);
+      bytes.set(page.bytes.subarray(off, off + take), n);
+      n += take;
+    }
+    this.space.last = saved;
+    const insn = newInsn();
+    if (!decode(bytes, 0, n, insn) || insn.fn === undefinedOp || insn.len > MAX_LENGTH) return -1;
+    return insn.len;
+  }
+}
+
+/** The x64 hypervisor arch (arch/vcpu.ts VcpuArch). */
+export const x64Vcpu: VcpuArch = Object.freeze({
+  stateLayout: X64_VCPU_STATE,
+  maxVcpus: 64,
+  vectors: 256,
+  ioTraps: true,
+  /** X86_INT_VIRT (20) < vector < X86_INT_PLATFORM_BASE (32). */
+  invalidInterrupt: (vector: number): boolean => vector > 20 && vector < 32,
+  createGuestCpu: (physical: AddressSpace, entry: bigint, vpid: number): GuestCpu =>
+    new X64GuestCpu(physical, entry, vpid),
+});

@@ -29,6 +29,9 @@ export const INFO_PROCESS = struct("zx_info_process_t", 24, [
   padding("padding1", 20, 4),
 ]);
 
+/** zx_info_vcpu_t (ZX_INFO_VCPU): flags, ZX_INFO_VCPU_FLAG_KICKED while a kick is pending. */
+export const INFO_VCPU = struct("zx_info_vcpu_t", 4, [scalar("flags", 0, "u32")]);
+
 export const INFO_PROCESS_FLAG = { STARTED: 1 << 0, EXITED: 1 << 1, DEBUGGER_ATTACHED: 1 << 2 };
 
 /** CPU_MASK_ALL: a live thread's default soft affinity (32-bit cpu_mask_t). */

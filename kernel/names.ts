@@ -5,6 +5,7 @@
 import { RIGHT, RIGHTS_BASIC, RIGHTS_IO, RIGHTS_POLICY, RIGHTS_PROPERTY } from "./rights.ts";
 import {
   CHANNEL_OPTION,
+  GUEST_TRAP,
   INFO,
   OBJ_TYPE,
   PKT_TYPE,
@@ -12,6 +13,7 @@ import {
   PROCESS_SHARED,
   PROP,
   SIGNAL,
+  VCPU_KIND,
   VM,
   VM_ALIGN,
   VMO_OPTION,
@@ -45,6 +47,8 @@ export const CONSTANTS = {
     THREAD_STATE_DEBUG_REGS: 4,
     THREAD_STATE_SINGLE_STEP: 5,
     ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`THREAD_STATE_REGSET${i}`, i])),
+    ...prefixed("VCPU_", VCPU_KIND),
+    ...prefixed("GUEST_TRAP_", GUEST_TRAP),
   },
   topic: prefixed("INFO_", INFO),
   property: prefixed("PROP_", PROP),

@@ -26,6 +26,8 @@ interface QueuedPacket {
   readonly source: Handle | null;
   /** User packets count against the port's limit; the kernel's and observers' do not. */
   readonly user: boolean;
+  /** Told when the packet leaves the queue (dequeued or dropped): a guest trap's packet count. */
+  readonly onFree?: () => void;
 }
 
 /** Something blocked in port_wait: given the packet it dequeued. */
@@ -52,11 +54,12 @@ export class Port extends KernelObject {
   /**
    * Queues a packet the kernel made (any type, not counted against the
    * user-packet limit). BAD_HANDLE once the port's last handle has closed.
+   * `onFree` is told when the packet is dequeued or dropped.
    */
-  queue(packet: Uint8Array): ZxStatus {
+  queue(packet: Uint8Array, onFree?: () => void): ZxStatus {
     const bytes = new Uint8Array(PORT_PACKET_SIZE);
     bytes.set(packet.subarray(0, PORT_PACKET_SIZE));
-    return this.#queue({ bytes, source: null, user: false });
+    return this.#queue({ bytes, source: null, user: false, onFree });
   }
 
   /** QueueUser: the packet's type becomes ZX_PKT_TYPE_USER; key, status and union stay. */
@@ -81,6 +84,7 @@ export class Port extends KernelObject {
   dequeue(): Uint8Array | undefined {
     const packet = this.#packets.shift();
     if (packet?.user) this.#userPackets--;
+    packet?.onFree?.();
     return packet?.bytes;
   }
 
@@ -157,7 +161,7 @@ export class Port extends KernelObject {
   /** on_zero_handles: queued packets are freed and every observer removed. */
   override onZeroHandles(): void {
     this.#zeroHandles = true;
-    this.#packets.splice(0);
+    for (const packet of this.#packets.splice(0)) packet.onFree?.();
     this.#userPackets = 0;
     for (const observer of [...this.#observers]) observer.detach();
   }

@@ -2,7 +2,7 @@
 // status and a 32-byte union whose member the type names. The layouts are
 // data (arch/layout.ts); each packet type has its own view of the union.
 
-import { array, nested, scalar, struct, type StructLayout } from "../arch/layout.ts";
+import { array, nested, padding, scalar, struct, type StructLayout } from "../arch/layout.ts";
 import { PKT_TYPE } from "./types.ts";
 
 export const PORT_PACKET_SIZE = 48;
@@ -49,20 +49,125 @@ export const USER_PACKET: Readonly<Record<UserArray, StructLayout>> = {
   c8: portPacket("user", USER_ARRAYS.c8),
 };
 
+/** zx_packet_guest_bell_t: a BELL trap's write, queued on its port. */
+export const PACKET_GUEST_BELL = struct("zx_packet_guest_bell_t", 32, [
+  scalar("addr", 0, "u64"),
+  scalar("reserved0", 8, "u64"),
+  scalar("reserved1", 16, "u64"),
+  scalar("reserved2", 24, "u64"),
+]);
+
+/** zx_packet_guest_io_t: an x64 in/out on an IO trap (`data`: the union as a u32). */
+export const PACKET_GUEST_IO = struct("zx_packet_guest_io_t", 32, [
+  scalar("port", 0, "u16"),
+  scalar("access_size", 2, "u8"),
+  scalar("input", 3, "u8"),
+  scalar("data", 4, "u32"),
+  scalar("reserved0", 8, "u64"),
+  scalar("reserved1", 16, "u64"),
+  scalar("reserved2", 24, "u64"),
+]);
+
+/**
+ * zx_packet_guest_mem_t differs per arch: x64 the 2023 layout (the VMM
+ * decodes the instruction at rip through cr3 itself), arm64 the syndrome's
+ * decoding (a store's value in `data`; a load is completed by writing x[xt]).
+ */
+export const PACKET_GUEST_MEM: Readonly<Record<string, StructLayout>> = {
+  x64: struct("zx_packet_guest_mem_t", 32, [
+    scalar("addr", 0, "u64"),
+    scalar("cr3", 8, "u64"),
+    scalar("rip", 16, "u64"),
+    scalar("instruction_size", 24, "u8"),
+    scalar("default_operand_size", 25, "u8"),
+    array("reserved", 26, "u8", 6),
+  ]),
+  arm64: struct("zx_packet_guest_mem_t", 32, [
+    scalar("addr", 0, "u64"),
+    scalar("access_size", 8, "u8"),
+    scalar("sign_extend", 9, "u8"),
+    scalar("xt", 10, "u8"),
+    scalar("read", 11, "u8"),
+    padding("padding1", 12, 4),
+    scalar("data", 16, "u64"),
+    scalar("reserved", 24, "u64"),
+  ]),
+};
+
+/** zx_packet_guest_vcpu_t (2023): a u32 type, then the union its type names. */
+const GUEST_VCPU_UNIONS = {
+  interrupt: struct("zx_packet_guest_vcpu_interrupt_t", 16, [
+    scalar("mask", 0, "u64"),
+    scalar("vector", 8, "u8"),
+    padding("padding1", 9, 7),
+  ]),
+  startup: struct("zx_packet_guest_vcpu_startup_t", 16, [
+    scalar("id", 0, "u64"),
+    scalar("entry", 8, "u64"),
+  ]),
+  exit: struct("zx_packet_guest_vcpu_exit_t", 16, [
+    scalar("retcode", 0, "u64"),
+    scalar("reserved", 8, "u64"),
+  ]),
+} as const;
+
+function guestVcpu(member: keyof typeof GUEST_VCPU_UNIONS): StructLayout {
+  return struct("zx_packet_guest_vcpu_t", 32, [
+    scalar("type", 0, "u32"),
+    padding("padding1", 4, 4),
+    nested(member, 8, GUEST_VCPU_UNIONS[member]),
+    scalar("reserved", 24, "u64"),
+  ]);
+}
+
+/** The guest_vcpu view by its `type` (ZX_PKT_GUEST_VCPU_INTERRUPT 0, STARTUP 1, EXIT 2). */
+const GUEST_VCPU_VIEWS = [
+  portPacket("guest_vcpu", guestVcpu("interrupt")),
+  portPacket("guest_vcpu", guestVcpu("startup")),
+  portPacket("guest_vcpu", guestVcpu("exit")),
+];
+
 /** The union member each type names; other types show it as four u64 (`payload`). */
 const VIEWS = new Map<number, StructLayout>([
   [PKT_TYPE.USER, USER_PACKET.u64],
   [PKT_TYPE.SIGNAL_ONE, portPacket("signal", PACKET_SIGNAL)],
   [PKT_TYPE.INTERRUPT, portPacket("interrupt", PACKET_INTERRUPT)],
+  [PKT_TYPE.GUEST_BELL, portPacket("guest_bell", PACKET_GUEST_BELL)],
+  [PKT_TYPE.GUEST_IO, portPacket("guest_io", PACKET_GUEST_IO)],
 ]);
+const GUEST_MEM_VIEWS = new Map(
+  Object.entries(PACKET_GUEST_MEM).map(([arch, layout]) => [arch, portPacket("guest_mem", layout)]),
+);
 const PAYLOAD = portPacket("payload", USER_ARRAYS.u64);
 
-/** A named view of a packet: key, type, status (signed) and the union member of its type. */
-export function portPacketView(bytes: Uint8Array): Record<string, unknown> {
+function layoutOf(type: number, bytes: Uint8Array, arch: string | undefined): StructLayout {
+  if (type === PKT_TYPE.GUEST_MEM) return (arch && GUEST_MEM_VIEWS.get(arch)) || PAYLOAD;
+  if (type === PKT_TYPE.GUEST_VCPU) {
+    const subtype = new DataView(bytes.buffer, bytes.byteOffset).getUint32(16, true);
+    return GUEST_VCPU_VIEWS[subtype] ?? PAYLOAD;
+  }
+  return VIEWS.get(type) ?? PAYLOAD;
+}
+
+/**
+ * A named view of a packet: key, type, status (signed) and the union member
+ * of its type. GUEST_MEM's member differs per arch: without `arch` it shows
+ * as `payload`.
+ */
+export function portPacketView(bytes: Uint8Array, arch?: string): Record<string, unknown> {
   const type = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  const view = (VIEWS.get(type) ?? PAYLOAD).toNamed(bytes);
+  const view = layoutOf(type, bytes, arch).toNamed(bytes);
   view.status = new DataView(bytes.buffer, bytes.byteOffset).getInt32(12, true);
   return view;
+}
+
+/** A zero-initialised packet with its header: the union is the caller's to fill. */
+export function guestPacket(key: bigint, type: number): Uint8Array {
+  const bytes = new Uint8Array(PORT_PACKET_SIZE);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, BigInt.asUintN(64, key), true);
+  view.setUint32(8, type, true);
+  return bytes;
 }
 
 export interface SignalPacket {

@@ -55,6 +55,10 @@ export const DEFAULT_RIGHTS = {
   port: (RIGHTS_BASIC & ~RIGHT.WAIT) | RIGHTS_IO,
   /** ZX_DEFAULT_EXCEPTION_RIGHTS: no DUPLICATE (one handler at a time), no WAIT. */
   exception: RIGHT.TRANSFER | RIGHTS_PROPERTY | RIGHT.INSPECT,
+  /** ZX_DEFAULT_GUEST_RIGHTS (2023, 0x4800B): WRITE sets traps, MANAGE_THREAD creates VCPUs. */
+  guest: RIGHT.TRANSFER | RIGHT.DUPLICATE | RIGHT.WRITE | RIGHT.INSPECT | RIGHT.MANAGE_THREAD,
+  /** ZX_DEFAULT_VCPU_RIGHTS (0xD01F): BASIC | IO | EXECUTE | SIGNAL. */
+  vcpu: RIGHTS_BASIC | RIGHTS_IO | RIGHT.EXECUTE | RIGHT.SIGNAL,
 } as const;
 
 /** Handle::HasRights: every requested bit must be present. */

@@ -55,9 +55,22 @@ export class Runner {
     this.wake();
   }
 
+  /**
+   * A thread entered a guest (vcpu_enter): its turns run the guest. A
+   * client thread joins the turn order here; a code thread is already in it.
+   */
+  addGuest(thread: Thread): void {
+    if (!this.#threads.includes(thread)) this.#threads.push(thread);
+    this.wake();
+  }
+
+  /** A manual kernel's drive waiting for a halted guest to be woken. */
+  readonly #idle = new Set<() => void>();
+
   /** Something may have become runnable: a free kernel rejoins the loop. */
   wake(): void {
     if (this.clock.mode === "free" && this.hasRunnable()) freeLoop.join(this);
+    for (const waiter of [...this.#idle]) waiter();
   }
 
   hasRunnable(): boolean {
@@ -100,7 +113,21 @@ export class Runner {
     pending.then(() => settled = true, () => settled = true);
     await yieldToEventLoop();
     while (!settled && this.kernel.alive) {
-      if (!this.#step(DRIVE_CHUNK)) break; // nothing can ever happen: the server's cap ends it
+      if (!this.#step(DRIVE_CHUNK)) {
+        // Nothing can happen on its own. A guest halted in vcpu_enter may
+        // still be woken from outside (vcpu_interrupt, vcpu_kick, the cap):
+        // wait for that; anything else only the server's cap ends.
+        if (!this.#threads.some((t) => t.guestRun !== null)) break;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.#idle.delete(done);
+            resolve();
+          };
+          this.#idle.add(done);
+          pending.then(done, done);
+        });
+        continue;
+      }
       await yieldToEventLoop();
     }
     return await pending;
@@ -151,8 +178,15 @@ export class Runner {
     return true;
   }
 
-  /** Runs one thread for up to `budget` instructions. */
+  /** Counts instructions a guest retired, as #turn counts a thread's. */
+  readonly #retire = (instructions: number): void => {
+    this.retired += instructions;
+    this.clock.retire(instructions);
+  };
+
+  /** Runs one thread (or the guest it has entered) for up to `budget` instructions. */
   #turn(thread: Thread, budget: number): { retired: number; events: number } {
+    if (thread.guestRun) return thread.guestRun.turn(budget, this.#retire);
     const core = thread.core ??= this.#newCore(thread);
     let retired = 0;
     let events = 0;
@@ -182,9 +216,15 @@ export class Runner {
   }
 }
 
-/** May the thread's code run now? */
+/**
+ * May the thread's code run now? A thread inside vcpu_enter runs its guest
+ * instead, unless the guest waits (hlt / wfi); a client thread runs nothing else.
+ */
 function runnable(thread: Thread): boolean {
-  return thread.lifecycle === "RUNNING" && !thread.inSyscall && !thread.inException;
+  if (thread.lifecycle !== "RUNNING" || thread.inException) return false;
+  const guest = thread.guestRun;
+  if (guest !== null) return guest.runnable;
+  return !thread.inSyscall && thread.driver === "code";
 }
 
 /** The server-wide loop that runs free kernels' threads, fairly, in short slices. */

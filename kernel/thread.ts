@@ -8,6 +8,7 @@ import { NamedObject } from "./object.ts";
 import { DEFAULT_RIGHTS } from "./rights.ts";
 import { OBJ_TYPE, SIGNAL, THREAD_STATE } from "./types.ts";
 import type { Process } from "./process.ts";
+import type { GuestRun, Vcpu } from "./vcpu.ts";
 
 /** ThreadDispatcher's lifecycle; INITIALIZED is what userspace calls NEW. */
 export type Lifecycle = "INITIALIZED" | "RUNNING" | "SUSPENDED" | "DYING" | "DEAD";
@@ -43,6 +44,13 @@ export class Thread extends NamedObject {
   core: Core | null = null;
   /** Code threads: blocked in a syscall their code made. */
   inSyscall = false;
+  /** The VCPU this thread created, while it lives (one per thread: vcpu_create's BAD_STATE). */
+  vcpu: Vcpu | null = null;
+  /**
+   * Set while the thread is inside vcpu_enter: the runner then gives its
+   * turns to the guest instead of the thread's own code.
+   */
+  guestRun: GuestRun | null = null;
   /** The last exception the thread raised (a fatal one ended its process). */
   exception: ExceptionRecord | null = null;
   /** The exception it is stopped in, while a handler holds it. */

@@ -61,7 +61,20 @@ export const INFO = {
   THREAD_EXCEPTION_REPORT: 0x1000_000b,
   PROCESS_MAPS: 13,
   VMO: 0x1000_0017,
+  VCPU: 32,
 } as const;
+
+/** zx_info_vcpu_t.flags: a kick is pending (not yet consumed by an enter). */
+export const INFO_VCPU_FLAG_KICKED = 1 << 0;
+
+/** zx_guest_set_trap kinds (zircon/syscalls/hypervisor.h). */
+export const GUEST_TRAP = { BELL: 0, MEM: 1, IO: 2 } as const;
+
+/** zx_vcpu_read_state / zx_vcpu_write_state kinds. */
+export const VCPU_KIND = { STATE: 0, IO: 1 } as const;
+
+/** zx_packet_guest_vcpu_t.type (2023: uint32_t). */
+export const PKT_GUEST_VCPU = { INTERRUPT: 0, STARTUP: 1, EXIT: 2 } as const;
 
 export const PROP = {
   NAME: 3,

@@ -302,7 +302,8 @@ const COLLECTION_DESCRIPTION = [
   "thread suspended before it starts, its registers read and written on x64 and arm64",
   "through the modern (/v1/zx) and Magenta (/v1/mx) ABIs, every documented error of the",
   "thread-state calls, a thread that faults where nothing is mapped (the crash in the debug",
-  "log, the process's return code), the clean-up, and batches: many syscalls in one",
+  "log, the process's return code), a guest and its VCPU (the state calls' rules and every",
+  "documented error of zx_vcpu_write_state), the clean-up, and batches: many syscalls in one",
   "request. Start the server (`deno task start`), import this collection and",
   "zxsim.postman_environment.json, select the environment and run the collection from the",
   "top: each request stores the handles and tokens the next ones use.",
@@ -313,7 +314,7 @@ const COLLECTION_DESCRIPTION = [
 
 /** The Postman collection (v2.1), as the committed JSON must be. */
 export function buildCollection(folders: readonly Folder[] = SCENARIO): Json {
-  // A folder without steps is a placeholder in steps.ts (the VCPU flow).
+  // A folder without steps (none today) would only be a heading: leave it out.
   const item = folders.filter((folder) => folder.steps.length > 0).map((folder) => ({
     name: folder.name,
     description: folder.description,

@@ -12,7 +12,14 @@
 // step reads as what it sends and what it expects.
 
 /** Whose bearer token a request carries: one variable per kernel of the scenario. */
-export type KernelName = "x64" | "arm64" | "nodebug" | "batch";
+export type KernelName =
+  | "x64"
+  | "arm64"
+  | "nodebug"
+  | "batch"
+  /** A second thread of the x64 / arm64 kernel's bootstrap process: not its VCPU's thread. */
+  | "x64_other"
+  | "arm64_other";
 
 /** One pm.test: a sentence for the runner's report and the JavaScript that checks it. */
 export interface Check {
@@ -322,6 +329,7 @@ function createKernel(
       [`${kernel}_process`]: "handles.process",
       [`${kernel}_root_job`]: "handles.root_job",
       [`${kernel}_vmar`]: "handles.vmar",
+      [`${kernel}_hypervisor`]: "handles.hypervisor_resource",
     },
   };
 }
@@ -1089,15 +1097,348 @@ const fault: Folder = {
   ],
 };
 
-/**
- * Extend with the VCPU flow when the hypervisor syscalls exist (guest_create,
- * vcpu_create, vcpu_read_state / vcpu_write_state and the zx_vcpu_write_state
- * errors). build.ts leaves a folder without steps out of the collection.
- */
+// ---------------------------------------------------------------------------
+// A guest's VCPU: zx_vcpu_read_state / zx_vcpu_write_state and their errors
+
+/** What differs between the x64 and arm64 runs of the VCPU flow. */
+interface VcpuArch {
+  readonly kernel: "x64" | "arm64";
+  readonly other: KernelName;
+  readonly tag: string;
+  /** sizeof(zx_vcpu_state_t). */
+  readonly size: number;
+  /** A plain register the flow writes 42 into by name. */
+  readonly scratch: Reg;
+  /** The entry point vcpu_create gets: where the guests of tests/fixtures/guest-<arch> start. */
+  readonly entry: bigint;
+  /** The flags register's write rule, shown with two writes and their read-backs. */
+  readonly flags: {
+    readonly reg: Reg;
+    /** A u32 field (arm64 cpsr): the view shows it as a number, not a "0x…" string. */
+    readonly u32: boolean;
+    readonly writes: readonly {
+      readonly value: bigint;
+      readonly reads: bigint;
+      readonly why: string;
+    }[];
+  };
+}
+
+const VCPU_X64: VcpuArch = {
+  kernel: "x64",
+  other: "x64_other",
+  tag: "",
+  size: 136,
+  scratch: reg("rax"),
+  entry: 0x8000n,
+  flags: {
+    reg: reg("rflags"),
+    u32: false,
+    writes: [
+      {
+        value: 0x1n,
+        reads: 0n,
+        why: "Bit 1 (0x2) is clear, so Zircon ignores the whole rflags field: CF stays clear.",
+      },
+      {
+        value: 0x3n,
+        reads: 0x1n,
+        why: "Bit 1 is set: the user bits of the value (0x244DD5) are applied, so CF (0x1) is " +
+          "set; reads show rflags & 0x244DD5, never bit 1 itself.",
+      },
+    ],
+  },
+};
+
+const VCPU_ARM64: VcpuArch = {
+  kernel: "arm64",
+  other: "arm64_other",
+  tag: " (arm64)",
+  size: 264,
+  // x0..x30 are the elements of the array x in `regs`.
+  scratch: reg("x0", "x[0]"),
+  entry: 0x80000n,
+  flags: {
+    reg: reg("cpsr"),
+    u32: true,
+    writes: [
+      {
+        value: 0xf0000000n,
+        reads: 0xf0000000n,
+        why: "NZCV (0xF0000000) is OR-ed in: all four are set.",
+      },
+      {
+        value: 0n,
+        reads: 0xf0000000n,
+        why: "A write ORs NZCV in and never clears a flag: writing 0 leaves all four set.",
+      },
+    ],
+  },
+};
+
+/** base64 of `size` zero bytes: a buffer of a wrong size. */
+const zeros = (size: number) => btoa("\0".repeat(size));
+
+/** The VCPU flow on one arch: a guest, a VCPU, its state, and every error of the seed documents. */
+function vcpuFlow(a: VcpuArch): Step[] {
+  const zx = caller("zx", a.kernel), k = a.kernel, vcpu = `${k}_vcpu`;
+  const state = (syscall: string) => (target: HandleRef, fields: Body = {}) =>
+    zx.call(syscall, {
+      handle: handle(target),
+      kind: "ZX_VCPU_STATE",
+      buffer_size: a.size,
+      ...fields,
+    });
+  const readVcpu = state("vcpu_read_state"), writeVcpu = state("vcpu_write_state");
+  const vcpuInfo = (as: KernelName, flags: number, why: string) =>
+    ok(
+      `ZX_INFO_VCPU says flags = ${flags}${a.tag}`,
+      `zx_info_vcpu_t.flags: ${why}`,
+      caller("zx", as).call("object_get_info", { handle: num(vcpu), topic: "ZX_INFO_VCPU" }),
+      { checks: [eq(`flags is ${flags}`, "info.flags", flags)] },
+    );
+  const other = caller("zx", a.other);
+  return [
+    ok(
+      `Create a guest${a.tag}`,
+      "guest_create with the kernel's hypervisor resource (a bootstrap handle): a guest and " +
+        "its guest-physical address space, a VMAR based at 0 (RAM would be VMOs mapped into " +
+        "it; this flow only needs the VCPU).",
+      zx.call("guest_create", { resource: num(`${k}_hypervisor`), options: 0 }),
+      {
+        checks: [
+          isHandle("guest_handle is a handle", "guest_handle"),
+          isHandle("vmar_handle is a handle", "vmar_handle"),
+        ],
+        save: { [`${k}_guest`]: "guest_handle", [`${k}_guest_vmar`]: "vmar_handle" },
+      },
+    ),
+    ok(
+      `Create a VCPU${a.tag}`,
+      `vcpu_create: the VCPU starts at guest-physical ${hex(a.entry)} and is bound to the ` +
+        "calling thread (this token's: the bootstrap thread), the only one that may enter it " +
+        "or read and write its state.",
+      zx.call("vcpu_create", { guest: num(`${k}_guest`), options: 0, entry: hex(a.entry) }),
+      { checks: [isHandle("out is the VCPU's handle", "out")], save: { [vcpu]: "out" } },
+    ),
+    ok(
+      `Read its zx_vcpu_state_t${a.tag}`,
+      `${a.size} bytes, in \`buffer\` and named in \`regs\`; a VCPU that has never run has ` +
+        `${a.scratch.name} = 0.`,
+      readVcpu(vcpu),
+      { checks: [bytes(`buffer is ${a.size} bytes`, "buffer", a.size), regIs(a.scratch, 0n)] },
+    ),
+    ok(
+      `Write ${a.scratch.name} = 42 by name${a.tag}`,
+      "Named fields are merged into the current state, as thread_write_state's are.",
+      writeVcpu(vcpu, { regs: { [a.scratch.name]: 42 } }),
+    ),
+    ok(
+      `Read it back: ${a.scratch.name} is 42${a.tag}`,
+      "The write took.",
+      readVcpu(vcpu),
+      { checks: [regIs(a.scratch, 42n)] },
+    ),
+    ...a.flags.writes.flatMap(({ value, reads, why }) => [
+      ok(
+        `Write ${a.flags.reg.name} = ${hex(value)}${a.tag}`,
+        why,
+        writeVcpu(vcpu, { regs: { [a.flags.reg.name]: hex(value) } }),
+      ),
+      ok(
+        `Read it back: ${a.flags.reg.name} is ${hex(reads)}${a.tag}`,
+        "Zircon's own rule, kept by zxsim.",
+        readVcpu(vcpu),
+        {
+          checks: [
+            a.flags.u32
+              ? eq(
+                `${a.flags.reg.name} is ${hex(reads)}`,
+                `regs.${a.flags.reg.path}`,
+                Number(reads),
+              )
+              : regIs(a.flags.reg, reads, hex(reads)),
+            regIs(a.scratch, 42n),
+          ],
+        },
+      ),
+    ]),
+    ok(
+      `Duplicate the VCPU handle, then close the duplicate${a.tag}`,
+      "A handle value that was valid and is not any more.",
+      zx.duplicate(vcpu, "ZX_RIGHT_SAME_RIGHTS"),
+      { save: { [`${vcpu}_closed`]: "out" } },
+    ),
+    ok(`Close the duplicate${a.tag}`, "Its value is now stale.", zx.close(`${vcpu}_closed`)),
+    fails(
+      "BAD_HANDLE",
+      `a closed handle${a.tag}`,
+      "The handle is checked first.",
+      writeVcpu(`${vcpu}_closed`, { buffer: zeros(a.size) }),
+    ),
+    fails(
+      "WRONG_TYPE",
+      `a thread handle instead of a VCPU${a.tag}`,
+      "Then its type: ZX_OBJ_TYPE_VCPU.",
+      writeVcpu(`${k}_worker`, { buffer: zeros(a.size) }),
+    ),
+    ok(
+      `Duplicate the VCPU with ZX_RIGHT_READ only${a.tag}`,
+      "A VCPU handle without ZX_RIGHT_WRITE.",
+      zx.duplicate(vcpu, "ZX_RIGHT_READ"),
+      { save: { [`${vcpu}_read_only`]: "out" } },
+    ),
+    ok(
+      `It can read the state${a.tag}`,
+      "vcpu_read_state needs ZX_RIGHT_READ.",
+      readVcpu(`${vcpu}_read_only`),
+    ),
+    fails(
+      "ACCESS_DENIED",
+      `a VCPU handle without ZX_RIGHT_WRITE${a.tag}`,
+      "Then its rights: vcpu_write_state needs ZX_RIGHT_WRITE.",
+      writeVcpu(`${vcpu}_read_only`, { buffer: zeros(a.size) }),
+    ),
+    fails(
+      "INVALID_ARGS",
+      `kind 2${a.tag}`,
+      "Then the kind: ZX_VCPU_STATE (0) or ZX_VCPU_IO (1).",
+      writeVcpu(vcpu, { kind: 2, buffer: zeros(a.size) }),
+      says("kind 2"),
+    ),
+    fails(
+      "INVALID_ARGS",
+      `buffer_size ${a.size - 1}, one too small${a.tag}`,
+      `Then the size: buffer_size must be exactly sizeof(zx_vcpu_state_t), ${a.size}.`,
+      writeVcpu(vcpu, { buffer_size: a.size - 1, buffer: zeros(a.size - 1) }),
+      says(`buffer_size ${a.size - 1}`),
+    ),
+    fails(
+      "INVALID_ARGS",
+      `buffer_size ${a.size + 1}, one too large${a.tag}`,
+      "Larger is refused too.",
+      writeVcpu(vcpu, { buffer_size: a.size + 1, buffer: zeros(a.size + 1) }),
+      says(`buffer_size ${a.size + 1}`),
+    ),
+    fails(
+      "INVALID_ARGS",
+      `${a.size} bytes claimed, 8 sent${a.tag}`,
+      "A base64 buffer shorter than buffer_size is zxsim's form of an invalid pointer: the " +
+        "copy from user memory fails.",
+      writeVcpu(vcpu, { buffer: zeros(8) }),
+      says("invalid pointer"),
+    ),
+    ...(a.kernel === "x64"
+      ? [
+        ok(
+          "ZX_VCPU_IO with access_size 1",
+          "zx_vcpu_io_t (8 bytes) answers a guest's `in`: the low access_size bytes of rax. " +
+            "Zircon does not check that the last exit was an `in`.",
+          zx.call("vcpu_write_state", {
+            handle: num(vcpu),
+            kind: "ZX_VCPU_IO",
+            buffer_size: 8,
+            regs: { access_size: 1, data: 0x7f },
+          }),
+        ),
+        ok(
+          "Read it back: rax is 0x7f",
+          "The low byte of rax (42) was replaced.",
+          readVcpu(vcpu),
+          { checks: [regIs(a.scratch, 0x7fn)] },
+        ),
+        fails(
+          "INVALID_ARGS",
+          "ZX_VCPU_IO with access_size 3",
+          "access_size must be 1, 2 or 4.",
+          zx.call("vcpu_write_state", {
+            handle: num(vcpu),
+            kind: "ZX_VCPU_IO",
+            buffer_size: 8,
+            regs: { access_size: 3, data: 0 },
+          }),
+        ),
+      ]
+      : [
+        fails(
+          "INVALID_ARGS",
+          "ZX_VCPU_IO on arm64",
+          "arm64 has no I/O ports: ZX_VCPU_IO is always INVALID_ARGS (a load from a MEM trap " +
+            "is answered by writing its register with ZX_VCPU_STATE).",
+          zx.call("vcpu_write_state", {
+            handle: num(vcpu),
+            kind: "ZX_VCPU_IO",
+            buffer_size: 8,
+            buffer: zeros(8),
+          }),
+          says("ZX_VCPU_IO is not supported on arm64"),
+        ),
+      ]),
+    ok(
+      `Create a second thread${a.tag}`,
+      "Another thread of the same process: it holds the same handles.",
+      zx.createThread(`${k}_process`, "other"),
+      { save: { [`${k}_other_thread`]: "out" } },
+    ),
+    {
+      name: `Get a token for it${a.tag}`,
+      shows: "POST /v1/kernels/{id}/tokens starts the new thread as a client thread and returns " +
+        "a token that makes requests as it.",
+      method: "POST",
+      path: `/v1/kernels/{{${k}_kernel}}/tokens`,
+      as: a.kernel,
+      body: { thread: num(`${k}_other_thread`) },
+      reply: { http: 201 },
+      save: { [`${a.other}_token`]: "token" },
+    },
+    fails(
+      "BAD_STATE",
+      `another thread writes the state${a.tag}`,
+      "Last, the thread: only the VCPU's own thread may write its state.",
+      { ...writeVcpu(vcpu, { buffer: zeros(a.size) }), as: a.other },
+      says("must be called on the thread that created the VCPU"),
+    ),
+    fails(
+      "BAD_STATE",
+      `another thread reads the state${a.tag}`,
+      "Or read it.",
+      { ...readVcpu(vcpu), as: a.other },
+      says("must be called on the thread that created the VCPU"),
+    ),
+    fails(
+      "BAD_STATE",
+      `another thread enters the VCPU${a.tag}`,
+      "Or run it.",
+      other.call("vcpu_enter", { handle: num(vcpu) }),
+      says("must be called on the thread that created the VCPU"),
+    ),
+    ok(
+      `Another thread kicks the VCPU${a.tag}`,
+      "vcpu_kick works from any thread: the current or next vcpu_enter returns CANCELED.",
+      other.call("vcpu_kick", { handle: num(vcpu) }),
+    ),
+    vcpuInfo(a.other, 1, "ZX_INFO_VCPU_FLAG_KICKED, a kick is pending."),
+    refused(
+      `ZX_ERR_CANCELED: the kicked VCPU's vcpu_enter${a.tag}`,
+      "Its own thread enters it: the kick cancels this enter before the guest runs (HTTP 409).",
+      zx.call("vcpu_enter", { handle: num(vcpu) }),
+      "CANCELED",
+    ),
+    vcpuInfo(a.kernel, 0, "the kick was used up by that enter."),
+  ];
+}
+
 const vcpu: Folder = {
-  name: "9. VCPU state (zx_vcpu_read_state / zx_vcpu_write_state)",
-  description: "Guests and VCPUs: their state is read and written like a thread's.",
-  steps: [],
+  name: "9. A guest's VCPU (zx_vcpu_read_state / zx_vcpu_write_state)",
+  description: "A guest and its VCPU on x64 and arm64: the zx_vcpu_state_t read and written " +
+    "by name, Zircon's flags rules, and every error of the zx_vcpu_write_state seed documents " +
+    "in Zircon's order of checks: the handle, its type, ZX_RIGHT_WRITE, the kind, the exact " +
+    "buffer_size, the buffer, then the thread (only the VCPU's own may touch its state). The " +
+    "last rule's other half, no state calls while the VCPU's thread is inside vcpu_enter, " +
+    "needs two requests at once, which a collection run never makes: " +
+    'tests/hypervisor_guest.test.ts and the README\'s "A VMM over HTTP" show it. The VCPU ' +
+    "never runs guest code here (no memory is mapped): `deno task example:vmm` runs one.",
+  steps: [...vcpuFlow(VCPU_X64), ...vcpuFlow(VCPU_ARM64)],
 };
 
 const cleanUp: Folder = {

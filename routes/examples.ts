@@ -104,8 +104,60 @@ class ExampleClient {
       vmo_addr: (await this.syscall(token, "vmar_map", map)).mapped_addr as number,
       child_vmar: (await this.syscall(token, "vmar_allocate", allocate)).child_vmar as number,
       ...await ipcExampleHandles((name, body) => this.syscall(token, name, body), boot.root_job),
+      ...await this.guestHandles(token, boot.hypervisor_resource),
     };
     return { id: created.kernel as string, token, handles };
+  }
+
+  /**
+   * An x64 guest with identity page tables at 0 (PML4, PDPT, one 2 MiB page)
+   * and, at 0x4000, `mov al, 42; out 0x80, al; jmp .` with port 0x80
+   * trapped (key 1), and a VCPU of it the bootstrap thread made.
+   */
+  async guestHandles(token: string, resource: number) {
+    const call = (name: string, body: Json) => this.syscall(token, name, body);
+    const created = await call("guest_create", { resource, options: 0 });
+    const guest = created.guest_handle as number;
+    const guestVmar = created.vmar_handle as number;
+    const ram = (await call("vmo_create", { size: 0x10000 })).out as number;
+    const u64 = (value: number) => {
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setBigUint64(0, BigInt(value), true);
+      return bytes.toBase64();
+    };
+    await call("vmo_write", { handle: ram, buffer: u64(0x1003), offset: 0 });
+    await call("vmo_write", { handle: ram, buffer: u64(0x2003), offset: 0x1000 });
+    await call("vmo_write", { handle: ram, buffer: u64(0x83), offset: 0x2000 });
+    const code = Uint8Array.of(0xb0, 0x2a, 0xe6, 0x80, 0xeb, 0xfe);
+    await call("vmo_write", { handle: ram, buffer: code.toBase64(), offset: 0x4000 });
+    const exec = (await call("vmo_replace_as_executable", { handle: ram, vmex: 0 })).out;
+    await call("vmar_map", {
+      handle: guestVmar,
+      options: ["ZX_VM_PERM_READ", "ZX_VM_PERM_WRITE", "ZX_VM_PERM_EXECUTE", "ZX_VM_SPECIFIC"],
+      vmar_offset: 0,
+      vmo: exec,
+      vmo_offset: 0,
+      len: 0x10000,
+    });
+    await call("handle_close", { handle: exec });
+    await call("guest_set_trap", {
+      handle: guest,
+      kind: "ZX_GUEST_TRAP_IO",
+      addr: 0x80,
+      size: 1,
+      port_handle: 0,
+      key: 1,
+    });
+    const vcpu = (await call("vcpu_create", { guest, options: 0, entry: "0x4000" })).out as number;
+    return { guest, guest_vmar: guestVmar, vcpu };
+  }
+
+  /** A token for `new_thread`, which starts it as a client thread. */
+  async threadToken(id: string, token: string, handles: ExampleHandles): Promise<string> {
+    const path = `/v1/kernels/${id}/tokens`;
+    const issued = await this.send("POST", path, { thread: handles.new_thread }, token);
+    if (issued.http !== 201) throw new Error(`example set-up: ${JSON.stringify(issued.reply)}`);
+    return issued.reply!.token as string;
   }
 
   /**
@@ -130,11 +182,20 @@ class ExampleClient {
     return (message.handles as number[])[0];
   }
 
-  /** Runs one example in a kernel of its own, so no example sees another's effects. */
-  async run(abi: Abi, name: string, example: Example): Promise<Exchange> {
+  /**
+   * Runs one example in a kernel of its own, so no example sees another's
+   * effects; as the bootstrap thread, or as `new_thread` with a token of its own.
+   */
+  async run(
+    abi: Abi,
+    name: string,
+    example: Example,
+    thread?: "new_thread",
+  ): Promise<Exchange> {
     const { id, token, handles } = await this.exampleKernel();
     try {
-      return await this.send("POST", `/v1/${abi}/${name}`, example(handles), token);
+      const caller = thread === undefined ? token : await this.threadToken(id, token, handles);
+      return await this.send("POST", `/v1/${abi}/${name}`, example(handles), caller);
     } finally {
       await this.send("DELETE", `/v1/kernels/${id}`, undefined, token);
     }
@@ -157,7 +218,7 @@ async function syscallExamples(
   more: readonly Exchange[],
 ) {
   return checked(`${abi}_${syscall.name}`, {
-    ok: await client.run(abi, syscall.name, syscall.example),
+    ok: await client.run(abi, syscall.name, syscall.example, syscall.exampleThread),
     error: await client.run(abi, syscall.name, syscall.errorExample ?? closedHandle(syscall)),
     more,
   });

@@ -116,7 +116,7 @@ Deno.test("client: kernel routes: summary, a second thread's session, delete", a
 Deno.test("client: an unknown syscall is the server's BAD_SYSCALL, not a client crash", async () => {
   const k = await inProcessClient().createKernel();
   const calls = k.zx as unknown as Record<string, () => Promise<unknown>>;
-  const error = await failsWith(() => calls.vcpu_create(), ERR.BAD_SYSCALL);
+  const error = await failsWith(() => calls.timer_create(), ERR.BAD_SYSCALL);
   assert.equal(error.http, 404);
   // A session is not a thenable, so it can be awaited and returned from async code.
   assert.equal((k.zx as unknown as { then?: unknown }).then, undefined);

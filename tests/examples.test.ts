@@ -8,9 +8,9 @@ const tasks: Record<string, string> = JSON.parse(
   await Deno.readTextFile(`${root}/deno.json`),
 ).tasks;
 
-async function runTask(name: string, env: Record<string, string>) {
+async function runTask(name: string, env: Record<string, string>, extra: string[] = []) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", name],
+    args: ["task", "--quiet", name, ...extra],
     cwd: root,
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
@@ -81,17 +81,36 @@ Deno.test("examples: each runs against a real server and shows its story", async
       /^arm64: the program printed: result: 86$/m,
       /^arm64: exit code 260$/m,
     ],
+    "example:vmm": [
+      /^x64: guest with 1 MiB of RAM at guest-physical 0, identity page tables at 0x0-0x2fff, hello\.bin \(\d+ bytes\) at 0x8000$/m,
+      /^x64: traps: IO 0x3f8-0x3ff \(UART\), IO 0x604 \(power off\)$/m,
+      /^x64: exit 1: guest_io \{"port":1021,"access_size":1,"input":1,"data":0\} -> answered: ready$/m,
+      /^x64: exit 2: guest_io \{"port":1016,"access_size":1,"input":0,"data":72\} -> a byte: "H"$/m,
+      /^x64: the guest wrote: Hello from the guest$/m,
+      // Per byte a status read and a write, and the power-off write.
+      /^x64: powered off \(a write to port 0x604\) after 43 exits$/m,
+    ],
+    // The same task with arguments: "<task> <args>".
+    "example:vmm --arch arm64": [
+      /^arm64: guest with 1 MiB of RAM at guest-physical 0, hello\.bin \(\d+ bytes\) at 0x80000$/m,
+      /^arm64: traps: MEM 0x9000000-0x9000fff \(UART\)$/m,
+      /^arm64: exit 1: guest_mem \{"addr":"0x0000000009000018","access_size":4,"sign_extend":0,"xt":3,"read":1,"data":"0x0{16}"\} -> answered: ready$/m,
+      /^arm64: exit 2: guest_mem \{"addr":"0x0000000009000000","access_size":1,"sign_extend":0,"xt":0,"read":0,"data":"0x0{14}48"\} -> a byte: "H"$/m,
+      /^arm64: the guest wrote: Hello from the guest$/m,
+      /^arm64: powered off \(PSCI SYSTEM_OFF\) after 42 exits$/m,
+    ],
   };
   try {
     assert.deepEqual(
-      Object.keys(expected).sort(),
+      [...new Set(Object.keys(expected).map((run) => run.split(" ")[0]))].sort(),
       Object.keys(tasks).filter((t) => t.startsWith("example:")).sort(),
       "every example is checked here",
     );
-    for (const [task, lines] of Object.entries(expected)) {
-      const { code, stdout, stderr } = await runTask(task, { ZXSIM_URL: server.url });
-      assert.equal(code, 0, `${task}: ${stderr}`);
-      for (const line of lines) assert.match(stdout, line, `${task}:\n${stdout}`);
+    for (const [run, lines] of Object.entries(expected)) {
+      const [task, ...args] = run.split(" ");
+      const { code, stdout, stderr } = await runTask(task, { ZXSIM_URL: server.url }, args);
+      assert.equal(code, 0, `${run}: ${stderr}`);
+      for (const line of lines) assert.match(stdout, line, `${run}:\n${stdout}`);
     }
   } finally {
     await server.stop();

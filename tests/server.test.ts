@@ -6,6 +6,7 @@ import { SYSCALLS } from "../kernel/syscalls/table.ts";
 import { assertStatus, expectErr, type Fetcher, send, TestKernel } from "./helpers.ts";
 import { freePort, root, START_ARGS, startServer } from "./real_server.ts";
 import { walkIpc } from "./ipc_helpers.ts";
+import { CODE, makeVm, MEM_TRAP } from "./hypervisor_helpers.ts";
 
 Deno.test("real server: --port, and a register round trip on both arches", async () => {
   const port = freePort();
@@ -414,6 +415,43 @@ async function walkExceptions(k: TestKernel): Promise<void> {
   });
 }
 
+/** The hypervisor calls: a guest that exits once to the VMM, and the VCPU's errors. */
+async function walkHypervisor(k: TestKernel): Promise<void> {
+  const x64 = k.arch === "x64";
+  const vm = await makeVm(k, x64 ? CODE.out.x64 : CODE.load.arm64);
+  expectErr(await k.call("guest_create", { resource: k.handles.vmar }), "WRONG_TYPE");
+  await k.ok("guest_set_trap", {
+    handle: vm.guest,
+    kind: x64 ? "ZX_GUEST_TRAP_IO" : "ZX_GUEST_TRAP_MEM",
+    addr: x64 ? 0x80 : MEM_TRAP,
+    size: x64 ? 1 : 4096,
+    port_handle: 0,
+    key: 1,
+  });
+  expectErr(
+    await k.call("guest_set_trap", { handle: vm.guest, kind: 9, addr: 0, size: 0 }),
+    "INVALID_ARGS",
+  );
+  expectErr(await k.call("vcpu_create", { guest: vm.guest, entry: 0x4000 }), "BAD_STATE");
+  const exit = await k.ok("vcpu_enter", { handle: vm.vcpu });
+  assert.equal(exit.view.type, x64 ? 5 : 4);
+  await k.ok("vcpu_kick", { handle: vm.vcpu });
+  assertStatus(await k.call("vcpu_resume", { handle: vm.vcpu }), "ZX_ERR_CANCELED", 409);
+  await k.ok("vcpu_interrupt", { handle: vm.vcpu, vector: 64 });
+  expectErr(await k.call("vcpu_kick", { handle: vm.guest }), "WRONG_TYPE");
+  expectErr(await k.call("vcpu_interrupt", { handle: 7, vector: 1 }), "BAD_HANDLE");
+  const state = await k.ok("vcpu_read_state", { handle: vm.vcpu, kind: "ZX_VCPU_STATE" });
+  await k.ok("vcpu_write_state", { handle: vm.vcpu, kind: "ZX_VCPU_STATE", buffer: state.buffer });
+  expectErr(
+    await k.call("vcpu_read_state", { handle: vm.vcpu, kind: 0, buffer_size: 1 }),
+    "INVALID_ARGS",
+  );
+  expectErr(
+    await k.call("vcpu_write_state", { handle: vm.vcpu, kind: 0, buffer: "AAAA" }),
+    "INVALID_ARGS",
+  );
+}
+
 Deno.test("real server: every syscall, success and errors, on both arches", async () => {
   const server = await startServer(["--port", String(freePort())]);
   try {
@@ -424,6 +462,7 @@ Deno.test("real server: every syscall, success and errors, on both arches", asyn
       await walkMemoryAndLifecycle(await TestKernel.create(fetcher, { arch }));
       await walkIpc(await TestKernel.create(fetcher, { arch }));
       await walkExceptions(await TestKernel.create(fetcher, { arch }));
+      await walkHypervisor(await TestKernel.create(fetcher, { arch }, false));
       const zx = SYSCALLS.filter((s) => s.abis.includes("zx")).map((s) => `zx_${s.name}`);
       assert.deepEqual(zx.filter((name) => !called.has(name)), [], `${arch}: not walked`);
     }

@@ -62,6 +62,15 @@ export interface ExampleHandles {
   readonly channel_peer: number;
   readonly port: number;
   readonly echo_channel: number;
+  /**
+   * A guest (`guest_vmar` its guest-physical VMAR) whose memory holds
+   * identity page tables at 0 and, at 0x4000, code that writes 42 to I/O
+   * port 0x80 (trapped, key 1) and then spins; `vcpu` is its VCPU, made by
+   * the bootstrap thread, entry 0x4000, never entered.
+   */
+  readonly guest: number;
+  readonly guest_vmar: number;
+  readonly vcpu: number;
 }
 
 /** A request body for the docs, in terms of the example kernel's handles. */
@@ -140,6 +149,13 @@ export interface Syscall<
   readonly example: Example;
   /** A call that fails, for the docs (default: the example with a closed handle). */
   readonly errorExample?: Example;
+  /**
+   * Who makes the success example: the bootstrap thread (default), or
+   * `new_thread` started as a client thread with a token of its own (for a
+   * call the bootstrap thread cannot make twice, as vcpu_create: one VCPU
+   * per thread).
+   */
+  readonly exampleThread?: "new_thread";
   /**
    * The C signature, for calls made by code through the vDSO. A syscall
    * without one cannot be called from code: its number is treated as

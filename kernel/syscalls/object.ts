@@ -10,6 +10,7 @@ import {
   INFO_HANDLE_BASIC,
   INFO_PROCESS,
   INFO_THREAD,
+  INFO_VCPU,
   processInfo,
   threadInfo,
 } from "../info.ts";
@@ -18,7 +19,8 @@ import { Process } from "../process.ts";
 import { RIGHT } from "../rights.ts";
 import { ERR, ZX_OK, ZxError, type ZxStatus } from "../status.ts";
 import { Thread } from "../thread.ts";
-import { INFO, MAX_NAME_LEN, PROP, SIGNAL, THREAD_STATE } from "../types.ts";
+import { INFO, INFO_VCPU_FLAG_KICKED, MAX_NAME_LEN, PROP, SIGNAL, THREAD_STATE } from "../types.ts";
+import { Vcpu } from "../vcpu.ts";
 import { type Caller, defineSyscall } from "./define.ts";
 import { bytes, deadline, flags, handle, size, text, u64Out } from "./params.ts";
 import { VM_INFO_TOPICS, vmInfo } from "./vm_info.ts";
@@ -46,6 +48,7 @@ const infoLayouts = new Map<number, StructLayout>([
   [INFO.HANDLE_BASIC, INFO_HANDLE_BASIC],
   [INFO.THREAD, INFO_THREAD],
   [INFO.PROCESS, INFO_PROCESS],
+  [INFO.VCPU, INFO_VCPU],
 ]);
 
 export const objectGetInfo = defineSyscall({
@@ -55,7 +58,9 @@ export const objectGetInfo = defineSyscall({
   description: "Topics: ZX_INFO_HANDLE_VALID (no buffer), ZX_INFO_HANDLE_BASIC (no rights " +
     "needed), ZX_INFO_THREAD and ZX_INFO_PROCESS (ZX_RIGHT_INSPECT), " +
     "ZX_INFO_THREAD_EXCEPTION_REPORT (40-byte zx_exception_report_t, or _V1: 32 bytes) of a " +
-    "thread stopped in an exception (else BAD_STATE; ZX_RIGHT_INSPECT), ZX_INFO_VMAR " +
+    "thread stopped in an exception (else BAD_STATE; ZX_RIGHT_INSPECT), ZX_INFO_VCPU (4-byte " +
+    "zx_info_vcpu_t: flags, ZX_INFO_VCPU_FLAG_KICKED 1 while a kick is pending; " +
+    "ZX_RIGHT_INSPECT), ZX_INFO_VMAR " +
     "(ZX_RIGHT_INSPECT), ZX_INFO_VMO (no rights needed) and ZX_INFO_PROCESS_MAPS " +
     "(ZX_RIGHT_INSPECT on a process). An unknown topic is NOT_SUPPORTED before the handle is " +
     "looked at. The reply has the raw record in `buffer` and a named view in `info`; a " +
@@ -129,6 +134,15 @@ export const objectGetInfo = defineSyscall({
       case INFO.PROCESS: {
         const process = caller.handles.lookupAs(handle, Process, RIGHT.INSPECT);
         return singleRecord(INFO_PROCESS, () => processInfo(process), bufferSize);
+      }
+      case INFO.VCPU: {
+        const vcpu = caller.handles.lookupAs(handle, Vcpu, RIGHT.INSPECT);
+        const flags = vcpu.kicked ? INFO_VCPU_FLAG_KICKED : 0;
+        return singleRecord(
+          INFO_VCPU,
+          () => new Uint8Array(Uint32Array.of(flags).buffer),
+          bufferSize,
+        );
       }
       default:
         throw new ZxError(ERR.NOT_SUPPORTED, `topic 0x${topic.toString(16)} is not supported`);

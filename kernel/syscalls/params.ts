@@ -155,3 +155,18 @@ export const text = () =>
     .nullable()
     .describe("a UTF-8 string; null is a NULL pointer")
     .transform((value) => (value === null ? null : encoder.encode(value)));
+
+/**
+ * A JSON object of a struct's fields by name, taken as it came: z.record
+ * would silently drop a "__proto__" key, and a refused key must be refused,
+ * not ignored. `message` is the error for anything that is not an object.
+ */
+export function namedFields(message: string, description: string) {
+  return z
+    .custom<Record<string, unknown>>(
+      (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+      { message },
+    )
+    .meta({ type: "object", additionalProperties: {} })
+    .describe(description);
+}

@@ -45,6 +45,9 @@ import { processReadMemory, processWriteMemory } from "./process_memory.ts";
 import { channelCreate, channelRead, channelWrite } from "./channel.ts";
 import { channelCall } from "./channel_call.ts";
 import { objectWaitAsync, portCancel, portCreate, portQueue, portWait } from "./port.ts";
+import { guestCreate, guestSetTrap } from "./hypervisor_guest.ts";
+import { vcpuCreate, vcpuEnter, vcpuInterrupt, vcpuKick, vcpuResume } from "./hypervisor_vcpu.ts";
+import { vcpuReadState, vcpuWriteState } from "./vcpu_state.ts";
 
 /** The table, with each entry's own types (for the typed client). */
 export const SYSCALL_ENTRIES = [
@@ -98,6 +101,15 @@ export const SYSCALL_ENTRIES = [
   portWait,
   portCancel,
   objectWaitAsync,
+  guestCreate,
+  guestSetTrap,
+  vcpuCreate,
+  vcpuEnter,
+  vcpuResume,
+  vcpuKick,
+  vcpuInterrupt,
+  vcpuReadState,
+  vcpuWriteState,
 ] as const;
 
 export const SYSCALLS: readonly Syscall[] = SYSCALL_ENTRIES;

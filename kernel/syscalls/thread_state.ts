@@ -10,7 +10,7 @@ import { RIGHT } from "../rights.ts";
 import { ERR, ZX_OK, ZxError, type ZxStatus } from "../status.ts";
 import { Thread } from "../thread.ts";
 import { type Caller, defineSyscall } from "./define.ts";
-import { bytes, flags, handle, size } from "./params.ts";
+import { bytes, flags, handle, namedFields, size } from "./params.ts";
 
 /** ZX_THREAD_STATE_DEBUG_REGS: the bit the debugging-syscalls gate tests in `kind`. */
 const DEBUG_KIND_BIT = 4;
@@ -42,24 +42,15 @@ const regsView = z
       "narrower ones as numbers",
   );
 
-/**
- * A JSON object, taken as it came: z.record would silently drop a
- * "__proto__" key, and a refused key must be refused, not ignored.
- */
-const regsInput = z
-  .custom<Record<string, unknown>>(
-    (v) => typeof v === "object" && v !== null && !Array.isArray(v),
-    { message: "regs must be an object of named registers" },
-  )
-  .meta({ type: "object", additionalProperties: {} })
-  .describe(
-    'named registers instead of `buffer`, e.g. {"rax":42,"rip":"0x1000000"} on x64 or ' +
-      '{"x0":42,"pc":"0x1000000"} on arm64; fields not named keep their value. Keys are the ' +
-      'struct\'s field names as reads return them ("r[3]", "zmm[2].v[0]", or a JSON array ' +
-      `"r":[…]). Aliases, accepted on write only: ${aliasesText()} (arm64 REGSET0 alike). ` +
-      'Values: JSON integers up to 2^53, beyond that "0x…" hex or decimal strings; negative ' +
-      "values are stored as two's complement.",
-  );
+const regsInput = namedFields(
+  "regs must be an object of named registers",
+  'named registers instead of `buffer`, e.g. {"rax":42,"rip":"0x1000000"} on x64 or ' +
+    '{"x0":42,"pc":"0x1000000"} on arm64; fields not named keep their value. Keys are the ' +
+    'struct\'s field names as reads return them ("r[3]", "zmm[2].v[0]", or a JSON array ' +
+    `"r":[…]). Aliases, accepted on write only: ${aliasesText()} (arm64 REGSET0 alike). ` +
+    'Values: JSON integers up to 2^53, beyond that "0x…" hex or decimal strings; negative ' +
+    "values are stored as two's complement.",
+);
 
 function layoutFor(caller: Caller, abi: Abi, kind: number): StructLayout | undefined {
   return caller.kernel.arch.regsets[abi].get(kind);

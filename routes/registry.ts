@@ -43,6 +43,8 @@ export const MAY_BLOCK: ReadonlySet<string> = new Set([
   "port_wait",
   "channel_call",
   "nanosleep",
+  "vcpu_enter",
+  "vcpu_resume",
 ]);
 
 /** How many requests are blocked in a syscall right now, server-wide, against a cap. */

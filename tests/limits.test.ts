@@ -138,6 +138,9 @@ Deno.test("limits: blocked calls per server give NO_RESOURCES before the call ru
   // Any kernel's call that may block is refused whole; others go on.
   const refused = await other.call("nanosleep", { deadline: 0 });
   assertStatus(refused, "ZX_ERR_NO_RESOURCES", 503);
+  // vcpu_enter may block too (a guest waiting in hlt): refused before it checks its handle.
+  const enter = await other.call("vcpu_enter", { handle: other.handles.root_job });
+  assertStatus(enter, "ZX_ERR_NO_RESOURCES", 503);
   await other.ok("clock_get_monotonic");
   const batched = await send(other.fetcher, "/v1/zx/batch", {
     calls: [{ name: "object_wait_one", args: { handle: other.handles.root_job, signals: 8 } }],

@@ -33,6 +33,8 @@ import {
 import { ea, getReg, setReg } from "./operand.ts";
 import { type Cpu, FAULT, TWO32 } from "./state.ts";
 import {
+  CR0_CD,
+  CR0_NW,
   CR0_PE,
   CR0_PG,
   CR4_PAE,
@@ -138,11 +140,15 @@ function setRflags(c: Cpu, v: number): void {
 
 // ---------------------------------------------------------------------------
 // 0F 01: sgdt /0, sidt /1, lgdt /2, lidt /3, smsw /4, lmsw /6, invlpg /7;
-// register forms: vmcall (C1), swapgs (F8). i.op: the reg field for memory
-// forms, 8 + reg * 8 + rm for register forms.
+// register forms: vmcall (C1), clac (CA), stac (CB), swapgs (F8). i.op: the
+// reg field for memory forms, 8 + reg * 8 + rm for register forms.
 
 export const OP01_VMCALL = 8 + 0 * 8 + 1;
+export const OP01_CLAC = 8 + 1 * 8 + 2;
+export const OP01_STAC = 8 + 1 * 8 + 3;
 export const OP01_SWAPGS = 8 + 7 * 8 + 0;
+/** RFLAGS.AC (alignment check / SMAP access): set by stac, cleared by clac. */
+const AC = 0x40000;
 
 export function system01(c: Cpu, i: Insn): number {
   const s = guest(c);
@@ -190,6 +196,12 @@ export function system01(c: Cpu, i: Insn): number {
       return refetch(c);
     case OP01_VMCALL:
       return EXIT.HYPERCALL;
+    case OP01_CLAC:
+      c.rfo = (c.rfo & ~AC) >>> 0;
+      return CONTINUE;
+    case OP01_STAC:
+      c.rfo = (c.rfo | AC) >>> 0;
+      return CONTINUE;
     case OP01_SWAPGS: {
       const lo = g[GS_BASE], hi = g[GS_BASE + 1];
       g[GS_BASE] = s.kgsLo;
@@ -259,8 +271,12 @@ export function movCr(c: Cpu, i: Insn): number {
   const lma = (s.efer & EFER_LMA) !== 0;
   switch (i.op) {
     case 0:
-      // Bits 32-63 are reserved; long mode needs paging (and PG needs PE).
-      if (hi !== 0 || ((lo & CR0_PG) !== 0 && (lo & CR0_PE) === 0)) {
+      // Bits 32-63 are reserved; long mode needs paging (and PG needs PE);
+      // NW without CD is not a valid combination.
+      if (
+        hi !== 0 || ((lo & CR0_PG) !== 0 && (lo & CR0_PE) === 0) ||
+        ((lo & CR0_NW) !== 0 && (lo & CR0_CD) === 0)
+      ) {
         return EXIT.GENERAL_PROTECTION;
       }
       if (lma && (lo & CR0_PG) === 0) return EXIT.GENERAL_PROTECTION;

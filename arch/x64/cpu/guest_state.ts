@@ -10,7 +10,7 @@
 
 /** CR0 bits. */
 export const CR0_PE = 0x1, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 0x10000;
-export const CR0_CD = 0x40000000, CR0_PG = 0x80000000;
+export const CR0_NW = 0x20000000, CR0_CD = 0x40000000, CR0_PG = 0x80000000;
 /** CR4 bits. */
 export const CR4_PAE = 0x20, CR4_PGE = 0x80, CR4_SMEP = 0x100000;
 /** IA32_EFER bits. */
@@ -27,11 +27,13 @@ export interface GuestTlb {
 
 export class GuestState {
   /**
-   * CR0 as the guest reads it. Zircon's VMCS gives the guest PE | PG | NE
-   * (ET is fixed to one by the CPU) and shadows NE, NW and CD with a read
-   * value of CD | ET, so a guest that reads CR0 first sees PE | ET | CD | PG.
+   * CR0 as the guest reads it. Zircon's 2023 VMCS gives the guest PE | PG |
+   * NE | WP with ET, NE, NW and CD in the guest/host mask and a read shadow
+   * of ET, so a guest that reads CR0 first sees PE | ET | WP | PG (Fuchsia's
+   * VcpuWriteCr0 test); a write sets the shadow, so it reads back as
+   * written.
    */
-  cr0 = (CR0_PE | CR0_ET | CR0_CD | CR0_PG) >>> 0;
+  cr0 = (CR0_PE | CR0_ET | CR0_WP | CR0_PG) >>> 0;
   cr2Lo = 0;
   cr2Hi = 0;
   /** CR3 (the PML4's guest-physical address and its PWT / PCD bits). */

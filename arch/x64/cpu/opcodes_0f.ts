@@ -8,6 +8,8 @@ import {
   cpuid,
   movCr,
   msr,
+  OP01_CLAC,
+  OP01_STAC,
   OP01_SWAPGS,
   OP01_VMCALL,
   syscallAny,
@@ -61,7 +63,9 @@ export function twoByte(i: Insn, b: number): void {
         set(i, system01, d.reg, sz);
       } else {
         const op = 8 + d.reg * 8 + (d.rmNum & 7);
-        set(i, op === OP01_VMCALL || op === OP01_SWAPGS ? system01 : privilegedOp, op, sz);
+        const system = op === OP01_VMCALL || op === OP01_SWAPGS || op === OP01_CLAC ||
+          op === OP01_STAC;
+        set(i, system ? system01 : privilegedOp, op, sz);
       }
       return;
     case 0x06:

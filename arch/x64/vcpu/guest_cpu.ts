@@ -38,6 +38,8 @@ import { readVcpuState, writeVcpuIo, writeVcpuState, X64_VCPU_STATE } from "./vc
 
 const TWO32 = 4294967296;
 const RAX = GPR[0];
+/** KVM's hypercall numbers and results that Zircon's vmcall handler uses. */
+const CLOCK_PAIRING = 9, UNKNOWN_HYPERCALL = -1000;
 /** Vectors: #DF. */
 const DOUBLE_FAULT = 8;
 /** default_operand_size of a MEM packet: 4 in 64-bit mode (and with CS.D). */
@@ -102,8 +104,20 @@ class X64GuestCpu implements GuestCpu {
     return this.space.last?.fault ?? { kind: "guest" };
   }
 
+  /**
+   * vmcall (the core has already stepped rip past it, as Zircon's handler
+   * does first): rax gets the result and the guest goes on. The guest is
+   * always at CPL 0 here (Zircon: NOT_PERMITTED, -1, from any other CPL).
+   * The call number is rax (KVM's ABI); Zircon knows only CLOCK_PAIRING (9),
+   * which needs its paravirtual clock (not modeled: vcpu_enter fails with
+   * NOT_SUPPORTED); any other number gets UNKNOWN_HYPERCALL (-1000).
+   */
   hypercall(): Hypercall {
-    return { kind: "unsupported" };
+    const g = this.g;
+    if (g[RAX] === CLOCK_PAIRING && g[RAX + 1] === 0) return { kind: "unsupported" };
+    g[RAX] = UNKNOWN_HYPERCALL >>> 0;
+    g[RAX + 1] = 0xffffffff;
+    return { kind: "continue" };
   }
 
   readState(out: Uint8Array): void {

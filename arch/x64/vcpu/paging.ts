@@ -11,7 +11,7 @@
 // so the core's own TLBs follow.
 //
 // Permissions are those of a CPL 0 access: R/W matters only for writes with
-// CR0.WP set (Zircon starts the guest without WP), U/S never, NX only with
+// CR0.WP set (on at start, as in Zircon's 2023 VMCS), U/S never, NX only with
 // EFER.NXE. Accessed and dirty bits are not set (no guest we run reads
 // them back); reserved bits are not checked.
 

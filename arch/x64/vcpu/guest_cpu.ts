@@ -5,8 +5,8 @@
 // delivered through the guest's IDT).
 //
 // Starting state, as Zircon's vmcs_init sets up the boot VCPU: 64-bit long
-// mode (CS.L, EFER = the host's: SCE | LME | LMA | NXE), CR0 = PE | PG | NE
-// (read by the guest as PE | ET | CD | PG through the read shadow), CR4 = PAE
+// mode (CS.L, EFER = the host's: SCE | LME | LMA | NXE), CR0 as the 2023
+// setup leaves it (read by the guest as PE | ET | WP | PG; see guest_state.ts), CR4 = PAE
 // (VMXE hidden), CR3 = 0, rip = entry, rsp = 0, rflags = 0x2, every general
 // register 0, all selectors 0, GDTR and IDTR base 0 limit 0xffff.
 // Zircon starts the other VCPUs (vpid > 1) in a real-mode-like state (CS

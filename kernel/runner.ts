@@ -198,6 +198,10 @@ export class Runner {
       if (exit === EXIT.BUDGET) break;
       events++;
       this.#handleExit(thread, exit);
+      // The syscall entered a guest (vcpu_resume from code): the thread is
+      // runnable again, but what runs next is the guest, from the next turn,
+      // not the code after the syscall instruction.
+      if (thread.guestRun !== null) break;
     }
     return { retired, events };
   }

@@ -22,6 +22,12 @@ export class Vcpu extends KernelObject {
   kicked = false;
   /** The vcpu_enter in flight, if any. */
   run: GuestRun | null = null;
+  /**
+   * A BELL write whose packet was still waiting for a free one of its trap
+   * when the server's cap ended the enter: the next enter queues it (and
+   * waits again if need be) before the guest runs on, so none is lost.
+   */
+  pendingBell: BellWait | null = null;
   /** Pending interrupt vectors, a bit each (InterruptTracker's bitmap). */
   readonly #pending: Uint32Array;
   #pendingCount = 0;
@@ -116,6 +122,9 @@ export class Vcpu extends KernelObject {
   }
 }
 
+/** A BELL packet waiting for its trap to have a free packet. */
+type BellWait = Extract<ExitOutcome, { kind: "bell_full" }>;
+
 /**
  * One vcpu_enter in flight: the loop of Vcpu::Enter, run in the Runner's
  * turns. It ends with a packet (resolve) or a status (reject).
@@ -123,8 +132,10 @@ export class Vcpu extends KernelObject {
 export class GuestRun {
   /** In hlt / wfi with nothing pending: not runnable until an interrupt or a kick. */
   halted = false;
-  /** A BELL packet waiting for its trap to have a free packet. */
+  /** Waiting for a BELL packet to be freed: stops that wait. */
   #bellWait: (() => void) | null = null;
+  /** The BELL write that waits. */
+  #bellPending: BellWait | null = null;
   #done = false;
   #capTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onDeath = () => this.#fail(killedWhileBlocked());
@@ -147,7 +158,7 @@ export class GuestRun {
     // The server's cap on one request: the VCPU is kicked, so the call
     // returns CANCELED (decisions.md). Code threads have no cap.
     if (Number.isFinite(maxBlockMs)) {
-      this.#capTimer = setTimeout(() => vcpu.kick(), Math.max(0, maxBlockMs));
+      this.#capTimer = setTimeout(() => this.#capReached(), Math.max(0, maxBlockMs));
     }
     vcpu.thread.deathListeners.add(this.#onDeath);
     vcpu.thread.suspendListeners.add(this.#onSuspend);
@@ -165,11 +176,34 @@ export class GuestRun {
   }
 
   /**
-   * A kick: a running guest sees it before its next entry; one that waits
-   * (hlt / wfi, or a full BELL trap) stops waiting and the call returns
-   * CANCELED, consuming the kick.
+   * The server's cap: the VCPU is kicked. A BELL write waiting for a packet
+   * is not lost: the VCPU keeps it for its next enter.
+   */
+  #capReached(): void {
+    const bell = this.#bellPending;
+    if (this.#done || bell === null) {
+      this.vcpu.kick();
+      return;
+    }
+    this.vcpu.pendingBell = bell;
+    this.#fail(
+      new ZxError(
+        ERR.CANCELED,
+        "the server's cap on one request was reached while the guest waited for a free BELL " +
+          "packet (the next vcpu_enter queues it first)",
+      ),
+    );
+  }
+
+  /**
+   * A kick: a running guest sees it before its next entry; one in hlt / wfi
+   * stops waiting and the call returns CANCELED, consuming the kick. A VCPU
+   * waiting for a free BELL packet goes on waiting (Zircon's wait on the
+   * trap's packet semaphore is not interrupted by a kick) and sees the kick
+   * once the packet is queued.
    */
   kicked(): void {
+    if (this.#bellWait !== null) return;
     if (this.#done || this.runnable) {
       this.kernel.runner.wake();
       return;
@@ -187,6 +221,13 @@ export class GuestRun {
     let events = 0;
     const cpu = this.vcpu.cpu;
     const thread = this.vcpu.thread;
+    const bell = this.vcpu.pendingBell;
+    if (bell !== null) {
+      // The write an earlier enter left waiting for a packet (the cap ended it).
+      this.vcpu.pendingBell = null;
+      events++;
+      this.#apply(queueBell(bell.trap, bell.packet));
+    }
     while (retired < budget && this.runnable && thread.lifecycle === "RUNNING") {
       const refused = this.vcpu.beforeEntry();
       if (refused) {
@@ -227,9 +268,11 @@ export class GuestRun {
   }
 
   /** Every packet of the trap is queued: the VCPU waits until one is dequeued. */
-  #waitForBellPacket(outcome: Extract<ExitOutcome, { kind: "bell_full" }>): void {
+  #waitForBellPacket(outcome: BellWait): void {
+    this.#bellPending = outcome;
     const stop = outcome.trap.onFreed(() => {
       this.#bellWait = null;
+      this.#bellPending = null;
       if (this.#done) return;
       this.#apply(queueBell(outcome.trap, outcome.packet));
       this.kernel.runner.wake();
@@ -247,6 +290,7 @@ export class GuestRun {
     clearTimeout(this.#capTimer);
     this.#bellWait?.();
     this.#bellWait = null;
+    this.#bellPending = null;
     const vcpu = this.vcpu;
     vcpu.thread.deathListeners.delete(this.#onDeath);
     vcpu.thread.suspendListeners.delete(this.#onSuspend);

@@ -8,8 +8,14 @@
 // exits the VMM cannot handle give vcpu_enter Zircon's statuses.
 
 import assert from "node:assert/strict";
-import { identityPageTables, largePageEntry, X64_PAGE_TABLES } from "../client/guest.ts";
-import { type KernelSession, ZxsimError } from "../client/zxsim.ts";
+import {
+  createGuest,
+  identityPageTables,
+  largePageEntry,
+  X64_PAGE_TABLES,
+} from "../client/guest.ts";
+import { type KernelSession, ZxsimClient, ZxsimError } from "../client/zxsim.ts";
+import { createApp } from "../routes/app.ts";
 import {
   answerLoad,
   ARCHES,
@@ -501,3 +507,327 @@ Deno.test("guest: manual-scheduler kernels give the same packets, byte for byte,
     assert.deepEqual(runs[arch][1], runs[arch][0], `${arch}: the second run's packets`);
   }
 });
+
+// ---------------------------------------------------------------------------
+// BELL traps: a trap's 256 packets, a closed port, a read
+
+/**
+ * A guest of `code` (loaded where the fixture guests are) and its VCPU, in
+ * a kernel of `k`'s session.
+ */
+async function snippetGuest(k: KernelSession, code: Uint8Array) {
+  const vm = await createGuest(k, { image: code });
+  const { out: vcpu } = await k.zx.vcpu_create({ guest: vm.guest, options: 0, entry: vm.entry });
+  return { ...vm, vcpu: vcpu as number };
+}
+
+const le32 = (...words: number[]) => new Uint8Array(Uint32Array.from(words).buffer);
+
+/** How many BELL writes RING_BELLS makes. */
+const RINGS = 300;
+
+/**
+ * RINGS writes to the BELL page, one per word (packet i's addr is bell + 4 i),
+ * then it reports the count on the exit trap (GNU as, checked with objdump):
+ *
+ * x64 (the bell page at X64_MMIO, the count on PORT_OUT):
+ *   bb 00 00 00 10       mov ebx, 0x10000000
+ *   31 c9                xor ecx, ecx
+ * 1:89 0c 8b             mov [rbx + rcx*4], ecx
+ *   ff c1                inc ecx
+ *   81 f9 2c 01 00 00    cmp ecx, 300
+ *   75 f3                jne 1b
+ *   89 c8                mov eax, ecx
+ *   e7 10                out 0x10, eax
+ *   eb fe                jmp .
+ *
+ * arm64 (the bell page at ARM64_BELL, the count stored to ARM64_MMIO):
+ *   d2a14001   mov x1, #0xa000000
+ *   d2800002   mov x2, #0
+ * 1:b8227822   str w2, [x1, x2, lsl #2]
+ *   91000442   add x2, x2, #1
+ *   f104b05f   cmp x2, #300
+ *   54ffffa1   b.ne 1b
+ *   d2a12003   mov x3, #0x9000000
+ *   b9000062   str w2, [x3]
+ *   14000000   b .
+ */
+const RING_BELLS = {
+  x64: Uint8Array.of(
+    ...[0xbb, 0x00, 0x00, 0x00, 0x10, 0x31, 0xc9, 0x89, 0x0c, 0x8b, 0xff, 0xc1],
+    ...[0x81, 0xf9, 0x2c, 0x01, 0x00, 0x00, 0x75, 0xf3, 0x89, 0xc8, 0xe7, 0x10, 0xeb, 0xfe],
+  ),
+  arm64: le32(
+    0xd2a14001,
+    0xd2800002,
+    0xb8227822,
+    0x91000442,
+    0xf104b05f,
+    0x54ffffa1,
+    0xd2a12003,
+    0xb9000062,
+    0x14000000,
+  ),
+};
+
+/**
+ * A read of the BELL page: x64 `mov ebx, 0x10000000; mov eax, [rbx]` (bb 00
+ * 00 00 10, 8b 03); arm64 `mov x1, #0xa000000; ldr w2, [x1]` (d2a14001,
+ * b9400022).
+ */
+const READ_BELL = {
+  x64: Uint8Array.of(0xbb, 0x00, 0x00, 0x00, 0x10, 0x8b, 0x03),
+  arm64: le32(0xd2a14001, 0xb9400022),
+};
+
+/**
+ * The BELL trap (key 0xbe11, on a new port) and the trap the guest exits
+ * through: RING_BELLS's (x64 an IO trap), or with `fixture` the bell
+ * fixture's (a MEM trap on both).
+ */
+async function bellTraps(k: KernelSession, guest: number, fixture = false): Promise<number> {
+  const { out: port } = await k.zx.port_create({ options: 0 });
+  await k.zx.guest_set_trap({
+    handle: guest,
+    kind: "ZX_GUEST_TRAP_BELL",
+    addr: BELL[k.arch as GuestArch].bell,
+    size: 0x1000,
+    port_handle: port,
+    key: 0xbe11,
+  });
+  if (fixture) {
+    await trap(k, guest, "ZX_GUEST_TRAP_MEM", BELL[k.arch as GuestArch].mem, 0x1000, KEY);
+  } else if (k.arch === "x64") await trap(k, guest, "ZX_GUEST_TRAP_IO", X64_PORT_OUT, 1, KEY);
+  else await trap(k, guest, "ZX_GUEST_TRAP_MEM", ARM64_MMIO, 0x1000, KEY);
+  return port as number;
+}
+
+/** The value the guest reported on its exit trap. */
+function reported(exit: Exit): bigint {
+  return exit.type === PKT.GUEST_IO ? BigInt(ioOf(exit).data) : arm64MemOf(exit).data;
+}
+
+/**
+ * port_wait for the next BELL packet (waiting up to 5 s), by `k`, a thread
+ * other than the VCPU's (that one is busy in vcpu_enter): its guest_bell.addr.
+ */
+async function nextBell(k: KernelSession, port: number): Promise<number> {
+  const now = BigInt((await k.zx.clock_get_monotonic()).time as string | number);
+  const { packet } = await k.zx.port_wait({
+    handle: port,
+    deadline: `0x${(now + 5_000_000_000n).toString(16)}`,
+  });
+  const bytes = Uint8Array.fromBase64(packet as string);
+  const data = new DataView(bytes.buffer);
+  assert.equal(data.getBigUint64(0, true), 0xbe11n, "the BELL trap's key");
+  assert.equal(data.getUint32(8, true), PKT.GUEST_BELL);
+  assert.equal(data.getInt32(12, true), 0);
+  return Number(data.getBigUint64(16, true));
+}
+
+/** Whether `promise` is still pending after `ms`. */
+async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  promise.then(() => settled = true, () => settled = true);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return !settled;
+}
+
+for (const arch of ARCHES) {
+  const bell = BELL[arch].bell;
+
+  Deno.test(`guest ${arch}: 256 BELL packets outstanding make the VCPU wait until port_wait takes one`, async () => {
+    await withKernel(arch, async (k) => {
+      const vm = await snippetGuest(k, RING_BELLS[arch]);
+      const port = await bellTraps(k, vm.guest);
+      const vmm = await otherThread(k);
+      const entered = enter(k, vm.vcpu);
+      // The 257th write finds every packet of the trap queued: the VCPU waits.
+      assert.ok(await pendingAfter(entered, 150), "the VCPU waits for a free packet");
+      assert.ok(await pendingAfter(entered, 100), "... and goes on waiting");
+      // Each packet taken lets one more write through; all arrive, in order.
+      for (let i = 0; i < RINGS; i++) assert.equal(await nextBell(vmm, port), bell + 4 * i);
+      assert.equal(reported(await entered), BigInt(RINGS));
+      await assert.rejects(k.zx.port_wait({ handle: port, deadline: 0 }), /ZX_ERR_TIMED_OUT/);
+    });
+  });
+
+  Deno.test(`guest ${arch}: a kick while the VCPU waits for a BELL packet cancels once one is taken; none is lost`, async () => {
+    await withKernel(arch, async (k) => {
+      const vm = await snippetGuest(k, RING_BELLS[arch]);
+      const port = await bellTraps(k, vm.guest);
+      const other = await otherThread(k);
+      const entered = enterFails(k, vm.vcpu);
+      assert.ok(await pendingAfter(entered, 150));
+      // Zircon's VCPU waits on the trap's packet semaphore, which a kick does
+      // not interrupt: the enter sees the kick once the write has its packet.
+      await other.zx.vcpu_kick({ handle: vm.vcpu });
+      assert.ok(await pendingAfter(entered, 100), "a kick does not end the wait");
+      assert.equal(await nextBell(other, port), bell);
+      assert.equal((await entered).statusName, "ZX_ERR_CANCELED");
+      // The enter goes on; every write made a packet, exactly once, in order.
+      const resumed = enter(k, vm.vcpu);
+      for (let i = 1; i < RINGS; i++) assert.equal(await nextBell(other, port), bell + 4 * i);
+      assert.equal(reported(await resumed), BigInt(RINGS));
+      await assert.rejects(k.zx.port_wait({ handle: port, deadline: 0 }), /ZX_ERR_TIMED_OUT/);
+    });
+  });
+
+  Deno.test(`guest ${arch}: the server's cap ends a wait for a BELL packet; the next enter delivers it`, async () => {
+    const { app } = createApp({ maxBlockMs: 300 });
+    const client = new ZxsimClient(
+      "http://zxsim",
+      async (input, init) => await app.request(input, init),
+    );
+    const k = await client.createKernel({ arch });
+    try {
+      const vm = await snippetGuest(k, RING_BELLS[arch]);
+      const port = await bellTraps(k, vm.guest);
+      const other = await otherThread(k);
+      assert.equal((await enterFails(k, vm.vcpu)).statusName, "ZX_ERR_CANCELED");
+      // Still full: the next enter waits again, for the same write.
+      const resumed = enter(k, vm.vcpu);
+      assert.ok(await pendingAfter(resumed, 100));
+      for (let i = 0; i < RINGS; i++) assert.equal(await nextBell(other, port), bell + 4 * i);
+      assert.equal(reported(await resumed), BigInt(RINGS));
+      await assert.rejects(k.zx.port_wait({ handle: port, deadline: 0 }), /ZX_ERR_TIMED_OUT/);
+    } finally {
+      await k.delete();
+    }
+  });
+
+  Deno.test(`guest ${arch}: a BELL trap whose port is closed: enter BAD_STATE per write, and the guest goes on`, async () => {
+    await withKernel(arch, async (k) => {
+      const vm = await bootGuest(k, "bell");
+      const port = await bellTraps(k, vm.guest, true);
+      await k.zx.handle_close({ handle: port });
+      // Fuchsia's GuestSetTrapClosePort: each write's enter is BAD_STATE, with
+      // the pc already past it, so the next enter goes on to the next write.
+      for (let write = 0; write < 2; write++) {
+        const failed = await enterFails(k, vm.vcpu);
+        assert.deepEqual([failed.statusName, failed.http], ["ZX_ERR_BAD_STATE", 409]);
+      }
+      const exit = await enter(k, vm.vcpu);
+      assert.equal(exit.type, PKT.GUEST_MEM);
+      assert.equal(n(exit.member.addr), BELL[arch].mem);
+    });
+  });
+
+  Deno.test(`guest ${arch}: a read of a BELL trap's page: vcpu_enter is ZX_ERR_NOT_SUPPORTED`, async () => {
+    await withKernel(arch, async (k) => {
+      const vm = await snippetGuest(k, READ_BELL[arch]);
+      const port = await bellTraps(k, vm.guest);
+      const failed = await enterFails(k, vm.vcpu);
+      assert.deepEqual([failed.statusName, failed.http], ["ZX_ERR_NOT_SUPPORTED", 501]);
+      await assert.rejects(k.zx.port_wait({ handle: port, deadline: 0 }), /ZX_ERR_TIMED_OUT/);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Interrupts in a row, and interrupts raised while the guest masks them
+
+/** The halt guest's next report: the value its handler (or its masked path) wrote. */
+async function nextReport(k: KernelSession, vcpu: number): Promise<bigint> {
+  return reported(await enter(k, vcpu));
+}
+
+/** The halt guest's traps (HALT[arch].traps) and a VCPU at `entry` (a label of halt). */
+async function haltGuest(k: KernelSession, entry?: string) {
+  const vm = await bootGuest(k, "halt");
+  await HALT[k.arch as GuestArch].traps(k, vm.guest);
+  if (entry === undefined) return vm;
+  await k.zx.handle_close({ handle: vm.vcpu });
+  const { out: vcpu } = await k.zx.vcpu_create({
+    guest: vm.guest,
+    options: 0,
+    entry: vm.program.sym[entry],
+  });
+  return { ...vm, vcpu: vcpu as number };
+}
+
+for (const arch of ARCHES) {
+  const wakeLabel = arch === "x64" ? "after_hlt" : "after_wfi";
+
+  Deno.test(`guest ${arch}: interrupts raised during a handler are taken in a row after it returns, highest first`, async () => {
+    await withKernel(arch, async (k) => {
+      const vm = await haltGuest(k);
+      const wake = BigInt(vm.program.sym[wakeLabel]);
+      const other = await otherThread(k);
+      const first = enter(k, vm.vcpu);
+      await settle();
+      await other.zx.vcpu_interrupt({ handle: vm.vcpu, vector: 33 });
+      assert.equal(reported(await first), 33n);
+      // Stopped in the handler (interrupts masked there: x64 the gate cleared
+      // IF, arm64 the IRQ set PSTATE.I): two more arrive.
+      await k.zx.vcpu_interrupt({ handle: vm.vcpu, vector: 34 });
+      await k.zx.vcpu_interrupt({ handle: vm.vcpu, vector: 35 });
+      const reports: bigint[] = [];
+      for (let i = 0; i < 5; i++) reports.push(await nextReport(k, vm.vcpu));
+      // 33's handler ends; then 35 and 34, each from the halt loop.
+      assert.deepEqual(reports, [wake, 35n, wake, 34n, wake]);
+      // Nothing is left pending: the guest waits in its loop until kicked.
+      const idle = enterFails(k, vm.vcpu);
+      await settle();
+      await other.zx.vcpu_kick({ handle: vm.vcpu });
+      assert.equal((await idle).statusName, "ZX_ERR_CANCELED");
+    });
+  });
+
+  Deno.test(`guest ${arch}: interrupts raised before the guest unmasks them wait for it`, async () => {
+    await withKernel(arch, async (k) => {
+      // At reset interrupts are masked (x64 IF clear and no IDT; arm64 DAIF
+      // masked): raised before the first enter, they wait for sti / daifclr.
+      const vm = await haltGuest(k);
+      const wake = BigInt(vm.program.sym[wakeLabel]);
+      await k.zx.vcpu_interrupt({ handle: vm.vcpu, vector: 36 });
+      await k.zx.vcpu_interrupt({ handle: vm.vcpu, vector: 32 });
+      const reports: bigint[] = [];
+      for (let i = 0; i < 4; i++) reports.push(await nextReport(k, vm.vcpu));
+      assert.deepEqual(reports, [36n, wake, 32n, wake]);
+    });
+  });
+
+  Deno.test(`guest ${arch}: interrupts raised while the guest masks them (${arch === "x64" ? "cli" : "DAIF.I"}) stay pending until it unmasks`, async () => {
+    await withKernel(arch, async (k) => {
+      const vm = await haltGuest(k, "masked");
+      const wake = BigInt(vm.program.sym[wakeLabel]);
+      const MASKED = 0xaan;
+      // Set up, masked, it reports; the VMM raises interrupts meanwhile.
+      assert.equal(await nextReport(k, vm.vcpu), MASKED);
+      await k.zx.vcpu_interrupt({ handle: vm.vcpu, vector: 37 });
+      await k.zx.vcpu_interrupt({ handle: vm.vcpu, vector: 38 });
+      // Entered again with both pending, it is still masked: no interrupt is taken.
+      assert.equal(await nextReport(k, vm.vcpu), MASKED);
+      // It unmasks: both, highest first, each returning to the loop.
+      const reports: bigint[] = [];
+      for (let i = 0; i < 4; i++) reports.push(await nextReport(k, vm.vcpu));
+      assert.deepEqual(reports, [38n, wake, 37n, wake]);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Manual-scheduler kernels: a halted guest waits for a wake from another request
+
+for (const arch of ARCHES) {
+  Deno.test(`guest ${arch}: manual kernel, a halted guest woken by vcpu_interrupt from another request runs on`, async () => {
+    await withKernel(arch, async (k) => {
+      const vm = await haltGuest(k);
+      const wake = BigInt(vm.program.sym[arch === "x64" ? "after_hlt" : "after_wfi"]);
+      const other = await otherThread(k);
+      for (const vector of [33, 34]) {
+        // The enter drives the kernel until the guest halts, then waits for a wake.
+        const entered = enter(k, vm.vcpu);
+        assert.ok(await pendingAfter(entered, 100), "halted: the enter waits");
+        const clock = BigInt((await other.zx.clock_get_monotonic()).time as number);
+        await other.zx.vcpu_interrupt({ handle: vm.vcpu, vector });
+        assert.equal(reported(await entered), BigInt(vector));
+        assert.equal(await nextReport(k, vm.vcpu), wake);
+        // Virtual time moved only with the instructions run: far less than the wall time waited.
+        const after = BigInt((await other.zx.clock_get_monotonic()).time as number);
+        assert.ok(after - clock < 50_000_000n, `${after - clock} ns`);
+      }
+    }, "manual");
+  });
+}

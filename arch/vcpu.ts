@@ -93,18 +93,22 @@ export interface GuestCpu {
   skipInstruction(): void;
 
   /**
-   * May an external interrupt be delivered now? x64: IF set and an IDT
-   * loaded; arm64: PSTATE.I clear and the GIC CPU interface signalling
-   * (ICC_IGRPEN1_EL1 on, ICC_PMR_EL1 not 0, no acknowledged INTID of
-   * priority 0 still un-ended).
+   * May interrupt `vector` be delivered now? x64 (as Zircon's
+   * local_apic_maybe_interrupt): a vector of 32 or more needs IF set and
+   * no sti shadow; the NMI (2) needs no NMI in service (one delivered and
+   * not yet ended by iretq); the other vectors below 32 are exceptions,
+   * which IF does not mask. arm64: PSTATE.I clear and the GIC CPU
+   * interface signalling it (ICC_IGRPEN1_EL1 on, its priority above
+   * ICC_PMR_EL1 and above the running priority of an acknowledged INTID
+   * not yet ended).
    */
-  interruptible(): boolean;
+  interruptible(vector: number): boolean;
   /**
    * Delivers external interrupt `vector` as the hardware would: x64 through
    * the IDT gate (push SS, RSP, RFLAGS, CS, RIP; clear IF for an interrupt
    * gate); arm64 an IRQ to VBAR_EL1 + 0x280 (ELR_EL1, SPSR_EL1 saved, DAIF
    * masked), the INTID then read from ICC_IAR1_EL1. Only called when
-   * interruptible().
+   * interruptible(vector).
    */
   interrupt(vector: number): void;
   /**
@@ -133,6 +137,15 @@ export interface VcpuArch {
    * makes the next vcpu_enter fail with NOT_SUPPORTED (Zircon's check).
    */
   invalidInterrupt(vector: number): boolean;
+  /** A vector taken before any other when pending (x64: the NMI, 2), or null. */
+  readonly urgentVector: number | null;
+  /**
+   * Pending vectors dropped once a vector is delivered (x64: the exceptions
+   * 0-1 and 3-20: lower-priority exceptions are discarded, and re-raised by
+   * the code when the handler returns, Intel SDM vol. 3 6.9; Zircon clears
+   * them after every injection).
+   */
+  discardedOnDelivery(vector: number): boolean;
   /**
    * A VCPU in the state Zircon's vcpu setup gives it: x64 64-bit long
    * mode, paging on, CR3 = 0, rip = entry, rflags 0x2, rsp 0; arm64 EL1h,

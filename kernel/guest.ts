@@ -92,9 +92,12 @@ export class Guest extends KernelObject {
 
   /**
    * Nothing refers to the guest any more: its guest-physical space goes
-   * (the VMAR handle, if still open, then sees a dead VMAR).
+   * (the VMAR handle, if still open, then sees a dead VMAR), and its traps
+   * with the BELL packets they left on ports.
    */
   #maybeDestroy(): void {
-    if (this.handleCount === 0 && this.#vcpus === 0) this.physical.destroy();
+    if (this.handleCount !== 0 || this.#vcpus !== 0) return;
+    this.physical.destroy();
+    this.traps.destroy();
   }
 }

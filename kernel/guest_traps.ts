@@ -87,6 +87,11 @@ class TrapTree {
     const at = this.#traps.findIndex((t) => t.addr > trap.addr);
     this.#traps.splice(at < 0 ? this.#traps.length : at, 0, trap);
   }
+
+  /** Forgets every trap, calling `each` for it. */
+  clear(each: (trap: Trap) => void): void {
+    for (const trap of this.#traps.splice(0)) each(trap);
+  }
 }
 
 export interface TrapRequest {
@@ -103,6 +108,16 @@ export class TrapMap {
 
   /** `ioTraps`: ZX_GUEST_TRAP_IO exists on this arch (x64). */
   constructor(readonly ioTraps: boolean) {}
+
+  /**
+   * The guest is gone (~Trap): each BELL trap's packets still on its port
+   * and not dequeued are dropped, as Zircon cancels them; user packets stay.
+   */
+  destroy(): void {
+    const drop = (trap: Trap) => trap.port?.cancelQueued(trap);
+    this.#memory.clear(drop);
+    this.#io.clear(drop);
+  }
 
   /**
    * Guest::SetTrap's checks, in its order: the kind and its port rule,

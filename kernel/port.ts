@@ -28,6 +28,8 @@ interface QueuedPacket {
   readonly user: boolean;
   /** Told when the packet leaves the queue (dequeued or dropped): a guest trap's packet count. */
   readonly onFree?: () => void;
+  /** The kernel object that queued it (a guest trap), for cancelQueued(). */
+  readonly owner?: object;
 }
 
 /** Something blocked in port_wait: given the packet it dequeued. */
@@ -54,12 +56,27 @@ export class Port extends KernelObject {
   /**
    * Queues a packet the kernel made (any type, not counted against the
    * user-packet limit). BAD_HANDLE once the port's last handle has closed.
-   * `onFree` is told when the packet is dequeued or dropped.
+   * `onFree` is told when the packet is dequeued or dropped; `owner` names
+   * who queued it, for cancelQueued().
    */
-  queue(packet: Uint8Array, onFree?: () => void): ZxStatus {
+  queue(packet: Uint8Array, onFree?: () => void, owner?: object): ZxStatus {
     const bytes = new Uint8Array(PORT_PACKET_SIZE);
     bytes.set(packet.subarray(0, PORT_PACKET_SIZE));
-    return this.#queue({ bytes, source: null, user: false, onFree });
+    return this.#queue({ bytes, source: null, user: false, onFree, owner });
+  }
+
+  /**
+   * PortDispatcher::CancelQueued for a packet source that goes away (a
+   * guest trap): drops the packets `owner` queued and nobody dequeued.
+   * Other packets, a user packet with the same key included, stay.
+   */
+  cancelQueued(owner: object): void {
+    for (let i = this.#packets.length - 1; i >= 0; i--) {
+      const packet = this.#packets[i];
+      if (packet.owner !== owner) continue;
+      this.#packets.splice(i, 1);
+      packet.onFree?.();
+    }
   }
 
   /** QueueUser: the packet's type becomes ZX_PKT_TYPE_USER; key, status and union stay. */

@@ -67,6 +67,10 @@ export class Vcpu extends KernelObject {
     this.run?.kicked();
   }
 
+  #isPending(vector: number): boolean {
+    return (this.#pending[vector >>> 5] & (1 << (vector & 31))) !== 0;
+  }
+
   /** The highest pending vector, or -1. */
   #highestPending(): number {
     for (let word = this.#pending.length - 1; word >= 0; word--) {
@@ -83,7 +87,7 @@ export class Vcpu extends KernelObject {
 
   /**
    * What Vcpu::Enter does before each entry into the guest: the kick flag
-   * (test-and-clear: CANCELED), then the highest pending interrupt (x64: a
+   * (test-and-clear: CANCELED), then the urgent or highest pending interrupt (x64: a
    * vector Zircon reserves is NOT_SUPPORTED), delivered if the guest
    * accepts interrupts now, else left pending.
    */
@@ -93,17 +97,22 @@ export class Vcpu extends KernelObject {
       return new ZxError(ERR.CANCELED, "the VCPU was kicked (zx_vcpu_kick)");
     }
     if (this.#pendingCount === 0) return null;
-    const vector = this.#highestPending();
-    if (this.guest.arch.invalidInterrupt(vector)) {
+    const arch = this.guest.arch;
+    const urgent = arch.urgentVector;
+    const vector = urgent !== null && this.#isPending(urgent) ? urgent : this.#highestPending();
+    if (arch.invalidInterrupt(vector)) {
       this.#clearPending(vector);
       return new ZxError(
         ERR.NOT_SUPPORTED,
         `interrupt vector ${vector} is reserved (between X86_INT_VIRT and X86_INT_PLATFORM_BASE)`,
       );
     }
-    if (this.cpu.interruptible()) {
+    if (this.cpu.interruptible(vector)) {
       this.#clearPending(vector);
       this.cpu.interrupt(vector);
+      for (let v = 0; v < arch.vectors && this.#pendingCount > 0; v++) {
+        if (this.#isPending(v) && arch.discardedOnDelivery(v)) this.#clearPending(v);
+      }
     }
     return null;
   }

@@ -158,7 +158,7 @@ function bell(vcpu: Vcpu, trap: Trap, gpa: number, access: number): ExitOutcome 
 /** Trap::Queue: its packet goes on the port, or the VCPU waits for a free one. */
 export function queueBell(trap: Trap, packet: Uint8Array): ExitOutcome {
   if (trap.outstanding >= MAX_PACKETS_PER_TRAP) return { kind: "bell_full", trap, packet };
-  const status = trap.port!.queue(packet, () => trap.packetFreed());
+  const status = trap.port!.queue(packet, () => trap.packetFreed(), trap);
   if (status !== ZX_OK) {
     return fail(ERR.BAD_STATE, "the BELL trap's port has been closed (its last handle is gone)");
   }

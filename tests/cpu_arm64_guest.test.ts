@@ -95,7 +95,7 @@ Deno.test("arm64 guest: VcpuArch facts and the initial state (EL1h, DAIF masked,
   assert.equal(s.sp, 0n);
   assert.equal(s.cpsr, 0);
   assert.deepEqual([...s.bytes.subarray(260)], [0, 0, 0, 0]); // padding written as zeros
-  assert.equal(cpu.interruptible(), false); // DAIF masked
+  assert.equal(cpu.interruptible(42), false); // DAIF masked
   assert.equal(pcOf(cpu), at("sysregs"));
   assert.equal(el1.get(EL1_SYSREG.SCTLR_EL1), BigInt(SCTLR_EL1_RESET));
   assert.equal(SCTLR_EL1_RESET & 1, 0); // MMU off
@@ -127,7 +127,7 @@ Deno.test("arm64 guest: msr / mrs of the EL1 registers, daifset / daifclr, no-op
   assert.equal(el1.get(EL1_SYSREG.TCR_EL1), PATTERN);
   assert.equal(el1.get(EL1_SYSREG.FAR_EL1), PATTERN);
   assert.equal(el1.get(EL1_SYSREG.ESR_EL1), PATTERN & 0xffff_ffffn);
-  assert.equal(cpu.interruptible(), false); // daifset #0xf masked all again
+  assert.equal(cpu.interruptible(42), false); // daifset #0xf masked all again
   assert.equal(pcOf(cpu), at("sysregs") + 4 * 43);
 });
 
@@ -148,10 +148,10 @@ Deno.test("arm64 guest: daifclr + wfi halts; interrupt() runs the handler at VBA
   write(cpu, {}, 0n, 0x6000_0000); // Z and C set: SPSR_EL1 must carry them
   assert.equal(cpu.run(100), EXIT.HALT);
   assert.equal(pcOf(cpu), at("irq_wfi") + 4); // after the wfi
-  assert.equal(cpu.interruptible(), true);
+  assert.equal(cpu.interruptible(42), true);
   cpu.interrupt(42);
   assert.equal(pcOf(cpu), at("vectors") + 0x280);
-  assert.equal(cpu.interruptible(), false);
+  assert.equal(cpu.interruptible(42), false);
   assert.equal(el1.get(EL1_SYSREG.ELR_EL1), BigInt(at("irq_wfi") + 4));
   assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
   const x = read(cpu).x;
@@ -163,7 +163,7 @@ Deno.test("arm64 guest: daifclr + wfi halts; interrupt() runs the handler at VBA
   assert.equal(x[26], 0x3c0n, "DAIF masked in the handler");
   assert.equal(x[27], 0x340n, "eret restored DAIF");
   assert.equal(read(cpu).cpsr, 0x6000_0000);
-  assert.equal(cpu.interruptible(), true);
+  assert.equal(cpu.interruptible(42), true);
 });
 
 Deno.test("arm64 guest: a synchronous exception goes through VBAR_EL1 + 0x200; none without a vector table", () => {
@@ -398,7 +398,7 @@ Deno.test("arm64 guest: zx_vcpu_state_t round trip, NZCV OR-ed in, writeIo INVAL
   new DataView(expected.buffer).setUint32(CPSR_OFF, 0x4000_0000, true);
   expected.fill(0, 260);
   assert.deepEqual(s.bytes, expected);
-  assert.equal(cpu.interruptible(), false, "DAIF untouched by the write");
+  assert.equal(cpu.interruptible(42), false, "DAIF untouched by the write");
 
   // OR: N can be added, Z cannot be cleared.
   write(cpu, {}, undefined, 0x8000_0000);
@@ -459,17 +459,17 @@ Deno.test("arm64 guest: ICC_PMR_EL1, ICC_IGRPEN1_EL1 and an un-ended interrupt h
   let x = read(cpu).x;
   assert.equal(x[1], 0xffn, "ICC_PMR_EL1 starts open (Zircon's default VMCR)");
   assert.equal(x[2], 1n, "group 1 starts enabled");
-  assert.equal(cpu.interruptible(), false, "PMR 0 masks every priority");
+  assert.equal(cpu.interruptible(7), false, "PMR 0 masks every priority");
   cpu.skipInstruction();
   stop(0x11);
-  assert.equal(cpu.interruptible(), false, "group 1 disabled");
+  assert.equal(cpu.interruptible(7), false, "group 1 disabled");
   cpu.skipInstruction();
   stop(0x12);
-  assert.equal(cpu.interruptible(), true);
+  assert.equal(cpu.interruptible(7), true);
   cpu.interrupt(7);
   stop(0x12); // the handler acknowledged, ended and returned to the brk
   assert.equal(read(cpu).x[19], 7n);
-  assert.equal(cpu.interruptible(), true);
+  assert.equal(cpu.interruptible(7), true);
   cpu.skipInstruction();
   stop(0x13);
   cpu.interrupt(7);
@@ -477,8 +477,9 @@ Deno.test("arm64 guest: ICC_PMR_EL1, ICC_IGRPEN1_EL1 and an un-ended interrupt h
   stop(0x13);
   x = read(cpu).x;
   assert.equal(x[19], 7n);
-  assert.equal(cpu.interruptible(), false, "INTID 7 (priority 0) is active");
+  assert.equal(cpu.interruptible(7), false, "INTID 7 (priority 0) is active");
+  assert.equal(cpu.interruptible(40), false, "and an SPI (priority 0x10) is lower still");
   cpu.skipInstruction();
   stop(0x14);
-  assert.equal(cpu.interruptible(), true, "EOI dropped the running priority");
+  assert.equal(cpu.interruptible(7), true, "EOI dropped the running priority");
 });

@@ -147,7 +147,7 @@ Deno.test("x64 guest: starting state (Zircon's vmcs_init)", () => {
   assert.equal(idtr.getBigUint64(2, true), 0n);
   const gdtr = new DataView(mem.read(0x20010, 10).buffer);
   assert.equal(gdtr.getUint16(0, true), 0xffff);
-  assert.equal(cpu.interruptible(), false); // IF clear
+  assert.equal(cpu.interruptible(0x30), false); // IF clear
 });
 
 Deno.test("x64 guest: readState / writeState rules", () => {
@@ -167,7 +167,7 @@ Deno.test("x64 guest: readState / writeState rules", () => {
   cpu.writeState(buf);
   cpu.readState(back);
   assert.equal(new DataView(back.buffer).getBigUint64(128, true), 0x240cd5n & 0x244dd5n);
-  assert.equal(cpu.interruptible(), false); // IF was not written
+  assert.equal(cpu.interruptible(0x30), false); // IF was not written
   // Round trip: writing what was read changes nothing.
   const again = new Uint8Array(136);
   cpu.writeState(back);
@@ -265,11 +265,11 @@ Deno.test("x64 guest: lidt, sti; hlt, an interrupt runs the handler and iretq re
   gate(mem, 0x30, at("irq_handler"));
   // Two instructions: lidt, sti. sti's shadow: no interrupt yet.
   assert.equal(cpu.run(2), EXIT.BUDGET);
-  assert.equal(cpu.interruptible(), false);
+  assert.equal(cpu.interruptible(0x30), false);
   assert.equal(cpu.run(100), EXIT.HALT);
-  assert.equal(cpu.interruptible(), true);
+  assert.equal(cpu.interruptible(0x30), true);
   cpu.interrupt(0x30);
-  assert.equal(cpu.interruptible(), false); // the interrupt gate cleared IF
+  assert.equal(cpu.interruptible(0x30), false); // the interrupt gate cleared IF
   // The frame: RIP after hlt, CS 0, RFLAGS with IF, RSP, SS.
   const frame = new DataView(mem.read(STACK - 40, 40).buffer);
   assert.equal(frame.getBigUint64(0, true), BigInt(at("after_hlt")));
@@ -282,14 +282,30 @@ Deno.test("x64 guest: lidt, sti; hlt, an interrupt runs the handler and iretq re
   assert.equal(r.rbx, 0x42);
   assert.equal(r.r15, 1);
   assert.equal(r.rsp, STACK);
-  assert.equal(cpu.interruptible(), true); // iretq restored IF
+  assert.equal(cpu.interruptible(0x30), true); // iretq restored IF
+});
+
+Deno.test("x64 guest: exceptions and the NMI ignore IF; an NMI in service holds the next until iretq", () => {
+  const { cpu, mem } = start("sti_hlt");
+  gate(mem, 2, at("irq_handler"));
+  // Nothing ran yet: IF is clear, so only external vectors (32 and up) wait.
+  assert.equal(cpu.interruptible(0x30), false);
+  assert.equal(cpu.interruptible(6), true, "an exception vector is not masked by IF");
+  assert.equal(cpu.interruptible(2), true, "nor is the NMI");
+  assert.equal(cpu.run(100), EXIT.HALT); // lidt; sti; hlt
+  cpu.interrupt(2);
+  assert.equal(cpu.interruptible(2), false, "an NMI is in service");
+  assert.equal(cpu.interruptible(6), true);
+  assert.equal(cpu.run(100), EXIT.HALT); // the handler, iretq, then the second hlt
+  assert.equal(regs(cpu).rbx, 0x42);
+  assert.equal(cpu.interruptible(2), true, "iretq ended the NMI's blocking");
 });
 
 Deno.test("x64 guest: an interrupt with no usable gate shuts the CPU down", () => {
   const { cpu } = start("sti_hlt");
   assert.equal(cpu.run(100), EXIT.HALT);
   cpu.interrupt(0x40); // no gate: #NP, #DF, triple fault
-  assert.equal(cpu.interruptible(), false);
+  assert.equal(cpu.interruptible(0x30), false);
   assert.equal(cpu.run(100), EXIT.GENERAL_PROTECTION);
   assert.equal(cpu.retired, 0);
   assert.equal(cpu.guestException(EXIT.GENERAL_PROTECTION), false);

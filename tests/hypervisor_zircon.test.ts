@@ -386,11 +386,9 @@ zxTest("GuestSetTrapWithBellDrop", async (k) => {
 
 // Zircon's Trap destructor cancels the packets its trap queued and not yet
 // read (port CancelQueued with the trap's allocator and key; trap_map.cc,
-// Trap::~Trap). zxsim keeps them: kernel/guest_traps.ts (not this helper's to
-// change) must cancel them when the guest goes. Enable once it does.
+// Trap::~Trap).
 Deno.test({
   name: "[x64] Guest.GuestSetTrapWithBellDrop: the trap's packet goes with the guest",
-  ignore: true,
   fn: async () => {
     const k = await session("x64");
     try {
@@ -606,12 +604,9 @@ for (
 }
 
 // Zircon takes a pending NMI before any other vector (VcpuNmiPriority: 32 then
-// 2 pending, the guest's handler sees 2). zxsim's kernel/vcpu.ts takes the
-// highest pending vector, so 32 comes first; the fix belongs there (not this
-// helper's file). Enable once it does.
+// 2 pending, the guest's handler sees 2).
 Deno.test({
   name: "[x64] Guest.VcpuNmiPriority",
-  ignore: true,
   fn: async () => {
     const k = await session("x64");
     try {

@@ -27,6 +27,7 @@ import {
   MODE_EL0T,
   MODE_EL1H,
   MODE_EL1T,
+  priorityOf,
   PSTATE_DAIF,
   PSTATE_I,
   PSTATE_KEPT,
@@ -172,8 +173,8 @@ export class Arm64GuestCpu implements GuestCpu {
     if (lo > 0xffffffff) g[PC + 1] = (g[PC + 1] + 1) >>> 0;
   }
 
-  interruptible(): boolean {
-    return (this.g[CPSR] & PSTATE_I) === 0 && this.el1.signalable();
+  interruptible(vector: number): boolean {
+    return (this.g[CPSR] & PSTATE_I) === 0 && this.el1.signalable(priorityOf(vector));
   }
 
   interrupt(vector: number): void {
@@ -255,6 +256,8 @@ export function arm64VcpuArch(newRegisters: () => Arm64Registers): VcpuArch {
     vectors: 256,
     ioTraps: false,
     invalidInterrupt: (_vector: number) => false,
+    urgentVector: null,
+    discardedOnDelivery: (_vector: number) => false,
     createGuestCpu: (physical: AddressSpace, entry: bigint, vpid: number): GuestCpu =>
       new Arm64GuestCpu(newRegisters(), physical, entry, vpid),
   });

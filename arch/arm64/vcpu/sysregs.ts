@@ -187,15 +187,16 @@ export class El1State implements El1 {
   }
 
   /**
-   * Whether the CPU interface would signal an interrupt now: group 1
-   * enabled and some priority above both the priority mask and the running
-   * priority (an acknowledged interrupt not yet ended blocks all others of
-   * its priority and below, as on hardware). PSTATE.I is the caller's.
+   * Whether the CPU interface would signal an interrupt of `priority` now:
+   * group 1 enabled and the priority above (numerically below) both the
+   * priority mask and the running priority (an acknowledged interrupt not
+   * yet ended blocks all others of its priority and below, as on
+   * hardware). PSTATE.I is the caller's.
    */
-  signalable(): boolean {
+  signalable(priority: number): boolean {
     if ((this.lo(R.ICC_IGRPEN1_EL1) & 1) === 0) return false;
     const running = this.active === INTID_NONE ? 0x100 : priorityOf(this.active);
-    return Math.min(this.lo(R.ICC_PMR_EL1), running) > 0;
+    return priority < this.lo(R.ICC_PMR_EL1) && priority < running;
   }
 
   /** A stored register's low / high word. */

@@ -569,6 +569,7 @@ export function iret(c: Cpu, i: Insn): number {
   popValues(c, 5, i.sz);
   if (!canonical(POP[1])) return EXIT.GENERAL_PROTECTION;
   jumpTo(c, POP[0], POP[1]);
+  s.nmiBlocked = false; // iret ends the NMI handler's blocking
   s.cs = POP[2] & 0xffff;
   setRflags(c, ((rflagsOf(c) & ~IRET_MASK) | (POP[4] & IRET_MASK) | 2) >>> 0);
   const g = c.g;

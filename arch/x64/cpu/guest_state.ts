@@ -89,6 +89,8 @@ export class GuestState {
   stiAt = -1;
   /** The boot VCPU (vpid 1): IA32_APIC_BASE shows the BSP bit. */
   bsp = true;
+  /** An NMI was delivered and no iretq has ended it yet: NMIs wait (VMX NMI blocking). */
+  nmiBlocked = false;
   /** 1: the last exit was a string in/out (ins/outs), which Zircon refuses. */
   stringIo = 0;
 

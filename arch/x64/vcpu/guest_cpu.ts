@@ -46,6 +46,11 @@ const DOUBLE_FAULT = 8;
 const DEFAULT_OPERAND_SIZE = 4;
 
 /** Register storage of a VCPU: the layouts the core computes on, no thread around them. */
+/** X86_INT_NMI. */
+const NMI = 2;
+/** X86_INT_PLATFORM_BASE: the first vector that is an external interrupt. */
+const PLATFORM_BASE = 32;
+
 class GuestRegisters {
   readonly gpr = new Uint32Array(X64_GENERAL_REGS.size / 4);
   readonly vec = new Uint8Array(X64_VECTOR_REGS.size);
@@ -165,12 +170,16 @@ class X64GuestCpu implements GuestCpu {
     if (len > 0) this.advance(len);
   }
 
-  interruptible(): boolean {
-    return !this.shutdown && !this.shadow && (this.g[RFLAGS] & IF) !== 0;
+  interruptible(vector: number): boolean {
+    if (this.shutdown) return false;
+    if (vector === NMI) return !this.sys.nmiBlocked;
+    if (vector < PLATFORM_BASE) return true; // an exception: IF does not mask it
+    return !this.shadow && (this.g[RFLAGS] & IF) !== 0;
   }
 
   interrupt(vector: number): void {
     if (!this.enter(vector, -1)) this.shutdown = true;
+    else if (vector === NMI) this.sys.nmiBlocked = true;
   }
 
   guestException(exit: ExitReason): boolean {
@@ -276,7 +285,9 @@ export const x64Vcpu: VcpuArch = Object.freeze({
   vectors: 256,
   ioTraps: true,
   /** X86_INT_VIRT (20) < vector < X86_INT_PLATFORM_BASE (32). */
-  invalidInterrupt: (vector: number): boolean => vector > 20 && vector < 32,
+  invalidInterrupt: (vector: number): boolean => vector > 20 && vector < PLATFORM_BASE,
+  urgentVector: NMI,
+  discardedOnDelivery: (vector: number): boolean => vector <= 20 && vector !== NMI,
   createGuestCpu: (physical: AddressSpace, entry: bigint, vpid: number): GuestCpu =>
     new X64GuestCpu(physical, entry, vpid),
 });

@@ -24,21 +24,47 @@ export type GuestFault =
   | { readonly kind: "physical"; readonly gpa: number; readonly access: number }
   | { readonly kind: "guest" };
 
-/** What a guest's hypercall (arm64 hvc / smc: PSCI) asks of the kernel. */
+/**
+ * What an EXIT.HYPERCALL asks of the kernel. It comes from a hypercall (x64
+ * vmcall, arm64 smc: PSCI, hvc) or from an instruction Zircon's exit
+ * handlers answer with the kernel's help: x64 rdmsr / wrmsr of an MSR that
+ * exits (x2APIC registers, IA32_APIC_BASE, ...), arm64 msr ICC_SGI1R_EL1.
+ * The core has moved pc past the instruction; the GuestCpu moves it back
+ * where Zircon leaves it at the instruction (an error, an injected #GP).
+ */
 export type Hypercall =
   /** Handled inside the guest (a result in x0); the guest goes on. */
   | { readonly kind: "continue" }
   /** PSCI SYSTEM_OFF: vcpu_enter returns ZX_ERR_UNAVAILABLE. */
   | { readonly kind: "off" }
-  /** PSCI CPU_ON: a ZX_PKT_TYPE_GUEST_VCPU STARTUP packet for the VMM. */
+  /**
+   * A ZX_PKT_TYPE_GUEST_VCPU STARTUP packet for the VMM (key 0): arm64 PSCI
+   * CPU_ON, x64 an ICR write of delivery mode STARTUP.
+   */
   | { readonly kind: "startup"; readonly id: bigint; readonly entry: bigint }
-  /** Not a call the kernel knows: vcpu_enter returns ZX_ERR_NOT_SUPPORTED. */
-  | { readonly kind: "unsupported" }
+  /**
+   * An IPI: a ZX_PKT_TYPE_GUEST_VCPU INTERRUPT packet {mask, vector} for the
+   * VMM (key 0), which forwards it to the VCPUs in `mask`. x64 an ICR write
+   * (FIXED, NMI), arm64 an ICC_SGI1R_EL1 write.
+   */
+  | { readonly kind: "interrupt"; readonly mask: bigint; readonly vector: number }
+  /**
+   * The exit handler raises `vector` on this VCPU (InterruptTracker::Interrupt,
+   * as vcpu_interrupt does) and the guest goes on: x64 a self IPI, or the
+   * #GP (13) Zircon injects for an MSR access it refuses.
+   */
+  | { readonly kind: "raise"; readonly vector: number }
+  /**
+   * Not a call or access the kernel handles: vcpu_enter returns
+   * ZX_ERR_NOT_SUPPORTED (`reason` says what, for the message).
+   */
+  | { readonly kind: "unsupported"; readonly reason?: string }
   /**
    * vcpu_enter returns `status` (arm64 PSCI CPU_OFF: ZX_ERR_STOP; PSCI
-   * SYSTEM_RESET: ZX_ERR_CANCELED, as Zircon's smc handler does).
+   * SYSTEM_RESET: ZX_ERR_CANCELED, as Zircon's smc handler does; x64 an
+   * IA32_APIC_BASE write other than the x2APIC base: ZX_ERR_INVALID_ARGS).
    */
-  | { readonly kind: "status"; readonly status: ZxStatus };
+  | { readonly kind: "status"; readonly status: ZxStatus; readonly reason?: string };
 
 /** One guest CPU: its registers, its guest-mode core and the arch's exit helpers. */
 export interface GuestCpu {
@@ -54,7 +80,10 @@ export interface GuestCpu {
   readonly io: IoAccess;
   /** EXIT.PAGE_FAULT: what kind of fault (see GuestFault). */
   fault(): GuestFault;
-  /** EXIT.HYPERCALL: what the guest asked for (x0..x3 read, x0 written for "continue"). */
+  /**
+   * EXIT.HYPERCALL: what the guest asked for (see Hypercall; arm64 PSCI
+   * reads x0..x2 and writes x0 for "continue").
+   */
   hypercall(): Hypercall;
 
   /** zx_vcpu_state_t: fills `out` (exactly stateLayout.size bytes), with Zircon's read masks. */

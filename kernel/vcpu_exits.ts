@@ -166,7 +166,11 @@ export function queueBell(trap: Trap, packet: Uint8Array): ExitOutcome {
   return CONTINUE;
 }
 
-/** arm64 smc #0: PSCI calls (hvc is not one Zircon handles). */
+/**
+ * An exit the kernel answers for the guest (Hypercall): arm64 smc (PSCI)
+ * and msr ICC_SGI1R_EL1; x64 vmcall and the rdmsr / wrmsr Zircon's exit
+ * handlers take (x2APIC, IA32_APIC_BASE, ...).
+ */
 function hypercall(vcpu: Vcpu): ExitOutcome {
   const call = vcpu.cpu.hypercall();
   switch (call.kind) {
@@ -182,15 +186,29 @@ function hypercall(vcpu: Vcpu): ExitOutcome {
       view.setBigUint64(32, BigInt.asUintN(64, call.entry), true);
       return { kind: "packet", packet };
     }
+    case "interrupt": {
+      // zx_packet_guest_vcpu_t (2023): type u32 @0, interrupt.mask u64 @8, vector u8 @16.
+      const packet = guestPacket(0n, PKT_TYPE.GUEST_VCPU);
+      const view = new DataView(packet.buffer);
+      view.setUint32(16, PKT_GUEST_VCPU.INTERRUPT, true);
+      view.setBigUint64(24, BigInt.asUintN(64, call.mask), true);
+      packet[32] = call.vector & 0xff;
+      return { kind: "packet", packet };
+    }
+    case "raise":
+      vcpu.interrupt(call.vector);
+      return CONTINUE;
     case "status":
       return fail(
         call.status,
-        "the guest's PSCI call ends vcpu_enter with this status (Zircon's smc handler)",
+        call.reason ??
+          "the guest's PSCI call ends vcpu_enter with this status (Zircon's smc handler)",
       );
     default:
       return fail(
         ERR.NOT_SUPPORTED,
-        "the guest made a hypercall the kernel does not know (hvc, or an smc other than #0)",
+        call.reason ??
+          "the guest made a hypercall the kernel does not know (hvc, or an smc other than #0)",
       );
   }
 }

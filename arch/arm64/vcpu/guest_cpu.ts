@@ -81,6 +81,7 @@ export class Arm64GuestCpu implements GuestCpu {
   }
 
   run(budget: number): ExitReason {
+    this.el1.exit = null;
     let total = 0;
     let reason: ExitReason;
     for (;;) {
@@ -102,6 +103,17 @@ export class Arm64GuestCpu implements GuestCpu {
   }
 
   hypercall(): Hypercall {
+    const el1 = this.el1, exit = el1.exit;
+    if (exit !== null) {
+      // An msr Zircon's EL2 answers (ICC_SGI1R_EL1); the core stepped past it.
+      el1.exit = null;
+      if (el1.exitAtInstruction) {
+        const g = this.g, lo = g[PC] - 4;
+        g[PC] = lo >>> 0;
+        if (lo < 0) g[PC + 1] = (g[PC + 1] - 1) >>> 0;
+      }
+      return exit;
+    }
     return psciCall(this.g, this.core.smc, this.core.detail);
   }
 

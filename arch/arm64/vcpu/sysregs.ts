@@ -14,12 +14,15 @@
 //   does the same when it traps the write).
 // - OSLAR/OSLSR/OSDLR/DBGPRCR_EL1 read as zero and ignore writes, as Zircon's
 //   EL2 makes them (MDCR_EL2.TDOSA).
+// - A write of ICC_SGI1R_EL1 (an SGI) ends the run with EXIT.HYPERCALL and
+//   the IPI Zircon's EL2 makes of it in \`exit\` (see sgi()).
 // - Registers not listed here are UNDEFINED (EXIT.UNDEFINED_INSTRUCTION),
 //   and so is any of these at EL0 (a guest's EL0 gets the EL0 table only).
 // - eret to EL1h, EL1t or EL0t; an SPSR naming EL2, EL3 or AArch32 is an
 //   illegal return, reported as UNDEFINED.
 
 import { EXIT } from "../../cpu.ts";
+import type { Hypercall } from "../../vcpu.ts";
 import type { Arm64Core, El1 } from "../cpu/core.ts";
 import { F_D, F_I, F_K, F_N, F_RAW, JUMP, NEXT, PC, SP } from "../cpu/ops.ts";
 
@@ -53,6 +56,7 @@ export const EL1_SYSREG = {
   VBAR_EL1: sysreg(3, 0, 12, 0, 0),
   ICC_DIR_EL1: sysreg(3, 0, 12, 11, 1),
   ICC_RPR_EL1: sysreg(3, 0, 12, 11, 3),
+  ICC_SGI1R_EL1: sysreg(3, 0, 12, 11, 5),
   ICC_IAR1_EL1: sysreg(3, 0, 12, 12, 0),
   ICC_EOIR1_EL1: sysreg(3, 0, 12, 12, 1),
   ICC_HPPIR1_EL1: sysreg(3, 0, 12, 12, 2),
@@ -177,6 +181,13 @@ export class El1State implements El1 {
   pending = INTID_NONE;
   /** The INTID acknowledged and not yet ended (ICC_RPR_EL1 shows its priority). */
   active = INTID_NONE;
+  /**
+   * What an msr that stopped the core with EXIT.HYPERCALL asks of the kernel
+   * (ICC_SGI1R_EL1: an IPI); null: the exit was an smc / hvc.
+   */
+  exit: Hypercall | null = null;
+  /** `exit` leaves pc at the instruction (Zircon does not call next_pc). */
+  exitAtInstruction = false;
 
   constructor(vpid: number) {
     this.mpidr = ((vpid - 1) | 0x80000000) >>> 0;
@@ -318,6 +329,8 @@ export class El1State implements El1 {
         this.spEl0Lo = lo;
         this.spEl0Hi = hi;
         return NEXT;
+      case R.ICC_SGI1R_EL1:
+        return this.sgi(lo, hi);
       case R.ICC_EOIR1_EL1:
       case R.ICC_DIR_EL1:
         // End of interrupt: drop the running priority (INTID 1020..1023 are special, ignored).
@@ -327,6 +340,34 @@ export class El1State implements El1 {
         if (RAZ_WI.has(key)) return NEXT;
         return undefined_(core, c, b);
     }
+  }
+
+  /**
+   * msr ICC_SGI1R_EL1 (Zircon's EL2 traps it: HCR_EL2.IMO/FMO), as the 2023
+   * handle_system_instruction does: an Aff3, Aff2, Aff1 or RS field other than
+   * 0 is NOT_SUPPORTED (pc left at the msr); else an INTERRUPT packet with
+   * vector = INTID (bits 27:24) and mask = the target list's low 8 bits
+   * (Zircon keeps it in a uint8_t), or with IRM (bit 40) every VCPU but this
+   * one, ~(1 << (vpid - 1)) over 64 bits. pc moves past the msr. (A read of
+   * this write-only register is UNDEFINED at EL1 and never reaches EL2.)
+   */
+  private sgi(lo: number, hi: number): number {
+    const aff1 = (lo >>> 16) & 0xff, aff2 = hi & 0xff, rs = (hi >>> 12) & 0xf;
+    const aff3 = (hi >>> 16) & 0xff;
+    if ((aff1 | aff2 | aff3 | rs) !== 0) {
+      this.exit = {
+        kind: "unsupported",
+        reason: "the guest wrote ICC_SGI1R_EL1 with a non-zero Aff3, Aff2, Aff1 or RS " +
+          "field: Zircon sends SGIs only within affinity 0.0.0",
+      };
+      this.exitAtInstruction = true;
+      return EXIT.HYPERCALL;
+    }
+    const self = this.mpidr & 0x1ffff;
+    const mask = (hi & 0x100) !== 0 ? BigInt.asUintN(64, ~(1n << BigInt(self))) : BigInt(lo & 0xff);
+    this.exit = { kind: "interrupt", mask, vector: (lo >>> 24) & 0xf };
+    this.exitAtInstruction = false;
+    return EXIT.HYPERCALL;
   }
 
   pstate(core: Arm64Core, c: Int32Array, b: number): number {

@@ -15,6 +15,8 @@
 // the next instruction through the new translations.
 
 import { EXIT } from "../../cpu.ts";
+import type { Hypercall } from "../../vcpu.ts";
+import { ERR } from "../../../kernel/status.ts";
 import { jumpTo, syscall, undefinedOp } from "./control.ts";
 import { ARITH, flags, IF, TF } from "./flags.ts";
 import {
@@ -271,15 +273,15 @@ export function movCr(c: Cpu, i: Insn): number {
   const lma = (s.efer & EFER_LMA) !== 0;
   switch (i.op) {
     case 0:
-      // Bits 32-63 are reserved; long mode needs paging (and PG needs PE);
-      // NW without CD is not a valid combination.
-      if (
-        hi !== 0 || ((lo & CR0_PG) !== 0 && (lo & CR0_PE) === 0) ||
-        ((lo & CR0_NW) !== 0 && (lo & CR0_CD) === 0)
-      ) {
+      // Bits 32-63 are reserved; long mode needs paging (and PG needs PE).
+      if (hi !== 0 || ((lo & CR0_PG) !== 0 && (lo & CR0_PE) === 0)) {
         return EXIT.GENERAL_PROTECTION;
       }
       if (lma && (lo & CR0_PG) === 0) return EXIT.GENERAL_PROTECTION;
+      // NW without CD is not a valid combination: Zircon's CR0 exit handler
+      // queues a #GP (as vcpu_interrupt would) and still moves rip past the
+      // mov, so the guest's handler sees rip after it. CR0 is unchanged.
+      if ((lo & CR0_NW) !== 0 && (lo & CR0_CD) === 0) return kernelExit(s, i, INJECT_GP, false);
       s.cr0 = lo >>> 0;
       s.tlb.flushAll();
       return refetch(c);
@@ -323,21 +325,269 @@ export function cacheOp(c: Cpu, i: Insn): number {
 }
 
 // ---------------------------------------------------------------------------
-// MSRs: wrmsr (0F 30, op 0) / rdmsr (0F 32, op 1). MSR numbers this guest
-// CPU does not know are #GP (GENERAL_PROTECTION, rip at the instruction),
-// which the VCPU layer delivers into the guest, as Zircon injects #GP for
-// an MSR it does not handle.
+// MSRs: wrmsr (0F 30, op 0) / rdmsr (0F 32, op 1), as a VCPU under Zircon's
+// 2023 VMX code sees them (gnoliyil/fuchsia zircon/kernel/arch/x86/
+// hypervisor/guest.cc and vmexit.cc):
+// - The MSRs Zircon's MSR bitmap lets through (EFER, PAT, FS/GS_BASE,
+//   KERNEL_GS_BASE, STAR, LSTAR, FMASK, TSC_AUX, SYSENTER_CS/ESP/EIP) behave
+//   as the hardware does, a bad value being a real #GP at the instruction
+//   (GENERAL_PROTECTION).
+// - Every other MSR exits to Zircon's handle_rdmsr / handle_wrmsr. What it
+//   answers in place is done here (rip moves on); the rest is an
+//   EXIT.HYPERCALL with GuestState.exit saying what the kernel does
+//   (arch/vcpu.ts Hypercall): an IPI's packet, a vector raised on this VCPU
+//   (a self IPI; the #GP Zircon injects for an MSR it refuses, queued like
+//   vcpu_interrupt's with rip left at the instruction), or a status that
+//   ends vcpu_enter (rip left at the instruction).
 
 const MSR_APIC_BASE = 0x1b, MSR_PAT = 0x277, MSR_MISC_ENABLE = 0x1a0;
+const MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176;
+const MSR_TSC_DEADLINE = 0x6e0;
 const MSR_EFER = 0xc0000080, MSR_STAR = 0xc0000081, MSR_LSTAR = 0xc0000082;
 const MSR_CSTAR = 0xc0000083, MSR_FMASK = 0xc0000084, MSR_FS_BASE = 0xc0000100;
 const MSR_GS_BASE = 0xc0000101, MSR_KERNEL_GS_BASE = 0xc0000102, MSR_TSC_AUX = 0xc0000103;
-/** The local APIC at its default address, enabled (and BSP on the boot VCPU). */
-const APIC_BASE = 0xfee00800;
+/**
+ * IA32_APIC_BASE as Zircon answers it (kLocalApicPhysBase): the default
+ * base 0xfee00000 with xAPIC enable (bit 11) and x2APIC enable (bit 10); the
+ * boot VCPU (vpid 1) adds BSP (bit 8). A write of anything else (BSP aside)
+ * ends vcpu_enter with INVALID_ARGS.
+ */
+const APIC_BASE = 0xfee00c00, APIC_BASE_BSP = 0x100;
+
+/** Inclusive ranges of MSR numbers. */
+function inRanges(n: number, ranges: readonly (readonly [number, number])[]): boolean {
+  for (const [lo, hi] of ranges) if (n >= lo && n <= hi) return true;
+  return false;
+}
+/** The MTRRs (Zircon: they have no effect on guest memory types; read 0, writes ignored). */
+const MTRRS = [
+  [0xfe, 0xfe], // MTRRCAP
+  [0x2ff, 0x2ff], // MTRR_DEF_TYPE
+  [0x250, 0x250], // FIX64K_00000
+  [0x258, 0x259], // FIX16K_80000 .. FIX16K_A0000
+  [0x268, 0x26f], // FIX4K_C0000 .. FIX4K_F8000
+  [0x200, 0x213], // PHYSBASE0 .. PHYSMASK9
+] as const;
+/** MSRs handle_rdmsr answers with 0 (besides the MTRRs). */
+const READ_ZERO = new Set([
+  0x619, // DRAM_ENERGY_STATUS
+  0x618, // DRAM_POWER_LIMIT
+  0x17, // IA32_PLATFORM_ID
+  0x8b, // IA32_BIOS_SIGN_ID
+  0x179, // IA32_MCG_CAP
+  0x17a, // IA32_MCG_STATUS
+  0x1a2, // IA32_TEMPERATURE_TARGET
+  0x611, // PKG_ENERGY_STATUS
+  0x64d, // PLATFORM_ENERGY_COUNTER
+  0x65c, // PLATFORM_POWER_LIMIT
+  0x639, // PP0_ENERGY_STATUS
+  0x638, // PP0_POWER_LIMIT
+  0x641, // PP1_ENERGY_STATUS
+  0x640, // PP1_POWER_LIMIT
+  0x606, // RAPL_POWER_UNIT
+  0x64e, // PPERF
+  0x34, // SMI_COUNT
+]);
+/** MSRs handle_wrmsr accepts and ignores (besides the MTRRs). */
+const WRITE_IGNORED = new Set([
+  0x8b, // IA32_BIOS_SIGN_ID
+  0x618, // DRAM_POWER_LIMIT
+  0x638, // PP0_POWER_LIMIT
+  0x640, // PP1_POWER_LIMIT
+  0x65c, // PLATFORM_POWER_LIMIT
+  0x48, // IA32_SPEC_CTRL
+  0x49, // IA32_PRED_CMD
+  MSR_CSTAR, // unused outside compatibility mode; Linux sets it anyway
+]);
+
+// The x2APIC registers (MSRs 0x800-0x83f, Intel SDM vol. 3 10.12.1.2).
+const X2APIC_FIRST = 0x800, X2APIC_LAST = 0x83f;
+const APIC_ID = 0x802, APIC_VERSION = 0x803, APIC_TPR = 0x808, APIC_EOI = 0x80b;
+const APIC_LDR = 0x80d, APIC_SVR = 0x80f, APIC_ISR0 = 0x810, APIC_IRR7 = 0x827;
+const APIC_ESR = 0x828, APIC_LVT_CMCI = 0x82f, APIC_ICR = 0x830, APIC_LVT_TIMER = 0x832;
+const APIC_LVT_THERMAL = 0x833, APIC_LVT_MONITOR = 0x834, APIC_LVT_LINT0 = 0x835;
+const APIC_LVT_LINT1 = 0x836, APIC_LVT_ERROR = 0x837, APIC_INITIAL_COUNT = 0x838;
+const APIC_DCR = 0x83e, APIC_SELF_IPI = 0x83f;
+/** An LVT entry's mask bit: the LVTs read masked after reset. */
+const LVT_MASKED = 0x10000;
+/**
+ * The version register: version 0x15, 7 LVT entries (max LVT 6), no
+ * EOI-broadcast suppression.
+ */
+const APIC_VERSION_VALUE = 0x15 | (6 << 16);
+/** The LVT timer mode (bits 18:17): 3 is reserved, 2 is TSC-deadline. */
+const TIMER_MODE_SHIFT = 17, TIMER_MODE_TSC_DEADLINE = 2, TIMER_MODE_RESERVED = 3;
+
+/** #GP queued on this VCPU (InterruptTracker::Interrupt(X86_INT_GP_FAULT)), rip at the instruction. */
+const INJECT_GP: Hypercall = Object.freeze({ kind: "raise", vector: 13 });
+const ALL = 0xffffffffffffffffn;
+/** X86_INT_NMI. */
+const NMI_VECTOR = 2;
+
+/**
+ * Leaves `exit` for the kernel (EXIT.HYPERCALL: the core moves rip past
+ * the instruction); `atInstruction`: Zircon does not call next_rip, so rip
+ * is moved back to the instruction first.
+ */
+function kernelExit(s: GuestState, i: Insn, exit: Hypercall, atInstruction: boolean): number {
+  s.exit = exit;
+  s.exitRewind = atInstruction ? i.len : 0;
+  return EXIT.HYPERCALL;
+}
 
 /** A canonical 64-bit address given as its high word. */
 function canonical(hi: number): boolean {
   return hi < 0x8000 || hi >= 0xffff8000;
+}
+
+/**
+ * `1u << n` as the compiled C++ computes it: a 32-bit shift, whose count
+ * x86 takes mod 32 (n >= 32 is undefined in C++; the shl instruction masks it).
+ */
+function bit32(n: number): number {
+  return (1 << (n & 31)) >>> 0;
+}
+
+/**
+ * ipi_target_mask: the VCPUs an ICR names, a bit each, with the 32-bit
+ * arithmetic of Zircon's code: NO_SHORTHAND destination 0xffffffff is all
+ * (UINT64_MAX), one of 64 or more is none, else 1u << destination; SELF
+ * 1u << self; ALL_INCLUDING_SELF UINT64_MAX; ALL_EXCLUDING_SELF
+ * ~(1u << self), a 32-bit value (so only VCPUs 0-31 are named).
+ */
+function ipiTargets(shorthand: number, destination: number, self: number): bigint {
+  switch (shorthand) {
+    case 0:
+      if (destination === 0xffffffff) return ALL;
+      if (destination >= 64) return 0n;
+      return BigInt(bit32(destination));
+    case 1:
+      return BigInt(bit32(self));
+    case 2:
+      return ALL;
+    default:
+      return BigInt((~bit32(self)) >>> 0);
+  }
+}
+
+/**
+ * handle_ipi: a write of the ICR (edx the destination, eax the command).
+ * Logical destination mode: NOT_SUPPORTED (before the delivery mode is
+ * looked at). FIXED: an INTERRUPT packet {mask, vector}. NMI: an INTERRUPT
+ * packet with vector 2 and the mask without this VCPU (`& ~(1 << self)`, an
+ * int sign-extended to 64 bits). INIT: ignored. STARTUP: a STARTUP packet
+ * {id = destination, entry = vector << 12}. Any other delivery mode:
+ * NOT_SUPPORTED. The shorthand matters to FIXED and NMI only.
+ */
+function writeIcr(s: GuestState, i: Insn, lo: number, hi: number): number {
+  if ((lo & 0x800) !== 0) {
+    return kernelExit(s, i, {
+      kind: "unsupported",
+      reason: "the guest sent an IPI in logical destination mode (ICR bit 11), which Zircon " +
+        "does not support",
+    }, true);
+  }
+  const vector = lo & 0xff, shorthand = (lo >>> 18) & 3, self = s.apicId;
+  switch ((lo >>> 8) & 7) {
+    case 0: // FIXED
+      return kernelExit(s, i, {
+        kind: "interrupt",
+        mask: ipiTargets(shorthand, hi >>> 0, self),
+        vector,
+      }, false);
+    case 4: { // NMI
+      const notSelf = BigInt.asUintN(64, BigInt(~(1 << (self & 31))));
+      return kernelExit(s, i, {
+        kind: "interrupt",
+        mask: ipiTargets(shorthand, hi >>> 0, self) & notSelf,
+        vector: NMI_VECTOR,
+      }, false);
+    }
+    case 5: // INIT: ignored, only STARTUP starts a VCPU
+      return CONTINUE;
+    case 6: // STARTUP
+      return kernelExit(s, i, {
+        kind: "startup",
+        id: BigInt(hi >>> 0),
+        entry: BigInt(vector << 12),
+      }, false);
+    default:
+      return kernelExit(s, i, {
+        kind: "unsupported",
+        reason: `the guest sent an IPI with delivery mode ${
+          (lo >>> 8) & 7
+        } (ICR bits 10:8), which Zircon does not support (only FIXED, NMI, INIT and STARTUP)`,
+      }, true);
+  }
+}
+
+/** handle_apic_rdmsr: the register's value (rax only; rdx is left as it was), or -1 for #GP. */
+function readApic(s: GuestState, n: number): number {
+  switch (n) {
+    case APIC_ID:
+      return s.apicId;
+    case APIC_VERSION:
+      return APIC_VERSION_VALUE;
+    case APIC_SVR:
+      return 0xff; // the spurious vector's reset value
+    case APIC_TPR:
+    case APIC_LDR:
+    case APIC_ESR:
+    case APIC_LVT_MONITOR:
+      return 0;
+    case APIC_LVT_LINT0:
+    case APIC_LVT_LINT1:
+    case APIC_LVT_THERMAL:
+    case APIC_LVT_CMCI:
+      return LVT_MASKED;
+    case APIC_LVT_TIMER:
+      return s.lvtTimer;
+  }
+  if (n >= APIC_ISR0 && n <= APIC_IRR7) return 0; // ISR, TMR, IRR
+  return -1; // write-only (EOI, ICR, SELF_IPI) or not implemented (LVT error, counts, DCR)
+}
+
+/** handle_apic_wrmsr. */
+function writeApic(s: GuestState, i: Insn, n: number, lo: number, hi: number): number {
+  // The upper 32 bits of every x2APIC register but the ICR are reserved.
+  if (hi !== 0 && n !== APIC_ICR) return kernelExit(s, i, INJECT_GP, true);
+  switch (n) {
+    case APIC_EOI:
+    case APIC_ESR:
+      // A non-zero write is #GP(0).
+      return lo !== 0 ? kernelExit(s, i, INJECT_GP, true) : CONTINUE;
+    case APIC_TPR:
+    case APIC_SVR:
+    case APIC_LVT_MONITOR:
+    case APIC_LVT_ERROR:
+    case APIC_LVT_LINT0:
+    case APIC_LVT_LINT1:
+    case APIC_LVT_THERMAL:
+    case APIC_LVT_CMCI:
+      return CONTINUE; // accepted and ignored
+    case APIC_LVT_TIMER:
+      if (((lo >>> TIMER_MODE_SHIFT) & 3) === TIMER_MODE_RESERVED) {
+        return kernelExit(s, i, {
+          kind: "status",
+          status: ERR.INVALID_ARGS,
+          reason: "the guest wrote the x2APIC LVT timer with the reserved timer mode (3)",
+        }, true);
+      }
+      s.lvtTimer = lo >>> 0;
+      return CONTINUE;
+    case APIC_INITIAL_COUNT:
+      s.lvtInitialCount = lo >>> 0;
+      return CONTINUE;
+    case APIC_DCR:
+      s.lvtDivideConfig = lo >>> 0;
+      return CONTINUE;
+    case APIC_SELF_IPI:
+      // Raised on this VCPU directly, as vcpu_interrupt would; no packet.
+      return kernelExit(s, i, { kind: "raise", vector: lo & 0xff }, false);
+    case APIC_ICR:
+      return writeIcr(s, i, lo, hi);
+  }
+  return kernelExit(s, i, INJECT_GP, true); // read-only or not implemented
 }
 
 export function msr(c: Cpu, i: Insn): number {
@@ -346,6 +596,13 @@ export function msr(c: Cpu, i: Insn): number {
   const g = c.g;
   const n = g[RCX];
   if (i.op === 1) {
+    if (n >= X2APIC_FIRST && n <= X2APIC_LAST) {
+      const v = readApic(s, n);
+      if (v < 0) return kernelExit(s, i, INJECT_GP, true);
+      g[RAX] = v >>> 0; // Zircon sets rax only
+      g[RAX + 1] = 0;
+      return CONTINUE;
+    }
     let lo = 0, hi = 0;
     switch (n) {
       case MSR_EFER:
@@ -358,10 +615,6 @@ export function msr(c: Cpu, i: Insn): number {
       case MSR_LSTAR:
         lo = s.lstarLo;
         hi = s.lstarHi;
-        break;
-      case MSR_CSTAR:
-        lo = s.cstarLo;
-        hi = s.cstarHi;
         break;
       case MSR_FMASK:
         lo = s.fmask;
@@ -384,14 +637,25 @@ export function msr(c: Cpu, i: Insn): number {
         lo = s.patLo;
         hi = s.patHi;
         break;
+      case MSR_SYSENTER_CS:
+        lo = s.sysenterCs;
+        break;
+      case MSR_SYSENTER_ESP:
+        lo = s.sysenterEspLo;
+        hi = s.sysenterEspHi;
+        break;
+      case MSR_SYSENTER_EIP:
+        lo = s.sysenterEipLo;
+        hi = s.sysenterEipHi;
+        break;
       case MSR_APIC_BASE:
-        lo = s.bsp ? APIC_BASE | 0x100 : APIC_BASE;
+        lo = s.bsp ? APIC_BASE | APIC_BASE_BSP : APIC_BASE;
         break;
       case MSR_MISC_ENABLE:
-        lo = 1; // fast strings
+        lo = 1; // the host's value masked to fast strings (a Zircon host has them on)
         break;
       default:
-        return EXIT.GENERAL_PROTECTION;
+        if (!READ_ZERO.has(n) && !inRanges(n, MTRRS)) return kernelExit(s, i, INJECT_GP, true);
     }
     g[RAX] = lo >>> 0;
     g[RAX + 1] = 0;
@@ -417,15 +681,9 @@ export function msr(c: Cpu, i: Insn): number {
       s.starHi = hi;
       return CONTINUE;
     case MSR_LSTAR:
-    case MSR_CSTAR:
       if (!canonical(hi)) return EXIT.GENERAL_PROTECTION;
-      if (n === MSR_LSTAR) {
-        s.lstarLo = lo;
-        s.lstarHi = hi;
-      } else {
-        s.cstarLo = lo;
-        s.cstarHi = hi;
-      }
+      s.lstarLo = lo;
+      s.lstarHi = hi;
       return CONTINUE;
     case MSR_FMASK:
       s.fmask = lo;
@@ -452,11 +710,44 @@ export function msr(c: Cpu, i: Insn): number {
       s.patLo = lo;
       s.patHi = hi;
       return CONTINUE;
+    case MSR_SYSENTER_CS:
+      s.sysenterCs = lo;
+      return CONTINUE;
+    case MSR_SYSENTER_ESP:
+    case MSR_SYSENTER_EIP:
+      if (!canonical(hi)) return EXIT.GENERAL_PROTECTION;
+      if (n === MSR_SYSENTER_ESP) {
+        s.sysenterEspLo = lo;
+        s.sysenterEspHi = hi;
+      } else {
+        s.sysenterEipLo = lo;
+        s.sysenterEipHi = hi;
+      }
+      return CONTINUE;
     case MSR_APIC_BASE:
-    case MSR_MISC_ENABLE:
-      return CONTINUE; // accepted and ignored
+      if (hi !== 0 || (lo & ~APIC_BASE_BSP) >>> 0 !== APIC_BASE) {
+        return kernelExit(s, i, {
+          kind: "status",
+          status: ERR.INVALID_ARGS,
+          reason: "the guest wrote IA32_APIC_BASE with a value other than the x2APIC at " +
+            "0xfee00000 (0xfee00c00, BSP aside): Zircon's wrmsr handler refuses it",
+        }, true);
+      }
+      return CONTINUE;
+    case MSR_TSC_DEADLINE:
+      if (((s.lvtTimer >>> TIMER_MODE_SHIFT) & 3) !== TIMER_MODE_TSC_DEADLINE) {
+        return kernelExit(s, i, {
+          kind: "status",
+          status: ERR.INVALID_ARGS,
+          reason:
+            "the guest wrote IA32_TSC_DEADLINE while the LVT timer is not in TSC-deadline mode",
+        }, true);
+      }
+      return CONTINUE; // the deadline is accepted; zxsim's APIC timer does not fire
   }
-  return EXIT.GENERAL_PROTECTION;
+  if (n >= X2APIC_FIRST && n <= X2APIC_LAST) return writeApic(s, i, n, lo, hi);
+  if (WRITE_IGNORED.has(n) || inRanges(n, MTRRS)) return CONTINUE;
+  return kernelExit(s, i, INJECT_GP, true);
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 // BigInt. The segments are flat in long mode, so a selector is only a
 // number the guest loaded, pushed in interrupt frames and popped by iretq.
 
+import type { Hypercall } from "../../vcpu.ts";
+
 /** CR0 bits. */
 export const CR0_PE = 0x1, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 0x10000;
 export const CR0_NW = 0x20000000, CR0_CD = 0x40000000, CR0_PG = 0x80000000;
@@ -72,8 +74,6 @@ export class GuestState {
   starHi = 0;
   lstarLo = 0;
   lstarHi = 0;
-  cstarLo = 0;
-  cstarHi = 0;
   fmask = 0;
   kgsLo = 0;
   kgsHi = 0;
@@ -89,6 +89,26 @@ export class GuestState {
   stiAt = -1;
   /** The boot VCPU (vpid 1): IA32_APIC_BASE shows the BSP bit. */
   bsp = true;
+  /** The local APIC ID: vpid - 1 (the x2APIC ID register, an IPI's "self"). */
+  apicId = 0;
+  // The local APIC state Zircon keeps (LocalApicState): LVT timer (masked at
+  // reset), initial count and divide configuration, stored and read back.
+  lvtTimer = 0x10000;
+  lvtInitialCount = 0;
+  lvtDivideConfig = 0;
+  // IA32_SYSENTER_CS / ESP / EIP: the guest's own (Zircon lets them through).
+  sysenterCs = 0;
+  sysenterEspLo = 0;
+  sysenterEspHi = 0;
+  sysenterEipLo = 0;
+  sysenterEipHi = 0;
+  /**
+   * What the instruction that stopped the core with EXIT.HYPERCALL asks of
+   * the kernel (an MSR access Zircon's exit handler answers); null: a vmcall.
+   */
+  exit: Hypercall | null = null;
+  /** Bytes to move rip back by before `exit` is acted on (Zircon leaves rip at the wrmsr). */
+  exitRewind = 0;
   /** An NMI was delivered and no iretq has ended it yet: NMIs wait (VMX NMI blocking). */
   nmiBlocked = false;
   /** 1: the last exit was a string in/out (ins/outs), which Zircon refuses. */

@@ -73,6 +73,7 @@ class X64GuestCpu implements GuestCpu {
     const regs = new GuestRegisters();
     this.g = regs.gpr;
     this.sys.bsp = vpid === 1;
+    this.sys.apicId = vpid - 1;
     this.space = new GuestSpace(physical, this.sys);
     this.sys.tlb = this.space;
     this.core = new X64Core(regs, this.space, "guest");
@@ -100,6 +101,7 @@ class X64GuestCpu implements GuestCpu {
     this.space.last = null;
     s.stiAt = -1;
     s.stringIo = 0;
+    s.exit = null;
     const exit = this.core.run(budget);
     this.shadow = exit === EXIT.BUDGET && s.stiAt >= 0 && this.core.retired === s.stiAt + 1;
     return exit;
@@ -116,8 +118,20 @@ class X64GuestCpu implements GuestCpu {
    * The call number is rax (KVM's ABI); Zircon knows only CLOCK_PAIRING (9),
    * which needs its paravirtual clock (not modeled: vcpu_enter fails with
    * NOT_SUPPORTED); any other number gets UNKNOWN_HYPERCALL (-1000).
+   * An rdmsr / wrmsr (or mov to CR0) that stopped with HYPERCALL left its
+   * answer in GuestState.exit: that is returned instead, with rip moved back
+   * to the instruction where Zircon does not step past it.
    */
   hypercall(): Hypercall {
+    const s = this.sys;
+    const exit = s.exit;
+    if (exit !== null) {
+      // An MSR access Zircon's exit handler answers (guest_ops.ts msr()).
+      s.exit = null;
+      if (s.exitRewind > 0) this.retreat(s.exitRewind);
+      s.exitRewind = 0;
+      return exit;
+    }
     const g = this.g;
     if (g[RAX] === CLOCK_PAIRING && g[RAX + 1] === 0) return { kind: "unsupported" };
     g[RAX] = UNKNOWN_HYPERCALL >>> 0;
@@ -178,7 +192,8 @@ class X64GuestCpu implements GuestCpu {
   }
 
   interrupt(vector: number): void {
-    if (!this.enter(vector, -1)) this.shutdown = true;
+    // AutoVmcs::IssueInterrupt: the exceptions that have an error code get 0.
+    if (!this.enter(vector, hasErrorCode(vector) ? 0 : -1)) this.shutdown = true;
     else if (vector === NMI) this.sys.nmiBlocked = true;
   }
 
@@ -241,6 +256,13 @@ class X64GuestCpu implements GuestCpu {
     g[RIP + 1] = gateTarget.hi;
     this.shadow = false;
     return true;
+  }
+
+  private retreat(n: number): void {
+    const g = this.g;
+    const lo = g[RIP] - n;
+    g[RIP] = lo >>> 0;
+    if (lo < 0) g[RIP + 1] = (g[RIP + 1] - 1) >>> 0;
   }
 
   private advance(n: number): void {

@@ -24,8 +24,13 @@ export interface GuestProgram {
   readonly sym: Readonly<Record<string, number>>;
 }
 
-export function guestProgram(arch: GuestArch, name: string): GuestProgram {
-  const folder = new URL(`guest-${arch}/`, FIXTURES);
+/** NAME.bin and NAME.sym of a fixture folder (by default the guest-ARCH programs). */
+export function guestProgram(
+  arch: GuestArch,
+  name: string,
+  folderName = `guest-${arch}`,
+): GuestProgram {
+  const folder = new URL(`${folderName}/`, FIXTURES);
   const bytes = Deno.readFileSync(new URL(`${name}.bin`, folder));
   const sym: Record<string, number> = {};
   for (const line of Deno.readTextFileSync(new URL(`${name}.sym`, folder)).split("\n")) {

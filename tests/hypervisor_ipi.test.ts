@@ -17,24 +17,24 @@
 import assert from "node:assert/strict";
 import { createGuest } from "../client/guest.ts";
 import type { KernelSession } from "../client/zxsim.ts";
-import { enter, enterFails, type Exit, type GuestArch, ioOf, n, PKT } from "./guest_helpers.ts";
+import {
+  enter,
+  enterFails,
+  type Exit,
+  type GuestArch,
+  guestProgram,
+  ioOf,
+  n,
+  PKT,
+} from "./guest_helpers.ts";
 import { session } from "./program_helpers.ts";
 
-const FIXTURES = new URL("./fixtures/", import.meta.url);
 const ALL = 0xffffffffffffffffn;
 const TABLE = 0x20000;
 const ARM64_EXIT = 0x9000000;
 
 function program(arch: GuestArch) {
-  const folder = new URL(`guest-ipi-${arch}/`, FIXTURES);
-  const name = arch === "x64" ? "ipi" : "sgi";
-  const bytes = Deno.readFileSync(new URL(`${name}.bin`, folder));
-  const sym: Record<string, number> = {};
-  for (const line of Deno.readTextFileSync(new URL(`${name}.sym`, folder)).split("\n")) {
-    const [label, address] = line.split(" ");
-    if (label) sym[label] = parseInt(address, 16);
-  }
-  return { bytes, sym };
+  return guestProgram(arch, arch === "x64" ? "ipi" : "sgi", `guest-ipi-${arch}`);
 }
 
 interface Machine {

@@ -12,16 +12,7 @@
 // (default 4 kernels driven at a time).
 
 import { PARK_ENTRY, PARK_STACK, TestKernel } from "../tests/helpers.ts";
-
-interface Memory {
-  /** Pages and slabs of kernel/vm/page_pool.ts alive. */
-  pages: number;
-  slabs: number;
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-}
+import { type ServerMemory as Memory, startMemoryServer } from "../tests/real_server.ts";
 
 const MEMORY_PATH = "/__soak/memory";
 
@@ -73,38 +64,15 @@ async function main(): Promise<void> {
   const live = Number(Deno.env.get("SOAK_LIVE") ?? 48);
   const vmoMib = Number(Deno.env.get("SOAK_VMO_MIB") ?? 2);
   const clients = Number(Deno.env.get("SOAK_CLIENTS") ?? 4);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--v8-flags=--expose-gc",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      new URL(import.meta.url).pathname,
-      "--serve",
-      String(port),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  for (let seen = ""; !seen.includes("listening");) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the server exited before it listened");
-    seen += value;
-  }
-  const url = `http://127.0.0.1:${port}`;
+  const server = await startMemoryServer();
+  const url = server.url;
   // The work goes through a client of its own, closed before the last
   // figures: its idle kept-alive connections hold the server's per-connection
   // read buffers (a few hundred KiB each after a large body), which belong
   // to live connections, not to deleted kernels.
   const client = Deno.createHttpClient({});
   const fetcher = (path: string, init?: RequestInit) => fetch(url + path, { ...init, client });
-  const memory = async (gc = false): Promise<Memory> =>
-    await (await fetch(`${url}${MEMORY_PATH}${gc ? "?gc=1" : ""}`)).json();
+  const memory = server.memory;
 
   try {
     const fresh = await memory(true);
@@ -183,9 +151,7 @@ async function main(): Promise<void> {
         `(+${mib(collected.rss - warm.rss)})`,
     );
   } finally {
-    child.kill();
-    await child.status;
-    await reader.cancel();
+    await server.stop();
   }
 }
 

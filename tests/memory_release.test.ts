@@ -8,42 +8,15 @@
 
 import assert from "node:assert/strict";
 import { PARK_ENTRY, PARK_STACK, TestKernel } from "./helpers.ts";
-import { freePort } from "./real_server.ts";
-
-interface Memory {
-  pages: number;
-  slabs: number;
-  external: number;
-}
+import { startMemoryServer } from "./real_server.ts";
 
 Deno.test("memory: deleted kernels give back their pages and slabs", async () => {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--v8-flags=--expose-gc",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      new URL("../bench/soak.ts", import.meta.url).pathname,
-      "--serve",
-      String(port),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const server = await startMemoryServer();
   try {
-    for (let seen = ""; !seen.includes("listening");) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("the server exited before it listened");
-      seen += value;
-    }
-    const url = `http://127.0.0.1:${port}`;
+    const url = server.url;
+    const memory = () => server.memory(true);
     const client = Deno.createHttpClient({});
     const fetcher = (path: string, init?: RequestInit) => fetch(url + path, { ...init, client });
-    const memory = async (): Promise<Memory> =>
-      await (await fetch(`${url}/__soak/memory?gc=1`)).json();
 
     const kernels: TestKernel[] = [];
     const chunk = new Uint8Array(256 * 1024).fill(0x5a).toBase64();
@@ -86,8 +59,6 @@ Deno.test("memory: deleted kernels give back their pages and slabs", async () =>
       `V8 external memory stayed at ${(after.external / (1 << 20)).toFixed(1)} MiB`,
     );
   } finally {
-    child.kill();
-    await child.status;
-    await reader.cancel();
+    await server.stop();
   }
 });

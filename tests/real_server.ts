@@ -53,3 +53,55 @@ export async function startServer(args: string[], env: Record<string, string> = 
     },
   };
 }
+
+/** The page pool, RSS and V8 figures bench/soak.ts's server reports. */
+export interface ServerMemory {
+  /** Pages and slabs of kernel/vm/page_pool.ts alive. */
+  pages: number;
+  slabs: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+/**
+ * The server of bench/soak.ts (the app as main.ts serves it, run with
+ * --expose-gc) in a child process, and its memory figures: `memory(true)`
+ * collects garbage first, in rounds, until external memory settles.
+ */
+export async function startMemoryServer() {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--v8-flags=--expose-gc",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      `${root}/bench/soak.ts`,
+      "--serve",
+      String(port),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  for (let seen = ""; !seen.includes("listening");) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the memory server exited before it listened");
+    seen += value;
+  }
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    async memory(gc = false): Promise<ServerMemory> {
+      return await (await fetch(`${url}/__soak/memory${gc ? "?gc=1" : ""}`)).json();
+    },
+    async stop() {
+      child.kill();
+      await child.status;
+      await reader.cancel();
+    },
+  };
+}

@@ -151,12 +151,30 @@ export interface GuestCpu {
   guestException(exit: ExitReason): boolean;
 }
 
+/** One check of vcpu_create after the handle lookup (see VcpuArch.createOrder). */
+export type VcpuCreateCheck = "vpid" | "entry" | "thread";
+
 /** The hypervisor part of an architecture. */
 export interface VcpuArch {
   /** zx_vcpu_state_t (x64 136 bytes, arm64 264). */
   readonly stateLayout: StructLayout;
-  /** kMaxGuestVcpus: x64 64, arm64 8 (one more vcpu_create is NO_RESOURCES). */
+  /**
+   * kMaxGuestVcpus: x64 64, arm64 8. VPIDs come from Zircon's IdAllocator
+   * over [1, kMaxGuestVcpus), so a guest has at most 63 / 7 VCPUs.
+   */
   readonly maxVcpus: number;
+  /**
+   * The order Vcpu::Create makes its checks in (2023): x64 takes a VPID
+   * first (NormalVcpu::Create), then checks the entry and the thread;
+   * arm64 checks the entry, the thread, then takes the VPID.
+   */
+  readonly createOrder: readonly VcpuCreateCheck[];
+  /**
+   * The priority an interrupt is signalled with, lower first (arm64: the
+   * GIC priority Zircon's list registers give it), or null: the highest
+   * pending vector goes first (x64, after the urgent one).
+   */
+  readonly interruptPriority: ((vector: number) => number) | null;
   /** Interrupt vectors 0..vectors-1 (256 on both): others are OUT_OF_RANGE. */
   readonly vectors: number;
   /** ZX_GUEST_TRAP_IO exists (x64); elsewhere guest_set_trap says NOT_SUPPORTED. */

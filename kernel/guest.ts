@@ -29,8 +29,10 @@ export class Guest extends KernelObject {
   /** Guest-physical memory: its root VMAR spans [0, size). */
   readonly physical: ProcessAddressSpace;
   readonly traps: TrapMap;
-  /** VPIDs in use (1-based; bit n-1 is VPID n). */
+  /** VPIDs in use: index n is VPID n (0 is never handed out). */
   readonly #vpids: boolean[];
+  /** Where the next VPID search starts (IdAllocator's rotating hint). */
+  #nextVpid = 1;
   /** VCPUs alive: the guest-physical space lives while they or a guest handle do. */
   #vcpus = 0;
 
@@ -56,23 +58,34 @@ export class Guest extends KernelObject {
     this.traps.insert(request, (addr, size) => unmap(this.physical.root, addr, size, true));
   }
 
-  /** IdAllocator::AllocId: the lowest free VPID, or NO_RESOURCES with all in use. */
+  /**
+   * IdAllocator::TryAlloc over [1, kMaxGuestVcpus): the first free VPID
+   * from the hint on, wrapping to 1; the hint then moves past it, so a
+   * VCPU made after one is closed gets the next VPID, not the freed one.
+   */
   allocVpid(): number {
-    this.requireFreeVpid();
-    const free = this.#vpids.indexOf(false);
-    this.#vpids[free] = true;
-    return free + 1;
+    const vpid = this.#freeVpid();
+    this.#vpids[vpid] = true;
+    this.#nextVpid = (vpid + 1) % this.#vpids.length || 1;
+    return vpid;
   }
 
-  /** NO_RESOURCES unless a VPID is free (AllocId's failure, checked before anything changes). */
+  /** NO_RESOURCES unless a VPID is free (TryAlloc's failure, checked before anything changes). */
   requireFreeVpid(): void {
-    if (!this.#vpids.includes(false)) {
-      throw new ZxError(
-        ERR.NO_RESOURCES,
-        `the guest already has ${this.#vpids.length} VCPUs, the most this arch allows ` +
-          "(kMaxGuestVcpus)",
-      );
+    this.#freeVpid();
+  }
+
+  #freeVpid(): number {
+    const max = this.#vpids.length;
+    for (let i = 0; i < max - 1; i++) {
+      const vpid = 1 + (this.#nextVpid - 1 + i) % (max - 1);
+      if (!this.#vpids[vpid]) return vpid;
     }
+    throw new ZxError(
+      ERR.NO_RESOURCES,
+      `the guest already has ${max - 1} VCPUs, the most this arch allows (VPIDs 1 to ` +
+        `kMaxGuestVcpus - 1 = ${max - 1})`,
+    );
   }
 
   vcpuCreated(): void {
@@ -81,7 +94,7 @@ export class Guest extends KernelObject {
 
   /** A VCPU was destroyed: its VPID is free again. */
   vcpuDestroyed(vpid: number): void {
-    this.#vpids[vpid - 1] = false;
+    this.#vpids[vpid] = false;
     this.#vcpus--;
     this.#maybeDestroy();
   }

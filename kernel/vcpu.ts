@@ -71,13 +71,28 @@ export class Vcpu extends KernelObject {
     return (this.#pending[vector >>> 5] & (1 << (vector & 31))) !== 0;
   }
 
-  /** The highest pending vector, or -1. */
-  #highestPending(): number {
+  /**
+   * The pending vector offered next: the arch's urgent one (x64 NMI), else
+   * the best priority (arm64 GIC; lower first), the highest vector among
+   * equals; -1 when none is pending.
+   */
+  #nextPending(): number {
+    const arch = this.guest.arch;
+    const urgent = arch.urgentVector;
+    if (urgent !== null && this.#isPending(urgent)) return urgent;
+    const priorityOf = arch.interruptPriority;
+    let best = -1, bestPriority = Infinity;
     for (let word = this.#pending.length - 1; word >= 0; word--) {
       const bits = this.#pending[word];
-      if (bits !== 0) return word * 32 + 31 - Math.clz32(bits);
+      for (let bit = 31; bits !== 0 && bit >= 0; bit--) {
+        if ((bits & (1 << bit)) === 0) continue;
+        const vector = word * 32 + bit;
+        if (priorityOf === null) return vector;
+        const priority = priorityOf(vector);
+        if (priority < bestPriority) [best, bestPriority] = [vector, priority];
+      }
     }
-    return -1;
+    return best;
   }
 
   #clearPending(vector: number): void {
@@ -98,8 +113,7 @@ export class Vcpu extends KernelObject {
     }
     if (this.#pendingCount === 0) return null;
     const arch = this.guest.arch;
-    const urgent = arch.urgentVector;
-    const vector = urgent !== null && this.#isPending(urgent) ? urgent : this.#highestPending();
+    const vector = this.#nextPending();
     if (arch.invalidInterrupt(vector)) {
       this.#clearPending(vector);
       return new ZxError(
@@ -215,6 +229,12 @@ export class GuestRun {
     if (this.#bellWait !== null) return;
     if (this.#done || this.runnable) {
       this.kernel.runner.wake();
+      return;
+    }
+    if (this.vcpu.thread.lifecycle === "SUSPENDED") {
+      // The thread cannot return from its syscall while suspended: the
+      // guest stops waiting and the kick is seen once it is resumed.
+      this.halted = false;
       return;
     }
     this.vcpu.kicked = false;

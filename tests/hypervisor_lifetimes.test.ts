@@ -213,25 +213,45 @@ for (const arch of ARCHES) {
   });
 }
 
-Deno.test("[arm64] a destroyed VCPU gives back its VPID: 8 VCPUs, a 9th NO_RESOURCES until one closes", async () => {
+// mrs x0, mpidr_el1; mov x1, #0x10000000; str x0, [x1]; b .  (the guest
+// stores its MPIDR_EL1, (VPID - 1) | bit 31, to a MEM trap).
+const MPIDR_STORE = new Uint8Array(
+  Uint32Array.of(0xd53800a0, 0xd2a20001, 0xf9000020, 0x14000000).buffer,
+);
+
+Deno.test("[arm64] VPIDs 1 to 7 from a rotating hint (IdAllocator); a destroyed VCPU's VPID is free again", async () => {
   const k = await cappedKernel("arm64");
-  const vm = await makeVm(k, undefined, false);
-  const vcpus: { vcpu: number; token: string }[] = [];
-  for (let i = 0; i < 8; i++) {
+  const vm = await makeVm(k, MPIDR_STORE, false);
+  await k.ok("guest_set_trap", { handle: vm.guest, kind: 1, addr: 0x10000000, size: 4096 });
+  const vpidOf = async (vcpu: number, token?: string) => {
+    const exit = await k.ok("vcpu_enter", { handle: vcpu }, token);
+    return Number(BigInt(exit.view.guest_mem.data) & 0xffffn) + 1;
+  };
+  // The first VCPU is VPID 1; closed, the next gets VPID 2: the hint moved on.
+  const { out: first } = await k.ok("vcpu_create", { guest: vm.guest, entry: ENTRY });
+  assert.equal(await vpidOf(first), 1);
+  await k.ok("handle_close", { handle: first });
+  const { out: second } = await k.ok("vcpu_create", { guest: vm.guest, entry: ENTRY });
+  assert.equal(await vpidOf(second), 2);
+  await k.ok("handle_close", { handle: second });
+  // Seven fit: VPIDs 3..7, then 1 and 2 again.
+  const vcpus: { vcpu: number; token: string; vpid: number }[] = [];
+  for (let i = 0; i < 7; i++) {
     const { token } = await k.clientThread(`vcpu${i}`);
     const { out } = await k.ok("vcpu_create", { guest: vm.guest, entry: ENTRY }, token);
-    vcpus.push({ vcpu: out, token });
+    vcpus.push({ vcpu: out, token, vpid: await vpidOf(out, token) });
   }
+  assert.deepEqual(vcpus.map((v) => v.vpid), [3, 4, 5, 6, 7, 1, 2]);
   failed(
     await k.call("vcpu_create", { guest: vm.guest, entry: ENTRY }),
     "ZX_ERR_NO_RESOURCES",
     503,
   );
   // The handles are all in the bootstrap process: any of its threads may close one.
-  await k.ok("handle_close", { handle: vcpus[3].vcpu });
-  await k.ok("vcpu_create", { guest: vm.guest, entry: ENTRY });
-  // All 8 in use again.
-  const { token } = await k.clientThread("ninth");
+  await k.ok("handle_close", { handle: vcpus[2].vcpu });
+  const { out: replacement } = await k.ok("vcpu_create", { guest: vm.guest, entry: ENTRY });
+  assert.equal(await vpidOf(replacement), 5, "the only free VPID");
+  const { token } = await k.clientThread("eighth");
   failed(
     await k.call("vcpu_create", { guest: vm.guest, entry: ENTRY }, token),
     "ZX_ERR_NO_RESOURCES",

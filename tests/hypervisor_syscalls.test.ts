@@ -246,10 +246,11 @@ hvTest(
 );
 
 hvTest(
-  "vcpu_create: another thread gets a VCPU of its own; NO_RESOURCES past maxVcpus",
+  "vcpu_create: another thread gets a VCPU of its own; NO_RESOURCES past VPID kMaxGuestVcpus - 1; each arch's order",
   async (k, arch) => {
     const vm = await makeVm(k, undefined, false);
-    const max = arch === "x64" ? 64 : 8;
+    // IdAllocator hands out VPIDs 1 .. kMaxGuestVcpus - 1 (x64 64, arm64 8).
+    const max = arch === "x64" ? 63 : 7;
     for (let i = 0; i < max; i++) {
       const { token } = await k.clientThread(`vcpu${i}`);
       await k.ok("vcpu_create", { guest: vm.guest, entry: ENTRY }, token);
@@ -257,13 +258,23 @@ hvTest(
     const { token } = await k.clientThread("one too many");
     const reply = await k.call("vcpu_create", { guest: vm.guest, entry: ENTRY }, token);
     expectStatus(reply, "NO_RESOURCES");
-    // NO_RESOURCES (the VPID) is checked before the thread's own VCPU.
+    // A full guest with a bad entry: x64 takes the VPID first (NormalVcpu::Create),
+    // arm64 checks the entry first.
+    expectStatus(
+      await k.call("vcpu_create", { guest: vm.guest, entry: "0x1000000000000" }, token),
+      arch === "x64" ? "NO_RESOURCES" : "INVALID_ARGS",
+    );
+    // A full guest and a thread that has a VCPU already: x64 NO_RESOURCES
+    // (the VPID first), arm64 BAD_STATE (the thread before the VPID).
     const again = await k.ok("vcpu_create", {
       guest: (await makeVm(k, undefined, false)).guest,
       entry: ENTRY,
     });
-    expectStatus(await k.call("vcpu_create", { guest: vm.guest, entry: ENTRY }), "NO_RESOURCES");
     assert.ok(again.out);
+    expectStatus(
+      await k.call("vcpu_create", { guest: vm.guest, entry: ENTRY }),
+      arch === "x64" ? "NO_RESOURCES" : "BAD_STATE",
+    );
   },
 );
 
@@ -401,6 +412,31 @@ hvTest("arm64: an undefined instruction goes to the guest's own vector table", a
   // ESR_EL1: EC 0 (unknown reason), IL set.
   assert.equal(BigInt(exit.view.guest_mem.data), 0x2000000n);
 }, ["arm64"]);
+
+hvTest(
+  "arm64: a MEM-trapped ldp has no syndrome: IO_DATA_INTEGRITY; PSCI CPU_OFF: STOP",
+  async (k) => {
+    // mov x1, #0x10000000; ldp x2, x3, [x1]; b .
+    const pair = await makeVm(
+      k,
+      new Uint8Array(Uint32Array.of(0xd2a20001, 0xa9400c22, 0x14000000).buffer),
+    );
+    await k.ok("guest_set_trap", {
+      handle: pair.guest,
+      kind: TRAP.MEM,
+      addr: MEM_TRAP,
+      size: 4096,
+    });
+    expectStatus(await k.call("vcpu_enter", { handle: pair.vcpu }), "IO_DATA_INTEGRITY", 400);
+    // mov w0, #2; movk w0, #0x8400, lsl #16; smc #0   (PSCI CPU_OFF, 0x84000002)
+    const off = await makeVmOnOwnThread(
+      k,
+      new Uint8Array(Uint32Array.of(0x52800040, 0x72b08000, 0xd4000003).buffer),
+    );
+    expectStatus(await k.call("vcpu_enter", { handle: off.vcpu }, off.token), "STOP", 400);
+  },
+  ["arm64"],
+);
 
 hvTest("arm64 PSCI SYSTEM_OFF: UNAVAILABLE; an hvc: NOT_SUPPORTED", async (k) => {
   const vm = await makeVm(k, CODE.systemOff.arm64);
@@ -615,6 +651,43 @@ for (const arch of ["x64", "arm64"] as Arch[]) {
     assert.equal(BigInt(exit.body.view.key), 4n);
   });
 }
+
+hvTest(
+  "a kick while the thread in vcpu_enter is suspended and its guest halted: CANCELED once resumed",
+  async (k, arch) => {
+    const vm = await makeVm(k, CODE.halt[arch]);
+    const { token } = await k.clientThread("debugger");
+    const entered = k.call("vcpu_enter", { handle: vm.vcpu });
+    await sleep(30);
+    const { token: suspension } = await k.ok("task_suspend", { handle: k.handles.thread }, token);
+    await k.ok("vcpu_kick", { handle: vm.vcpu }, token);
+    let settled = false;
+    void entered.then(() => settled = true);
+    await sleep(60);
+    assert.equal(settled, false, "a suspended thread does not return from its syscall");
+    await k.ok("handle_close", { handle: suspension }, token);
+    expectStatus(await entered, "CANCELED", 409);
+    assert.equal(await vcpuFlags(k, vm.vcpu), 0, "the kick was consumed");
+  },
+);
+
+hvTest("arm64: the best-priority pending INTID the GIC would signal is taken first", async (k) => {
+  // At ENTRY: mov x0, #0x5000; msr vbar_el1, x0; mov x0, #0x10;
+  // msr icc_pmr_el1, x0 (SPIs, priority 0x10, masked); msr daifclr, #2; 1: wfi; b 1b
+  // At 0x5280 (IRQ, current EL, SP_ELx): mrs x0, icc_iar1_el1;
+  // mov x1, #0x10000000; str x0, [x1] (a MEM trap); msr icc_eoir1_el1, x0; eret
+  const words = new Uint32Array((0x5300 - ENTRY) / 4);
+  words.set([0xd28a0000, 0xd518c000, 0xd2800200, 0xd5184600, 0xd50342ff, 0xd503207f, 0x17ffffff]);
+  words.set([0xd538cc00, 0xd2a20001, 0xf9000020, 0xd518cc20, 0xd69f03e0], (0x5280 - ENTRY) / 4);
+  const vm = await makeVm(k, new Uint8Array(words.buffer));
+  await k.ok("guest_set_trap", { handle: vm.guest, kind: TRAP.MEM, addr: MEM_TRAP, size: 4096 });
+  // An SPI (40) and an SGI (5): the SPI is higher but masked by the priority mask.
+  await k.ok("vcpu_interrupt", { handle: vm.vcpu, vector: 40 });
+  await k.ok("vcpu_interrupt", { handle: vm.vcpu, vector: 5 });
+  const exit = await k.ok("vcpu_enter", { handle: vm.vcpu });
+  assert.equal(exit.view.type, PKT_GUEST_MEM);
+  assert.equal(BigInt(exit.view.guest_mem.data), 5n, "the SGI, priority 0, went first");
+}, ["arm64"]);
 
 hvTest(
   "suspending the thread in vcpu_enter pauses the guest; resumed, it goes on",

@@ -64,21 +64,23 @@ export const vcpuCreate = defineSyscall({
   impl(caller, { guest: guestHandle, options, entry }) {
     if (options !== 0) throw new ZxError(ERR.INVALID_ARGS, "options must be 0");
     const guest = caller.handles.lookupAs(guestHandle, Guest, RIGHT.MANAGE_THREAD);
-    if (entry >= BigInt(guest.physicalSize)) {
-      throw new ZxError(
-        ERR.INVALID_ARGS,
-        `entry ${hex(entry)} is outside guest-physical memory (${hex(guest.physicalSize)} bytes)`,
-      );
-    }
     const thread = caller.thread;
     const kernel = caller.kernel;
-    // Everything that can fail comes before the VPID is taken: nothing to give back.
-    guest.requireFreeVpid();
-    if (thread.vcpu !== null) {
-      throw new ZxError(
-        ERR.BAD_STATE,
-        `the calling thread already has a VCPU (koid ${thread.vcpu.koid}): close it first`,
-      );
+    // Vcpu::Create's checks in this arch's order; the VPID is only looked
+    // at here and taken once nothing else can fail: nothing to give back.
+    for (const check of guest.arch.createOrder) {
+      if (check === "vpid") guest.requireFreeVpid();
+      else if (check === "entry" && entry >= BigInt(guest.physicalSize)) {
+        throw new ZxError(
+          ERR.INVALID_ARGS,
+          `entry ${hex(entry)} is outside guest-physical memory (${hex(guest.physicalSize)} bytes)`,
+        );
+      } else if (check === "thread" && thread.vcpu !== null) {
+        throw new ZxError(
+          ERR.BAD_STATE,
+          `the calling thread already has a VCPU (koid ${thread.vcpu.koid}): close it first`,
+        );
+      }
     }
     caller.handles.reserve(1);
     kernel.reserveObjects(1);
@@ -103,15 +105,23 @@ const enterDescription = (name: string) =>
   "I/O port no trap covers NOT_FOUND; a guest-physical address past the guest's memory " +
   "OUT_OF_RANGE, an unmapped one inside it NOT_FOUND (GuestPhysicalAddressSpace::PageFault); " +
   "a reserved x64 vector pending NOT_SUPPORTED; an exception the guest has no handler for " +
-  "(a triple fault), a BELL read, an instruction zxsim's core lacks or an unknown hypercall " +
-  "NOT_SUPPORTED; PSCI SYSTEM_OFF UNAVAILABLE; a closed BELL port BAD_STATE; an arm64 MEM " +
-  "access without syndrome IO_DATA_INTEGRITY. A page mapped without the access made (a " +
+  "(a triple fault; an undefined instruction goes to the guest's #UD / unknown-reason " +
+  "handler when it has one), string I/O, a BELL read, an arm64 hvc, an x2APIC ICR write in " +
+  "logical mode or an arm64 SGI with affinity bits NOT_SUPPORTED; arm64 PSCI (smc #0) " +
+  "SYSTEM_OFF UNAVAILABLE, CPU_OFF STOP, SYSTEM_RESET CANCELED; an x64 write of " +
+  "IA32_APIC_BASE other than the x2APIC base, of TSC_DEADLINE outside TSC-deadline mode or " +
+  "of a reserved LVT timer mode INVALID_ARGS; an x64 instruction it cannot size at a MEM trap " +
+  "INTERNAL; a closed BELL port BAD_STATE; an arm64 MEM access without syndrome " +
+  "IO_DATA_INTEGRITY. IPIs (x64 ICR writes, arm64 ICC_SGI1R_EL1) and PSCI CPU_ON return " +
+  "GUEST_VCPU packets (key 0). A page mapped without the access made (a " +
   "write to a read-only mapping) faults again and again as in Zircon: only a kick ends it. " +
   "Over HTTP the call long-polls; at the server's cap the VCPU is kicked and the call " +
   "returns CANCELED; a second request with the same thread token meanwhile is 409 (the " +
   "thread is busy). While in the call the thread reports ZX_THREAD_STATE_RUNNING (it runs " +
-  "the guest); suspending it pauses the guest, which goes on when it resumes; killing it " +
-  `ends the call. ${name}`;
+  "the guest); suspending it pauses the guest, which goes on when it resumes (a suspended " +
+  "thread does not return from the call, even when kicked or at the cap, until resumed); " +
+  "killing it, or deleting the kernel, ends the call with INTERNAL_INTR_KILLED. STOP, " +
+  `INTERNAL and IO_DATA_INTEGRITY are HTTP 400, as any status without a row of its own. ${name}`;
 
 /** vcpu_enter and vcpu_resume are one call (Vcpu::Enter). */
 function enterImpl(caller: Caller, { handle }: { handle: number }) {
@@ -136,8 +146,11 @@ const enterErrors = [
   "OUT_OF_RANGE",
   "NOT_SUPPORTED",
   "UNAVAILABLE",
+  "STOP",
+  "INVALID_ARGS",
   "IO_DATA_INTEGRITY",
   "INTERNAL",
+  "INTERNAL_INTR_KILLED",
 ];
 const enterC = [
   { kind: "value", name: "handle", type: "u32" },

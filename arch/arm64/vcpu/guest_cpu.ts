@@ -269,6 +269,8 @@ export function arm64VcpuArch(newRegisters: () => Arm64Registers): VcpuArch {
     ioTraps: false,
     invalidInterrupt: (_vector: number) => false,
     urgentVector: null,
+    createOrder: ["entry", "thread", "vpid"] as const,
+    interruptPriority: priorityOf,
     discardedOnDelivery: (_vector: number) => false,
     createGuestCpu: (physical: AddressSpace, entry: bigint, vpid: number): GuestCpu =>
       new Arm64GuestCpu(newRegisters(), physical, entry, vpid),

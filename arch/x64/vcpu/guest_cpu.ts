@@ -309,6 +309,8 @@ export const x64Vcpu: VcpuArch = Object.freeze({
   /** X86_INT_VIRT (20) < vector < X86_INT_PLATFORM_BASE (32). */
   invalidInterrupt: (vector: number): boolean => vector > 20 && vector < PLATFORM_BASE,
   urgentVector: NMI,
+  createOrder: ["vpid", "entry", "thread"] as const,
+  interruptPriority: null,
   discardedOnDelivery: (vector: number): boolean => vector <= 20 && vector !== NMI,
   createGuestCpu: (physical: AddressSpace, entry: bigint, vpid: number): GuestCpu =>
     new X64GuestCpu(physical, entry, vpid),

@@ -143,13 +143,16 @@ function physicalFault(vcpu: Vcpu, gpa: number, access: number): ExitOutcome {
 
 /** A BELL trap: a write becomes a packet on its port and the guest goes on. */
 function bell(vcpu: Vcpu, trap: Trap, gpa: number, access: number): ExitOutcome {
+  // Zircon steps past the access before it looks at it (x64 handle_trap,
+  // arm64 handle_data_abort): a refused read does not repeat on the next enter.
+  vcpu.cpu.skipInstruction();
   if (access !== ACCESS.WRITE) {
     return fail(
       ERR.NOT_SUPPORTED,
-      `the guest read BELL trap address ${hex(gpa)}: only writes ring a bell`,
+      `the guest read BELL trap address ${hex(gpa)}: only writes ring a bell (the guest ` +
+        "goes on after the read on the next vcpu_enter)",
     );
   }
-  vcpu.cpu.skipInstruction();
   const packet = guestPacket(trap.key, PKT_TYPE.GUEST_BELL);
   new DataView(packet.buffer).setBigUint64(16, BigInt(gpa), true);
   return queueBell(trap, packet);

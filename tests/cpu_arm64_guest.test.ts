@@ -14,6 +14,7 @@ import { EXIT } from "../arch/cpu.ts";
 import type { GuestCpu } from "../arch/vcpu.ts";
 import { ERR, ZX_OK } from "../kernel/status.ts";
 import { ACCESS, FlatMemory } from "./flat_memory.ts";
+import { cappedKernel, makeVm } from "./hypervisor_helpers.ts";
 
 const DIR = new URL("./fixtures/cpu-arm64-guest/", import.meta.url);
 const IMAGE = Deno.readFileSync(new URL("guest.bin", DIR));
@@ -125,10 +126,9 @@ Deno.test("arm64 guest: msr / mrs of the EL1 registers, daifset / daifclr, no-op
   assert.equal(x[16], 1_000_000_000n, "CNTFRQ_EL0");
   assert.equal(x[17], 0n, "OSLSR_EL1 reads as zero");
   assert.equal(el1.get(EL1_SYSREG.TCR_EL1), PATTERN);
-  assert.equal(el1.get(EL1_SYSREG.FAR_EL1), PATTERN);
-  assert.equal(el1.get(EL1_SYSREG.ESR_EL1), PATTERN & 0xffff_ffffn);
+  assert.equal(el1.get(EL1_SYSREG.TTBR1_EL1), PATTERN);
   assert.equal(cpu.interruptible(42), false); // daifset #0xf masked all again
-  assert.equal(pcOf(cpu), at("sysregs") + 4 * 43);
+  assert.equal(pcOf(cpu), at("sysregs") + 4 * 40);
 });
 
 Deno.test("arm64 guest: unknown and read-only system registers are UNDEFINED with pc at the instruction", () => {
@@ -422,8 +422,8 @@ Deno.test("arm64 guest: the EL1 instructions stay UNDEFINED in user mode and in 
   const pcs = [
     at("sysregs"),
     at("sysregs") + 0x24,
-    at("sysregs") + 0xa0,
-    at("sysregs") + 0xa4,
+    at("sysregs_tlbi"),
+    at("sysregs_tlbi") + 4,
     at("el0_main") + 0x24,
     at("spsel_main") + 8,
     at("smc0"),
@@ -482,4 +482,228 @@ Deno.test("arm64 guest: ICC_PMR_EL1, ICC_IGRPEN1_EL1 and an un-ended interrupt h
   cpu.skipInstruction();
   stop(0x14);
   assert.equal(cpu.interruptible(7), true, "EOI dropped the running priority");
+});
+
+Deno.test("arm64 guest: sp alignment follows SCTLR_EL1.SA (EL1) and SA0 (EL0), both clear at reset", () => {
+  assert.equal(SCTLR_EL1_RESET & 0x18, 0, "SA and SA0 clear");
+  const { cpu } = newGuest("spalign_main");
+  assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
+  let x = read(cpu).x;
+  assert.equal(x[3], 0x77n, "str / ldr at a misaligned sp");
+  assert.equal(x[4], 0x77n, "the pair read what the writeback store wrote");
+  assert.equal(read(cpu).sp, 0x3008n, "writebacks moved sp back");
+  assert.equal(x[8], 0x77n, "ldxr");
+  assert.equal(x[9], 0x77n, "SA0 alone does not check EL1");
+  cpu.skipInstruction();
+  // SA set: the next base use of sp is an SP alignment fault, taken by the guest.
+  assert.equal(cpu.run(100), EXIT.GENERAL_PROTECTION);
+  assert.equal(pcOf(cpu), at("spalign_fault"));
+  assert.equal(cpu.guestException(EXIT.GENERAL_PROTECTION), true);
+  assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
+  x = read(cpu).x;
+  assert.equal(x[21], 0x9a00_0000n, "ESR_EL1: EC 0x26 (SP alignment), IL");
+  assert.equal(x[22], BigInt(at("spalign_fault")));
+
+  // EL0: unchecked while SA0 is clear, an exception to VBAR_EL1 + 0x400 once set.
+  const free = newGuest("spalign_el0");
+  write(free.cpu, { 7: 0 });
+  assert.equal(free.cpu.run(100), EXIT.SW_BREAKPOINT);
+  assert.equal((free.cpu as Arm64GuestCpu).core.detail, 0x21, "brk #0x21 at EL0");
+  assert.equal(read(free.cpu).x[4], 0n);
+  const checked = newGuest("spalign_el0");
+  write(checked.cpu, { 7: 0x10 });
+  assert.equal(checked.cpu.run(100), EXIT.GENERAL_PROTECTION);
+  assert.equal(pcOf(checked.cpu), at("spalign_el0_code"));
+  assert.equal(checked.cpu.guestException(EXIT.GENERAL_PROTECTION), true);
+  assert.equal(checked.cpu.run(100), EXIT.SW_BREAKPOINT);
+  x = read(checked.cpu).x;
+  assert.equal(x[21], 0x9a00_0000n);
+  assert.equal(x[22], BigInt(at("spalign_el0_code")));
+  assert.equal(x[24], 0n, "SPSR_EL1: from EL0t");
+  assert.equal(pcOf(checked.cpu), at("vectors") + 0x400 + 20);
+});
+
+Deno.test("arm64 guest: user threads and bare guest-mode cores keep the sp alignment check on every form", () => {
+  const mem = new FlatMemory();
+  mem.map(0, RAM, ACCESS.READ | ACCESS.WRITE | ACCESS.EXECUTE);
+  mem.load(LOAD, IMAGE);
+  // str, ldr, str pre-index, ldp post-index, ld1, ldxr at sp = 0x3008.
+  for (const mode of ["user", "guest"] as const) {
+    for (let k = 0; k < 6; k++) {
+      const pc = at("spalign_main") + 0x14 + 4 * k;
+      const core = arm64.createCore(arm64.newRegisters(), mem, mode) as Arm64Core;
+      core.gpr[64] = pc;
+      core.gpr[62] = 0x3008;
+      assert.equal(core.run(10), EXIT.GENERAL_PROTECTION, `${mode} +${4 * k}`);
+      assert.equal(core.gpr[64], pc);
+      assert.equal(core.retired, 0);
+    }
+  }
+});
+
+/** SCTLR_EL1 values: the reset one with M (MMU), C (data caches) or both. */
+const SCTLR_M = SCTLR_EL1_RESET | 1, SCTLR_C = SCTLR_EL1_RESET | 4, SCTLR_MC = SCTLR_EL1_RESET | 5;
+const TVM_HANDLED = ["SCTLR_EL1", "TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1"] as const;
+const TVM_REFUSED = [
+  "ESR_EL1",
+  "FAR_EL1",
+  "AFSR0_EL1",
+  "AFSR1_EL1",
+  "AMAIR_EL1",
+  "CONTEXTIDR_EL1",
+] as const;
+
+Deno.test("arm64 guest: HCR_EL2.TVM: SCTLR/TCR/TTBR0/TTBR1/MAIR writes handled, the others NOT_SUPPORTED at the msr", () => {
+  for (const sctlr of [SCTLR_EL1_RESET, SCTLR_M, SCTLR_C]) {
+    const { cpu, el1 } = newGuest("tvm_writes");
+    assert.equal(el1.tvm, true, "every VCPU starts with TVM");
+    write(cpu, { 0: PATTERN, 1: sctlr });
+    for (const [i, name] of TVM_REFUSED.entries()) {
+      const before = el1.get(EL1_SYSREG[name]);
+      assert.equal(cpu.run(100), EXIT.HYPERCALL, name);
+      assert.equal(cpu.retired, i === 0 ? 6 : 1, "the trapped msr counts, as any exit's");
+      const h = cpu.hypercall();
+      assert.equal(h.kind, "unsupported", name);
+      assert.match((h as { reason: string }).reason, new RegExp(name));
+      assert.equal(pcOf(cpu), at("tvm_esr") + 4 * i, `${name}: pc at the msr`);
+      assert.equal(el1.get(EL1_SYSREG[name]), before, `${name} unchanged`);
+      // A second vcpu_enter meets the same msr again.
+      assert.equal(cpu.run(100), EXIT.HYPERCALL);
+      assert.equal(cpu.hypercall().kind, "unsupported");
+      assert.equal(pcOf(cpu), at("tvm_esr") + 4 * i);
+      cpu.skipInstruction(); // (the test's own way past it)
+    }
+    assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
+    assert.equal(el1.tvm, true, `M and C not both set (${sctlr.toString(16)}): TVM stays`);
+    assert.equal(el1.get(EL1_SYSREG.SCTLR_EL1), BigInt(sctlr));
+    for (const name of TVM_HANDLED.slice(1)) {
+      assert.equal(el1.get(EL1_SYSREG[name]), PATTERN, `${name} written by the handler`);
+    }
+    for (const name of TVM_REFUSED) assert.equal(el1.get(EL1_SYSREG[name]), 0n, name);
+  }
+});
+
+Deno.test("arm64 guest: SCTLR_EL1 with M and C clears TVM; every write then goes straight to its register", () => {
+  const { cpu, el1 } = newGuest("tvm_writes");
+  write(cpu, { 0: PATTERN, 1: 0xffff_0000_0000_0000n | BigInt(SCTLR_MC) });
+  assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
+  assert.equal(cpu.retired, 11);
+  assert.equal(el1.tvm, false);
+  assert.equal(el1.get(EL1_SYSREG.SCTLR_EL1), BigInt(SCTLR_MC), "the low 32 bits");
+  for (const name of [...TVM_HANDLED.slice(1), ...TVM_REFUSED]) {
+    const want = name === "ESR_EL1" ? PATTERN & 0xffff_ffffn : PATTERN;
+    assert.equal(el1.get(EL1_SYSREG[name]), want, name);
+  }
+});
+
+Deno.test("arm64 guest: a dc set/way operation with the MMU or caches off turns TVM back on", () => {
+  // MMU off again (a plain write now), then dc isw: the next esr write traps.
+  const off = newGuest("tvm_dc");
+  write(off.cpu, { 0: 0x96n, 1: SCTLR_MC, 2: SCTLR_C });
+  assert.equal(off.cpu.run(100), EXIT.HYPERCALL);
+  assert.equal(off.cpu.hypercall().kind, "unsupported");
+  assert.equal(pcOf(off.cpu), at("tvm_dc_esr"));
+  assert.equal(off.el1.get(EL1_SYSREG.ESR_EL1), 0x96n, "the write before dc isw was direct");
+  assert.equal(off.el1.tvm, true);
+  // MMU and caches still on: dc isw leaves TVM off.
+  const on = newGuest("tvm_dc");
+  write(on.cpu, { 0: 0x96n, 1: SCTLR_MC, 2: SCTLR_MC });
+  assert.equal(on.cpu.run(100), EXIT.SW_BREAKPOINT);
+  assert.equal(on.el1.tvm, false);
+});
+
+Deno.test("arm64 guest over HTTP: a TVM-trapped FAR_EL1 write fails vcpu_enter with NOT_SUPPORTED, every time; after M and C it is a plain write", async () => {
+  const le32 = (...words: number[]) => new Uint8Array(Uint32Array.from(words).buffer);
+  const k = await cappedKernel("arm64");
+  // msr far_el1, x0; b .
+  const trapped = await makeVm(k, le32(0xd5186000, 0x14000000));
+  for (let i = 0; i < 2; i++) {
+    const reply = await k.call("vcpu_enter", { handle: trapped.vcpu });
+    assert.equal(reply.body.status, "ZX_ERR_NOT_SUPPORTED", JSON.stringify(reply.body));
+    assert.equal(reply.http, 501);
+    assert.match(String(reply.body.message), /FAR_EL1/);
+  }
+  await k.ok("handle_close", { handle: trapped.vcpu });
+  // mov x0, #5; msr sctlr_el1, x0; mov x0, #0x1234; msr far_el1, x0; mrs x2, far_el1;
+  // mov w0, #8; movk w0, #0x8400, lsl #16; smc #0 (PSCI SYSTEM_OFF)
+  const direct = await makeVm(
+    k,
+    le32(
+      0xd28000a0,
+      0xd5181000,
+      0xd2824680,
+      0xd5186000,
+      0xd5386002,
+      0x52800100,
+      0x72b08000,
+      0xd4000003,
+    ),
+  );
+  const off = await k.call("vcpu_enter", { handle: direct.vcpu });
+  assert.equal(off.body.status, "ZX_ERR_UNAVAILABLE", JSON.stringify(off.body));
+  const state = await k.ok("vcpu_read_state", { handle: direct.vcpu, kind: 0 });
+  assert.equal(BigInt(state.regs.x[2]), 0x1234n);
+});
+
+Deno.test("arm64 guest: eret to EL0t restores NZCV and DAIF and runs on SP_EL0", () => {
+  const { cpu } = newGuest("eret_main");
+  write(cpu, { 1: 0xf000_0000 }); // NZCV set, DAIF clear, EL0t
+  assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
+  assert.equal(pcOf(cpu), at("eret_target") + 4);
+  assert.equal(read(cpu).x[5], 0x8000n, "SP_EL0");
+  assert.equal(read(cpu).sp, 0x9000n, "SP_EL1 kept for the state");
+  assert.equal(read(cpu).cpsr, 0xf000_0000);
+  assert.equal(cpu.interruptible(40), true, "DAIF from SPSR_EL1");
+});
+
+Deno.test("arm64 guest: an illegal eret sets PSTATE.IL; the next instruction is an Illegal Execution state exception", () => {
+  // EL2h, EL2t, EL3h, AArch32, and the reserved EL0 / EL1 encodings: EL1h and SP_EL1 stay.
+  for (const mode of [0x9, 0x8, 0xd, 0xc, 0x10, 0x13, 0x14, 0x1, 0x2, 0x6, 0x7]) {
+    const { cpu, el1 } = newGuest("eret_main");
+    write(cpu, { 1: 0x6000_0000 | 0x3c0 | mode });
+    assert.equal(cpu.run(100), EXIT.UNDEFINED_INSTRUCTION, `mode ${mode}`);
+    assert.equal(cpu.retired, 10, "the eret completed (the tenth instruction)");
+    assert.equal(pcOf(cpu), at("eret_target"), "pc = ELR_EL1");
+    assert.equal(read(cpu).cpsr, 0x6000_0000, "NZCV from SPSR_EL1");
+    assert.equal(read(cpu).sp, 0x9000n, "still EL1h on SP_EL1");
+    // Without a handler it fails every time, pc unmoved.
+    el1.set(EL1_SYSREG.VBAR_EL1, 0, 0);
+    assert.equal(cpu.guestException(EXIT.UNDEFINED_INSTRUCTION), false);
+    assert.equal(cpu.run(100), EXIT.UNDEFINED_INSTRUCTION);
+    assert.equal(cpu.retired, 0);
+    assert.equal(pcOf(cpu), at("eret_target"));
+    el1.set(EL1_SYSREG.VBAR_EL1, at("vectors"), 0);
+    assert.equal(cpu.guestException(EXIT.UNDEFINED_INSTRUCTION), true);
+    assert.equal(pcOf(cpu), at("vectors") + 0x200, "current EL, SP_ELx");
+    assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
+    const x = read(cpu).x;
+    assert.equal(x[21], 0x3a00_0000n, "ESR_EL1: EC 0x0e, IL");
+    assert.equal(x[22], BigInt(at("eret_target")), "ELR_EL1: the instruction that could not run");
+    assert.equal(x[24], 0x6010_03c5n, "SPSR_EL1: NZCV, IL, DAIF, EL1h");
+  }
+});
+
+Deno.test("arm64 guest: PSTATE.IL survives an interrupt and comes back with the handler's eret (SPSR_EL1.IL)", () => {
+  const { cpu } = newGuest("eret_main");
+  write(cpu, { 1: 0x10 }); // AArch32 user, DAIF clear: illegal
+  assert.equal(cpu.run(100), EXIT.UNDEFINED_INSTRUCTION);
+  assert.equal(cpu.interruptible(40), true);
+  cpu.interrupt(40); // the IRQ handler at + 0x280 saves SPSR_EL1, acknowledges, erets
+  assert.equal(cpu.run(100), EXIT.UNDEFINED_INSTRUCTION);
+  let x = read(cpu).x;
+  assert.equal(x[19], 40n);
+  assert.equal(x[24], 0x10_0005n, "SPSR_EL1: IL, EL1h");
+  assert.equal(x[26], 0x3c0n, "the handler runs with DAIF masked");
+  assert.equal(pcOf(cpu), at("eret_target"), "IL again after the legal eret");
+  assert.equal(cpu.guestException(EXIT.UNDEFINED_INSTRUCTION), true);
+  assert.equal(cpu.run(100), EXIT.SW_BREAKPOINT);
+  x = read(cpu).x;
+  assert.equal(x[21], 0x3a00_0000n);
+  // A legal eret to EL1h with SPSR.IL set faults the same way.
+  const legal = newGuest("eret_main");
+  write(legal.cpu, { 1: 0x10_03c5 });
+  assert.equal(legal.cpu.run(100), EXIT.UNDEFINED_INSTRUCTION);
+  assert.equal(legal.cpu.guestException(EXIT.UNDEFINED_INSTRUCTION), true);
+  assert.equal(legal.cpu.run(100), EXIT.SW_BREAKPOINT);
+  assert.equal(read(legal.cpu).x[21], 0x3a00_0000n);
 });

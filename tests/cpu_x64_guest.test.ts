@@ -57,14 +57,21 @@ function machine(): FlatMemory {
 }
 
 /** An interrupt gate (type 0xE) or trap gate (0xF) for `vector` to `handler`. */
-function gate(mem: FlatMemory, vector: number, handler: number, type = 0xe): void {
+function gate(
+  mem: FlatMemory,
+  vector: number,
+  handler: number,
+  type = 0xe,
+  present = true,
+  idt = IDT,
+): void {
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);
   v.setUint16(0, handler & 0xffff, true);
   v.setUint16(2, 0x08, true);
-  v.setUint8(5, 0x80 | type);
+  v.setUint8(5, (present ? 0x80 : 0) | type);
   v.setUint16(6, handler >>> 16, true);
-  mem.load(IDT + 16 * vector, b);
+  mem.load(idt + 16 * vector, b);
 }
 
 /** The registers as named numbers (all fit: the tests keep them small). */
@@ -196,6 +203,26 @@ Deno.test("x64 guest: writeIo sizes", () => {
   assert.equal(rax(cpu), 0x11223344aabbccddn); // no zero-extension
 });
 
+Deno.test("x64 guest: tables and frames at or above 2 GiB guest-physical (no sign from bit 31)", () => {
+  const mem = machine();
+  const s = new GuestState();
+  const space = new GuestSpace(mem, s);
+  const HIGH = 0x8400_0000; // bit 31 set
+  mem.map(HIGH, 0x4000, RWX);
+  mem.map(HIGH + 0x20_0000, PAGE_SIZE, RWX);
+  // (+, not |: a JS | on these would make them negative int32s.)
+  setU64(mem, HIGH, HIGH + 0x1000 + P_RW); // PML4[0] -> PDPT
+  setU64(mem, HIGH + 0x1000, HIGH + 0x2000 + P_RW); // PDPT[0] -> PD
+  setU64(mem, HIGH + 0x2000 + 8, HIGH + 0x20_0000 + P_RW + PS); // PD[1]: 2 MiB at HIGH + 2 MiB
+  s.cr3Lo = HIGH;
+  space.flushAll();
+  assert.equal(space.page(0x20_0010, ACCESS.READ), mem.page(HIGH + 0x20_0000, ACCESS.READ));
+  // A table entry pointing past memory: the physical fault names the real address.
+  setU64(mem, HIGH + 0x2000 + 16, 0x9000_0000 + P_RW);
+  assert.equal(space.page(0x40_0000, ACCESS.READ), null);
+  assert.deepEqual(space.last?.fault, { kind: "physical", gpa: 0x9000_0000, access: ACCESS.READ });
+});
+
 Deno.test("x64 guest: page walk through 4 KiB, 2 MiB and 1 GiB pages", () => {
   const mem = machine();
   const s = new GuestState();
@@ -258,6 +285,37 @@ Deno.test("x64 guest: a stale translation survives a PTE write until invlpg / a 
   assert.equal(r.rcx, 0xbb); // after invlpg
   assert.equal(r.r9, 0xbb); // PTE back to A, still the cached B
   assert.equal(r.r10, 0xaa); // after mov cr3
+});
+
+Deno.test("x64 guest: invlpg anywhere in a 2 MiB / 1 GiB page drops its translation", () => {
+  // Intel SDM vol. 3 4.10.4.1: invlpg invalidates the whole large page that
+  // holds the address, though the walks here are cached per 4 KiB page.
+  const PD2 = 0x4000;
+  const cases = [
+    // linear 4 MiB + x: a 2 MiB page at physical 2 MiB, then at 0.
+    {
+      entry: PD + 8 * 2,
+      old: 0x200000 | P_RW | PS,
+      now: 0 | P_RW | PS,
+      va: 0x450000,
+      inv: 0x5ff000,
+    },
+    // linear 1 GiB + x: a 1 GiB page at 0, then a PD whose entry 1 maps 2 MiB + x to x.
+    { entry: PDPT + 8, old: 0 | P_RW | PS, now: PD2 | P_RW, va: 0x40250000, inv: 0x70000000 },
+  ];
+  for (const c of cases) {
+    const { cpu, mem } = start("stale_large");
+    setU64(mem, PD2 + 8, 0 | P_RW | PS);
+    setU64(mem, c.entry, c.old);
+    mem.load(0x250000, Uint8Array.of(0xaa));
+    mem.load(0x050000, Uint8Array.of(0xbb));
+    setRegs(cpu, { rsi: c.va, rdi: c.entry, rdx: c.now, rbp: c.inv });
+    assert.equal(cpu.run(100), EXIT.HALT);
+    const r = regs(cpu);
+    assert.equal(r.rax, 0xaa);
+    assert.equal(r.rbx, 0xaa, "the entry changed, the cached walk is still used");
+    assert.equal(r.rcx, 0xbb, "invlpg of another 4 KiB page of the same large page");
+  }
 });
 
 Deno.test("x64 guest: lidt, sti; hlt, an interrupt runs the handler and iretq returns", () => {
@@ -335,6 +393,228 @@ Deno.test("x64 guest: int n delivers through the IDT", () => {
   assert.equal(regs(cpu).rsp, STACK);
 });
 
+Deno.test("x64 guest: int n through a bad gate: #NP / #GP with the IDT error code, at the int", () => {
+  // Intel SDM vol. 2 INT n (IA-32e mode): past the IDT limit #GP, not an
+  // interrupt / trap gate #GP (checked before P), not present #NP; the error
+  // code is (n << 3) | 2 (IDT) with EXT clear for a software interrupt.
+  const cases = [
+    { name: "not present", label: "software_int", type: 0xe, present: false, vector: 11 },
+    { name: "call gate", label: "software_int", type: 0xc, present: true, vector: 13 },
+    {
+      name: "task gate, not present",
+      label: "software_int",
+      type: 0x5,
+      present: false,
+      vector: 13,
+    },
+    { name: "past the limit", label: "small_idt_int", type: 0xe, present: true, vector: 13 },
+  ];
+  for (const c of cases) {
+    const { cpu, mem } = start(c.label);
+    gate(mem, 11, at("np_handler"));
+    gate(mem, 13, at("gp_handler"));
+    gate(mem, 0x31, at("soft_handler"), c.type, c.present);
+    assert.equal(cpu.run(100), EXIT.GENERAL_PROTECTION, c.name);
+    assert.equal(cpu.guestException(EXIT.GENERAL_PROTECTION), true, c.name);
+    assert.equal(cpu.run(100), EXIT.HALT, c.name);
+    const r = regs(cpu);
+    assert.equal(r.r14, c.vector, c.name);
+    assert.equal(r.rax, (0x31 << 3) | 2, c.name);
+    assert.equal(r.r12, 0, "the handler of 0x31 did not run");
+    const rip = new DataView(mem.read(STACK - 40, 8).buffer).getBigUint64(0, true);
+    assert.equal(rip, BigInt(at(c.label === "software_int" ? "int31" : "small_int31")), c.name);
+  }
+});
+
+Deno.test("x64 guest: TF single-steps through the guest's own #DB handler", () => {
+  // Intel SDM vol. 3 17.3.1.4: a trap after each instruction that began
+  // with TF set (not the one that set it); the gate clears TF, iretq
+  // restores it; int n clears TF, so no trap follows it.
+  const { cpu, mem } = start("step");
+  gate(mem, 1, at("db_handler"));
+  gate(mem, 0x31, at("soft_handler"));
+  let steps = 0;
+  for (;;) {
+    const exit = cpu.run(100);
+    if (exit === EXIT.HALT) break;
+    assert.equal(exit, EXIT.HW_BREAKPOINT);
+    assert.equal(cpu.guestException(exit), true);
+    assert.ok(++steps < 20);
+  }
+  const r = regs(cpu);
+  const traps = ["step_1", "step_2", "step_3", "step_4", "step_5", "step_6"];
+  assert.equal(r.r13, traps.length);
+  assert.equal(steps, traps.length);
+  assert.equal(r.r12, 0x31, "int $0x31 ran its handler");
+  assert.equal(r.rcx, 3);
+  assert.equal(r.rflags & 0x100, 0, "the last popfq cleared TF");
+  const rips = new DataView(mem.read(0x60000, 8 * traps.length).buffer);
+  const flags = new DataView(mem.read(0x61000, 8 * traps.length).buffer);
+  traps.forEach((label, k) => {
+    assert.equal(rips.getBigUint64(8 * k, true), BigInt(at(label)), label);
+    // TF in the pushed rflags, except after the popfq that cleared it.
+    const tf = label === "step_6" ? 0n : 0x100n;
+    assert.equal(flags.getBigUint64(8 * k, true) & 0x100n, tf, label);
+  });
+});
+
+Deno.test("x64 guest: a fault while delivering a benign exception is delivered itself", () => {
+  // Intel SDM vol. 3 table 6-5: #UD (benign) whose gate is not present
+  // raises #NP, delivered as such (EXT set: an earlier exception).
+  const { cpu, mem } = start("undefined");
+  gate(mem, 6, at("ud_handler"), 0xe, false);
+  gate(mem, 11, at("np_handler"));
+  gate(mem, 8, at("df_handler"));
+  assert.equal(cpu.run(100), EXIT.UNDEFINED_INSTRUCTION);
+  assert.equal(cpu.guestException(EXIT.UNDEFINED_INSTRUCTION), true);
+  assert.equal(cpu.run(100), EXIT.HALT);
+  assert.equal(regs(cpu).r14, 11);
+  assert.equal(regs(cpu).rax, (6 << 3) | 2 | 1);
+});
+
+Deno.test("x64 guest: contributory on contributory, or on a #PF, is #DF", () => {
+  // int $0x31 (not present) -> #NP (not present) -> #NP: contributory twice.
+  const a = start("software_int");
+  gate(a.mem, 0x31, at("soft_handler"), 0xe, false);
+  gate(a.mem, 11, at("np_handler"), 0xe, false);
+  gate(a.mem, 8, at("df_handler"));
+  assert.equal(a.cpu.run(100), EXIT.GENERAL_PROTECTION);
+  assert.equal(a.cpu.guestException(EXIT.GENERAL_PROTECTION), true);
+  assert.equal(a.cpu.run(100), EXIT.HALT);
+  assert.equal(regs(a.cpu).r14, 8);
+  assert.equal(regs(a.cpu).rax, 0, "#DF's error code is 0");
+  const rip = new DataView(a.mem.read(STACK - 40, 8).buffer).getBigUint64(0, true);
+  assert.equal(rip, BigInt(at("int31")));
+  // A #PF whose gate is not present: #NP on a #PF is #DF.
+  const b = start("page_fault_read");
+  gate(b.mem, 14, at("pf_handler"), 0xe, false);
+  gate(b.mem, 11, at("np_handler"));
+  gate(b.mem, 8, at("df_handler"));
+  setRegs(b.cpu, { rsi: 0x8000000010 });
+  assert.equal(b.cpu.run(100), EXIT.PAGE_FAULT);
+  assert.equal(b.cpu.guestException(EXIT.PAGE_FAULT), true);
+  assert.equal(b.cpu.run(100), EXIT.HALT);
+  assert.equal(regs(b.cpu).r14, 8);
+  assert.equal(regs(b.cpu).rbx, 0x8000000010, "CR2 from the first #PF");
+});
+
+Deno.test("x64 guest: #PF while delivering: after #DE it is delivered, after #PF it is #DF", () => {
+  // The IDT straddles linear pages 0x210000 (A) and 0x211000 (B); one of
+  // them is not present in the guest's tables (PT entries 0x10, 0x11).
+  const IDTR = 0x20020;
+  const setup = (base: number, absent: number) => {
+    const { cpu, mem } = start("idt_fault");
+    setU64(mem, PT + 8 * ((absent - 0x200000) / PAGE_SIZE), 0);
+    const d = new Uint8Array(10);
+    new DataView(d.buffer).setUint16(0, 0xfff, true);
+    new DataView(d.buffer).setBigUint64(2, BigInt(base), true);
+    mem.load(IDTR, d);
+    for (const [v, h] of [[0, "gp_handler"], [8, "df_handler"], [14, "pf_handler"]] as const) {
+      gate(mem, v, at(h), 0xe, true, base);
+    }
+    setRegs(cpu, { rdi: IDTR, rsi: CODE });
+    return { cpu, mem };
+  };
+  // #DE (contributory) whose gate (0x210f20, page A) is not present: #PF, delivered.
+  const e = setup(0x211000 - 0xe0, 0x210000);
+  assert.equal(e.cpu.run(100), EXIT.DIVIDE_ERROR);
+  assert.equal(e.cpu.guestException(EXIT.DIVIDE_ERROR), true);
+  assert.equal(e.cpu.run(100), EXIT.HALT);
+  let r = regs(e.cpu);
+  assert.equal(r.r14, 14);
+  assert.equal(r.rbx, 0x210f20, "CR2: the gate's address");
+  assert.equal(r.rax, 0, "a supervisor read of a not-present page");
+  // A #PF whose gate (0x211010, page B) is not present: #PF on #PF, #DF (gate in A).
+  const f = setup(0x211000 - 0xd0, 0x211000);
+  setRegs(f.cpu, { rsi: 0x8000000010 });
+  assert.equal(f.cpu.run(100), EXIT.PAGE_FAULT);
+  assert.equal(f.cpu.guestException(EXIT.PAGE_FAULT), true);
+  assert.equal(f.cpu.run(100), EXIT.HALT);
+  r = regs(f.cpu);
+  assert.equal(r.r14, 8);
+  assert.equal(r.rbx, 0x211010, "CR2: the second #PF's address");
+  const rip = new DataView(f.mem.read(STACK - 40, 8).buffer).getBigUint64(0, true);
+  assert.equal(rip, BigInt(at("idt_fault_load")));
+});
+
+Deno.test("x64 guest: a fault while delivering #DF is a triple fault", () => {
+  // The stack is not mapped: #PF, then #PF pushing its frame (#DF), then
+  // #PF pushing #DF's frame: shutdown, guestException false.
+  const { cpu, mem } = start("page_fault_read");
+  for (const v of [8, 11, 13, 14]) gate(mem, v, at("df_handler"));
+  assert.equal(cpu.run(2), EXIT.BUDGET); // call with_idt; lidt
+  assert.equal(cpu.run(1), EXIT.BUDGET); // ret
+  setRegs(cpu, { rsi: 0x8000000010, rsp: 0x8000000100 });
+  assert.equal(cpu.run(100), EXIT.PAGE_FAULT);
+  const before = regs(cpu);
+  assert.equal(cpu.guestException(EXIT.PAGE_FAULT), false);
+  assert.deepEqual(regs(cpu), before);
+});
+
+Deno.test("x64 guest: a kernel in the upper half (PML4[511]): fetch, data, stack, interrupt, iretq", () => {
+  const UPPER = 0xffffff8000000000n, PDPT2 = 0x5000;
+  const up = (x: number) => UPPER + BigInt(x);
+  const mem = machine();
+  setU64(mem, PML4 + 8 * 511, PDPT2 | P_RW);
+  setU64(mem, PDPT2, PD | P_RW); // upper 0 .. 4 MiB -> guest-physical 0 .. 4 MiB
+  const cpu = x64.vcpu.createGuestCpu(mem, up(at("upper")), 1);
+  setRegs(cpu, { rsp: up(STACK), r12: 0xffff800000000000n });
+  // Gates with upper-half handlers.
+  const gate64 = (vector: number, handler: bigint) => {
+    const b = new Uint8Array(16);
+    const v = new DataView(b.buffer);
+    v.setUint16(0, Number(handler & 0xffffn), true);
+    v.setUint16(2, 0x08, true);
+    v.setUint8(5, 0x8e);
+    v.setUint16(6, Number((handler >> 16n) & 0xffffn), true);
+    v.setUint32(8, Number(handler >> 32n), true);
+    mem.load(IDT + 16 * vector, b);
+  };
+  gate64(0x30, up(at("upper_irq")));
+  gate64(14, up(at("pf_handler")));
+  const reg = (name: string) => {
+    const out = new Uint8Array(STATE.size);
+    cpu.readState(out);
+    return new DataView(out.buffer).getBigUint64(STATE.offsetOf(name), true);
+  };
+  assert.equal(cpu.run(100), EXIT.HALT);
+  assert.equal(reg("rax"), 0x1235n);
+  assert.equal(reg("rsi"), up(at("upper_data")));
+  assert.equal(reg("rdi"), up(at("upper_data")), "pushed and popped on the upper-half stack");
+  assert.equal(reg("rbp"), up(STACK - 8), "rsp inside the call");
+  assert.equal(reg("rsp"), up(STACK));
+  const data = new DataView(mem.read(at("upper_data"), 16).buffer);
+  assert.equal(data.getBigUint64(8, true), 0x1235n, "the store went through PML4[511]");
+  // An interrupt while halted: the frame on the upper-half stack.
+  assert.equal(cpu.interruptible(0x30), true);
+  cpu.interrupt(0x30);
+  assert.equal(reg("rsp"), up(STACK - 40));
+  const frame = new DataView(mem.read(STACK - 40, 40).buffer);
+  assert.equal(frame.getBigUint64(0, true), up(at("upper_after")));
+  assert.equal(frame.getBigUint64(24, true), up(STACK));
+  // The handler, iretq back, then a load from an upper-half address with nothing mapped.
+  assert.equal(cpu.run(100), EXIT.PAGE_FAULT);
+  assert.equal(reg("r10"), up(STACK - 40));
+  assert.equal(reg("rbx"), 0x42n);
+  assert.equal(reg("r15"), 1n);
+  assert.equal(reg("rsp"), up(STACK));
+  assert.deepEqual(cpu.fault(), { kind: "guest" });
+  assert.equal(cpu.guestException(EXIT.PAGE_FAULT), true);
+  assert.equal(cpu.run(100), EXIT.HALT);
+  assert.equal(reg("r14"), 14n);
+  assert.equal(reg("rbx"), 0xffff800000000000n, "CR2: the canonical address");
+  assert.equal(reg("rax"), 0n);
+  const pf = new DataView(mem.read(STACK - 48, 16).buffer);
+  assert.equal(pf.getBigUint64(8, true), up(at("upper_load")), "#PF's rip");
+  // A non-canonical address is still #GP.
+  const g = x64.vcpu.createGuestCpu(mem, up(at("upper_load")), 1);
+  const buf = new Uint8Array(STATE.size);
+  g.readState(buf);
+  new DataView(buf.buffer).setBigUint64(STATE.offsetOf("r12"), 0x0000800000000000n, true);
+  g.writeState(buf);
+  assert.equal(g.run(100), EXIT.GENERAL_PROTECTION);
+});
+
 Deno.test("x64 guest: a not-present page is a guest #PF with CR2 and the error code", () => {
   for (const [label, code] of [["page_fault_read", 0], ["page_fault_write", 2]] as const) {
     const { cpu, mem } = start(label);
@@ -393,6 +673,16 @@ Deno.test("x64 guest: MSRs, swapgs, cpuid, vmcall, segments", () => {
   assert.equal(regs(s.cpu).rcx, 0x10);
   assert.equal(regs(s.cpu).rdx, 0x28);
   assert.equal(regs(s.cpu).rsp, STACK);
+});
+
+Deno.test("x64 guest: syscall loads CS = STAR[47:32] & ~3, SS = STAR[47:32] + 8", () => {
+  // Intel SDM vol. 2 SYSCALL: SS.Selector <- IA32_STAR[47:32] + 8, no RPL mask.
+  const { cpu } = start("syscall_star");
+  assert.equal(cpu.run(100), EXIT.HALT);
+  const r = regs(cpu);
+  assert.equal(r.rbx, 0x10);
+  assert.equal(r.rcx, 0x1b);
+  assert.equal(r.r11 & 0x2, 0x2); // rflags saved
 });
 
 Deno.test("x64 guest: in/out exits and completeIo", () => {

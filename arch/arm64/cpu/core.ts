@@ -68,6 +68,7 @@ import {
   NEXT,
   OP,
   PC,
+  PSTATE_IL,
   SP,
   STRIDE,
   TPIDR,
@@ -128,8 +129,15 @@ export interface El1 {
   pstate(core: Arm64Core, c: Int32Array, b: number): number;
   /** eret: pc and PSTATE from ELR_EL1 / SPSR_EL1. */
   eret(core: Arm64Core, c: Int32Array, b: number): number;
+  /** The EL1 cache / TLB maintenance and address translation instructions (sys). */
+  sys(core: Arm64Core, c: Int32Array, b: number): number;
   /** Whether PSTATE says EL0 (EL1-only instructions are UNDEFINED there). */
   atEl0(core: Arm64Core): boolean;
+  /**
+   * Whether sp as a base must be 16-byte aligned at the current EL:
+   * SCTLR_EL1.SA at EL1, SA0 at EL0.
+   */
+  spAlignmentChecked(core: Arm64Core): boolean;
 }
 
 /** A virtual counter for CNTVCT_EL0 (Zircon lets EL0 read it); none by default. */
@@ -348,6 +356,17 @@ export class Arm64Core implements Core {
     this.retired = n;
     this.nzcv = nzcv;
     return reason;
+  }
+
+  /**
+   * Whether a misaligned sp used as a base faults now: always for user
+   * threads (Zircon sets SCTLR_EL1.SA0) and bare guest-mode cores; a VCPU
+   * as its SCTLR_EL1.SA / SA0 say. Asked only once sp is misaligned, so
+   * the aligned paths never reach it.
+   */
+  spAlignmentChecked(): boolean {
+    const el1 = this.el1;
+    return el1 === null || el1.spAlignmentChecked(this);
   }
 
   /** pc = (pcLo + off, pcHi) as a 64-bit sum, for a branch leaving the page. */
@@ -710,7 +729,7 @@ export class Arm64Core implements Core {
             case OP.LDRH:
             case OP.LDRB: {
               const s = c[b + F_N];
-              if (s === SP && (g[SP] & 15) !== 0) {
+              if (s === SP && (g[SP] & 15) !== 0 && this.spAlignmentChecked()) {
                 g[PC] = pageLo + (idx << 2);
                 this.detail = ALIGN.SP;
                 return this.stop(EXIT.ALIGNMENT, n, nzcv);
@@ -756,7 +775,7 @@ export class Arm64Core implements Core {
             case OP.STRH:
             case OP.STRB: {
               const s = c[b + F_N];
-              if (s === SP && (g[SP] & 15) !== 0) {
+              if (s === SP && (g[SP] & 15) !== 0 && this.spAlignmentChecked()) {
                 g[PC] = pageLo + (idx << 2);
                 this.detail = ALIGN.SP;
                 return this.stop(EXIT.ALIGNMENT, n, nzcv);
@@ -963,6 +982,11 @@ export class Arm64Core implements Core {
         if (r === JUMP) {
           // eret: the instruction set pc itself.
           n++;
+          if ((this.cpsrLo & PSTATE_IL) !== 0) {
+            // An illegal return (or SPSR.IL): the next instruction cannot run.
+            this.detail = 0;
+            return this.stop(EXIT.UNDEFINED_INSTRUCTION, n, nzcv);
+          }
           continue outer;
         }
         if (r === EXIT.SYSCALL || r === EXIT.HYPERCALL || r === EXIT.HALT) {

@@ -179,7 +179,7 @@ export function exec(
       }
       if (c[b] === OP.ERET) return el1.eret(core, c, b);
       if (c[b] === OP.MSR_PSTATE) return el1.pstate(core, c, b);
-      return NEXT; // no caches or TLBs to maintain; the guest's MMU is off
+      return el1.sys(core, c, b);
     }
     case OP.BRK:
       core.detail = c[b + F_I];

@@ -18,9 +18,12 @@ function addOff(g: Uint32Array, n: number, off: number): void {
   r.hi = (g[n + 1] + Math.floor(t / TWO32)) >>> 0;
 }
 
-/** SP as a base must be 16-byte aligned (Zircon sets SCTLR_EL1.SA0). */
+/**
+ * SP as a base must be 16-byte aligned when the core checks it (user
+ * threads: Zircon sets SCTLR_EL1.SA0; a VCPU: its SCTLR_EL1.SA / SA0).
+ */
 function spMisaligned(core: Arm64Core, n: number): boolean {
-  if (n !== SP || (core.gpr[SP] & 15) === 0) return false;
+  if (n !== SP || (core.gpr[SP] & 15) === 0 || !core.spAlignmentChecked()) return false;
   core.detail = ALIGN.SP;
   return true;
 }

@@ -152,6 +152,13 @@ export const OP_COUNT = next;
 export const NEXT = -1;
 /** exec(): the instruction completed and set pc itself (eret). */
 export const JUMP = -2;
+/**
+ * PSTATE.IL (the SPSR bit 20), kept in a guest's cpsr slot: set by an
+ * illegal exception return, it makes the next instruction an Illegal
+ * Execution state exception (the core stops with UNDEFINED_INSTRUCTION
+ * before running it; a VCPU takes it as EC 0x0e).
+ */
+export const PSTATE_IL = 1 << 20;
 
 /** Why an ALIGNMENT exit happened (in `detail`): Zircon reports them differently. */
 export const ALIGN = { PC: 0, SP: 1, DATA: 2 } as const;

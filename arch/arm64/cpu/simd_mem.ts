@@ -14,9 +14,9 @@ import { copyBytes, rd, rm, rn, UNDEF } from "./lanes.ts";
  */
 const MULTI = [0x14, 0, 0x41, 0, 0x13, 0, 0x31, 0x11, 0x12, 0, 0x21, 0, 0, 0, 0, 0];
 
-/** SP as the base (Rn = 31) must be 16-byte aligned. */
+/** SP as the base (Rn = 31) must be 16-byte aligned when the core checks it. */
 function spMisaligned(core: Arm64Core, n: number): boolean {
-  if (n !== 31 || (core.gpr[SP] & 15) === 0) return false;
+  if (n !== 31 || (core.gpr[SP] & 15) === 0 || !core.spAlignmentChecked()) return false;
   core.detail = ALIGN.SP;
   return true;
 }

@@ -18,7 +18,7 @@ import { ACCESS, type AddressSpace, EXIT, type ExitReason, type IoAccess } from 
 import type { GuestCpu, GuestFault, Hypercall, VcpuArch } from "../../vcpu.ts";
 import type { Arm64Registers } from "../arm64.ts";
 import { Arm64Core, type Counter } from "../cpu/core.ts";
-import { ALIGN, CPSR, PC, SP } from "../cpu/ops.ts";
+import { ALIGN, CPSR, PC, PSTATE_IL, SP } from "../cpu/ops.ts";
 import { psciCall } from "./psci.ts";
 import { dataAbortSyndrome, EC, esr, FSC, ISS_WNR } from "./syndrome.ts";
 import {
@@ -82,6 +82,12 @@ export class Arm64GuestCpu implements GuestCpu {
 
   run(budget: number): ExitReason {
     this.el1.exit = null;
+    if ((this.g[CPSR] & PSTATE_IL) !== 0) {
+      // PSTATE.IL (an illegal eret not yet taken): no instruction can run.
+      this.retired = 0;
+      this.core.detail = 0;
+      return EXIT.UNDEFINED_INSTRUCTION;
+    }
     let total = 0;
     let reason: ExitReason;
     for (;;) {
@@ -199,6 +205,9 @@ export class Arm64GuestCpu implements GuestCpu {
     const fromEl0 = (g[CPSR] & 0xc) === 0;
     switch (exit) {
       case EXIT.UNDEFINED_INSTRUCTION:
+        // PSTATE.IL set: an Illegal Execution state exception, ELR at the
+        // instruction that could not run.
+        if ((g[CPSR] & PSTATE_IL) !== 0) return this.take(SYNC, esr(EC.ILLEGAL_STATE, 0));
         return this.take(SYNC, esr(EC.UNKNOWN, 0));
       case EXIT.SW_BREAKPOINT:
         return this.take(SYNC, esr(EC.BRK64, core.detail & 0xffff));
@@ -246,14 +255,17 @@ export class Arm64GuestCpu implements GuestCpu {
     return true;
   }
 
-  /** Exception entry to EL1h: ELR_EL1, SPSR_EL1 saved, DAIF masked, pc at the vector. */
+  /**
+   * Exception entry to EL1h: ELR_EL1, SPSR_EL1 (with PSTATE.IL) saved, DAIF
+   * masked, IL cleared, pc at the vector.
+   */
   private enter(kind: number): void {
     const g = this.g, el1 = this.el1, cpsr = g[CPSR];
     const m = cpsr & 0xf;
     const from = m === MODE_EL0T ? FROM_EL0 : m === MODE_EL1T ? FROM_EL1T : FROM_EL1H;
-    el1.set(R.SPSR_EL1, cpsr & (SPSR_NZCV | PSTATE_KEPT), 0);
+    el1.set(R.SPSR_EL1, cpsr & (SPSR_NZCV | PSTATE_KEPT | PSTATE_IL), 0);
     el1.set(R.ELR_EL1, g[PC], g[PC + 1]);
-    g[CPSR] = (el1.switchMode(g, cpsr, MODE_EL1H) | PSTATE_DAIF) >>> 0;
+    g[CPSR] = ((el1.switchMode(g, cpsr, MODE_EL1H) | PSTATE_DAIF) & ~PSTATE_IL) >>> 0;
     const lo = el1.lo(R.VBAR_EL1) + from + kind;
     g[PC] = lo >>> 0;
     g[PC + 1] = (el1.hi(R.VBAR_EL1) + (lo > 0xffffffff ? 1 : 0)) >>> 0;

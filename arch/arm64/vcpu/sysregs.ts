@@ -10,21 +10,29 @@
 //   are stored and read back, and setting SCTLR_EL1.M changes nothing:
 //   guest-virtual addresses stay guest-physical (a guest with identity maps
 //   runs as it would on hardware; any other map does not).
+// - HCR_EL2.TVM is modelled as Zircon sets it (see El1State.tvm): until the
+//   guest turns the MMU and data caches on, writes of SCTLR_EL1, TCR_EL1,
+//   TTBR0/1_EL1 and MAIR_EL1 are Zircon's to make (the same result) and
+//   writes of ESR_EL1, FAR_EL1, AFSR0/1_EL1, AMAIR_EL1 and CONTEXTIDR_EL1
+//   fail vcpu_enter with NOT_SUPPORTED.
 // - Only the low 32 bits of a write to SCTLR_EL1 are kept (Zircon's EL2
-//   does the same when it traps the write).
+//   does the same when it traps the write; the high half is RES0 in
+//   ARMv8.0, so a direct write keeps no more).
 // - OSLAR/OSLSR/OSDLR/DBGPRCR_EL1 read as zero and ignore writes, as Zircon's
 //   EL2 makes them (MDCR_EL2.TDOSA).
 // - A write of ICC_SGI1R_EL1 (an SGI) ends the run with EXIT.HYPERCALL and
 //   the IPI Zircon's EL2 makes of it in \`exit\` (see sgi()).
 // - Registers not listed here are UNDEFINED (EXIT.UNDEFINED_INSTRUCTION),
 //   and so is any of these at EL0 (a guest's EL0 gets the EL0 table only).
-// - eret to EL1h, EL1t or EL0t; an SPSR naming EL2, EL3 or AArch32 is an
-//   illegal return, reported as UNDEFINED.
+// - eret to EL1h, EL1t or EL0t; an SPSR naming EL2, EL3, AArch32 or a
+//   reserved mode is an illegal return, as the ARM ARM has it: PSTATE.IL
+//   set, EL and sp kept, pc = ELR_EL1, and an Illegal Execution state
+//   exception (EC 0x0e) on the next instruction (see El1State.eret).
 
 import { EXIT } from "../../cpu.ts";
 import type { Hypercall } from "../../vcpu.ts";
 import type { Arm64Core, El1 } from "../cpu/core.ts";
-import { F_D, F_I, F_K, F_N, F_RAW, JUMP, NEXT, PC, SP } from "../cpu/ops.ts";
+import { F_D, F_I, F_K, F_N, F_RAW, JUMP, NEXT, PC, PSTATE_IL, SP } from "../cpu/ops.ts";
 
 /** System register number as the core decodes it: op0:op1:CRn:CRm:op2 (instruction bits 20..5). */
 export function sysreg(op0: number, op1: number, crn: number, crm: number, op2: number): number {
@@ -78,6 +86,12 @@ export const EL1_SYSREG = {
 
 const R = EL1_SYSREG;
 
+/** A register's name for messages ("SCTLR_EL1"), or its encoding. */
+function sysregName(key: number): string {
+  for (const [name, k] of Object.entries(EL1_SYSREG)) if (k === key) return name;
+  return `S${key >>> 14}_${(key >>> 11) & 7}_C${(key >>> 7) & 15}_C${(key >>> 3) & 15}_${key & 7}`;
+}
+
 /** Plain read/write registers, in the order of their storage slots. */
 const STORED = [
   R.SCTLR_EL1,
@@ -108,6 +122,8 @@ const STORED = [
   R.ICC_IGRPEN1_EL1,
 ] as const;
 const SLOT = new Map<number, number>(STORED.map((key, i) => [key, i]));
+/** regs[] index of SCTLR_EL1's low word. */
+const SCTLR_LO = 2 * SLOT.get(R.SCTLR_EL1)!;
 /** Bits of each stored register a write keeps (low word, high word). */
 const KEEP_LO = new Uint32Array(STORED.length).fill(0xffffffff);
 const KEEP_HI = new Uint32Array(STORED.length).fill(0xffffffff);
@@ -118,14 +134,49 @@ KEEP_HI[SLOT.get(R.ESR_EL1)!] = 0;
 KEEP_LO[SLOT.get(R.ICC_PMR_EL1)!] = 0xff;
 KEEP_HI[SLOT.get(R.ICC_PMR_EL1)!] = 0;
 
+/**
+ * The registers HCR_EL2.TVM traps writes of (ARMv8.0 AArch64: the stage-1
+ * translation controls), and what Zircon's EL2 (the 2023
+ * handle_system_instruction) does with each trapped write: SCTLR_EL1,
+ * TCR_EL1, TTBR0_EL1, TTBR1_EL1 and MAIR_EL1 are written for the guest and
+ * it goes on; the others hit its default case, ZX_ERR_NOT_SUPPORTED with pc
+ * left at the msr.
+ */
+const TVM_HANDLED = new Set<number>([
+  R.SCTLR_EL1,
+  R.TCR_EL1,
+  R.TTBR0_EL1,
+  R.TTBR1_EL1,
+  R.MAIR_EL1,
+]);
+const TVM_REFUSED = new Set<number>([
+  R.ESR_EL1,
+  R.FAR_EL1,
+  R.AFSR0_EL1,
+  R.AFSR1_EL1,
+  R.AMAIR_EL1,
+  R.CONTEXTIDR_EL1,
+]);
+/** SYS op1:CRn:CRm:op2 of dc isw, dc csw and dc cisw (Zircon traps them: HCR_EL2.TSW). */
+const DC_SET_WAY = new Set<number>([
+  (7 << 7) | (6 << 3) | 2,
+  (7 << 7) | (10 << 3) | 2,
+  (7 << 7) | (14 << 3) | 2,
+]);
+
 /** Read-as-zero, writes ignored (Zircon's EL2 handles them so). */
 const RAZ_WI = new Set<number>([R.OSLAR_EL1, R.OSLSR_EL1, R.OSDLR_EL1, R.DBGPRCR_EL1]);
 
 /**
  * SCTLR_EL1 at reset: the ARMv8.0 RES1 bits (29, 28, 23, 22, 20, 11), MMU
- * (M), caches and alignment checks off.
+ * (M), caches and alignment checks off. Zircon's EL2 loads the guest's
+ * SCTLR_EL1 from its zero-initialised GuestState, so SA (bit 3) and SA0
+ * (bit 4) start clear: a misaligned sp is a fine base until the guest sets
+ * them.
  */
 export const SCTLR_EL1_RESET = 0x30d00800;
+/** SCTLR_EL1 bits: MMU on, data caches on, SP alignment checks at EL1 and at EL0. */
+export const SCTLR_M = 1 << 0, SCTLR_C = 1 << 2, SCTLR_SA = 1 << 3, SCTLR_SA0 = 1 << 4;
 /** MIDR_EL1: an Arm Cortex-A53 r0p4 (the part the EL0 cache geometry also describes). */
 export const MIDR_EL1 = 0x410fd034;
 /** ICC_SRE_EL1 at reset: SRE (system registers on), DFB and DIB set. */
@@ -148,7 +199,11 @@ export const MODE_EL0T = 0b0000, MODE_EL1T = 0b0100, MODE_EL1H = 0b0101;
 /** The PSTATE bits the cpsr slot keeps besides NZCV: DAIF and M[3:0]. */
 export const PSTATE_KEPT = PSTATE_DAIF | 0xf;
 
-/** Whether SPSR / PSTATE mode bits `m` (M[4:0]) name a state a guest may return to. */
+/**
+ * Whether SPSR mode bits `m` (M[4:0]) name a state an eret from EL1 may
+ * return to: EL0t, EL1t or EL1h in AArch64 (the modelled CPU has no
+ * AArch32, and EL2 / EL3 are above the guest).
+ */
 function validMode(m: number): boolean {
   return m === MODE_EL0T || m === MODE_EL1T || m === MODE_EL1H;
 }
@@ -188,6 +243,14 @@ export class El1State implements El1 {
   exit: Hypercall | null = null;
   /** `exit` leaves pc at the instruction (Zircon does not call next_pc). */
   exitAtInstruction = false;
+  /**
+   * HCR_EL2.TVM: Zircon creates every VCPU with it set, so writes of the
+   * stage-1 controls go to its EL2 (see tvmWrite), and clears it when the
+   * guest turns the MMU and data caches on together (SCTLR_EL1 M and C);
+   * from then on they are plain register writes. A dc set/way operation
+   * with either of them off sets it again.
+   */
+  tvm = true;
 
   constructor(vpid: number) {
     this.mpidr = ((vpid - 1) | 0x80000000) >>> 0;
@@ -230,6 +293,10 @@ export class El1State implements El1 {
 
   atEl0(core: Arm64Core): boolean {
     return (core.cpsrLo & 0xc) === 0;
+  }
+
+  spAlignmentChecked(core: Arm64Core): boolean {
+    return (this.regs[SCTLR_LO] & ((core.cpsrLo & 0xc) === 0 ? SCTLR_SA0 : SCTLR_SA)) !== 0;
   }
 
   /**
@@ -314,6 +381,9 @@ export class El1State implements El1 {
     const g = core.gpr, n = c[b + F_N], key = c[b + F_K];
     const lo = g[n], hi = g[n + 1];
     if (SLOT.has(key)) {
+      if (this.tvm && (TVM_HANDLED.has(key) || TVM_REFUSED.has(key))) {
+        return this.tvmWrite(key, lo, hi);
+      }
       this.set(key, lo, hi);
       return NEXT;
     }
@@ -340,6 +410,44 @@ export class El1State implements El1 {
         if (RAZ_WI.has(key)) return NEXT;
         return undefined_(core, c, b);
     }
+  }
+
+  /**
+   * A write HCR_EL2.TVM trapped, as Zircon's EL2 handles it. SCTLR_EL1 keeps
+   * the low 32 bits (`reg & UINT32_MAX`), and with M and C both set Zircon
+   * clears TVM (and DC): later writes are no longer trapped. TCR_EL1,
+   * TTBR0/1_EL1 and MAIR_EL1 are stored whole. Any other (ESR_EL1, FAR_EL1,
+   * AFSR0/1_EL1, AMAIR_EL1, CONTEXTIDR_EL1) is an unhandled system register
+   * access: vcpu_enter fails with ZX_ERR_NOT_SUPPORTED, the register
+   * unchanged and pc at the msr.
+   */
+  private tvmWrite(key: number, lo: number, hi: number): number {
+    if (TVM_HANDLED.has(key)) {
+      this.set(key, lo, hi);
+      if (key === R.SCTLR_EL1 && (lo & SCTLR_M) !== 0 && (lo & SCTLR_C) !== 0) this.tvm = false;
+      return NEXT;
+    }
+    this.exit = {
+      kind: "unsupported",
+      reason: `the guest wrote ${sysregName(key)} while HCR_EL2.TVM traps it (its MMU and ` +
+        "data caches not both on yet): Zircon's EL2 does not handle that register",
+    };
+    this.exitAtInstruction = true;
+    return EXIT.HYPERCALL;
+  }
+
+  /**
+   * sys at EL1: cache and TLB maintenance and address translation, no-ops
+   * here (no caches, and the guest's MMU is off), except that a dc set/way
+   * operation (isw, csw, cisw; Zircon traps them) with the MMU or the data
+   * caches off makes Zircon set TVM again to see when they come back on.
+   */
+  sys(_core: Arm64Core, c: Int32Array, b: number): number {
+    if (DC_SET_WAY.has((c[b + F_RAW] >>> 5) & 0x3fff)) {
+      const sctlr = this.regs[SCTLR_LO];
+      if ((sctlr & SCTLR_M) === 0 || (sctlr & SCTLR_C) === 0) this.tvm = true;
+    }
+    return NEXT;
   }
 
   /**
@@ -378,12 +486,27 @@ export class El1State implements El1 {
     return NEXT;
   }
 
-  eret(core: Arm64Core, c: Int32Array, b: number): number {
+  /**
+   * eret (ARM ARM, exception return and "illegal return events from
+   * AArch64 state"): a legal return takes PSTATE from SPSR_EL1 (NZCV, DAIF,
+   * IL, the mode and its sp) and pc from ELR_EL1. An illegal one (SPSR.M
+   * naming AArch32, EL2 / EL3 or a reserved mode) keeps the EL and the sp
+   * selection, takes the other fields from SPSR_EL1 and pc from ELR_EL1,
+   * and sets PSTATE.IL, so that the next instruction is an Illegal
+   * Execution state exception (EC 0x0e) taken at the current EL. With IL
+   * set the core stops after the eret (see PSTATE_IL).
+   */
+  eret(core: Arm64Core, _c: Int32Array, _b: number): number {
     const spsr = this.lo(R.SPSR_EL1);
-    if ((spsr & 0x10) !== 0 || !validMode(spsr & 0xf)) return undefined_(core, c, b);
     const g = core.gpr;
-    const cpsr = this.switchMode(g, core.cpsrLo, spsr & 0xf);
-    core.cpsrLo = ((cpsr & ~PSTATE_KEPT) | (spsr & PSTATE_KEPT)) >>> 0;
+    const kept = PSTATE_DAIF | PSTATE_IL;
+    if (validMode(spsr & 0x1f)) {
+      const cpsr = this.switchMode(g, core.cpsrLo, spsr & 0xf);
+      core.cpsrLo = ((cpsr & ~(PSTATE_KEPT | PSTATE_IL)) | (spsr & (PSTATE_KEPT | PSTATE_IL))) >>>
+        0;
+    } else {
+      core.cpsrLo = ((core.cpsrLo & ~kept) | (spsr & PSTATE_DAIF) | PSTATE_IL) >>> 0;
+    }
     core.nzcv = spsr >>> 28;
     g[PC] = this.lo(R.ELR_EL1);
     g[PC + 1] = this.hi(R.ELR_EL1);

@@ -18,7 +18,12 @@ export function jumpTo(c: Cpu, lo: number, hi: number): void {
   if (hi < 0x8000) {
     c.pc = hi * TWO32 + lo;
   } else if (hi >= 0xffff8000) {
-    // Canonical upper half: the jump happens, the fetch there faults.
+    // Canonical upper half: a guest goes there (folded, see state.ts); for
+    // user code the jump happens and the fetch there faults.
+    if (c.guest !== 0) {
+      c.pc = c.addr(lo, hi);
+      return;
+    }
     c.pc = NaN;
     c.farLo = lo;
     c.farHi = hi;
@@ -29,13 +34,20 @@ export function jumpTo(c: Cpu, lo: number, hi: number): void {
 
 /** Checks a jump target given as pc + displacement (a double). */
 function jumpRel(c: Cpu, target: number): void {
-  if (target >= 0 && target < USER_TOP) {
+  if (target >= 0 && target < USER_TOP && c.pc < USER_TOP) {
     c.pc = target;
     return;
   }
   const hi = Math.floor(target / TWO32);
+  if (c.pc >= USER_TOP) {
+    // From a folded guest pc: fold the target back to 64 bits first.
+    jumpTo(c, (target - hi * TWO32) >>> 0, (hi + UPPER_HI_FOLD) >>> 0);
+    return;
+  }
   jumpTo(c, (target - hi * TWO32) >>> 0, hi >>> 0);
 }
+/** What folding took off a guest upper-half address's high word. */
+const UPPER_HI_FOLD = 0xffff0000;
 
 /** Stops the core unless it is a guest kernel (CPL 0); returns the exit or CONTINUE. */
 function privileged(c: Cpu): number {
@@ -98,14 +110,28 @@ export function jmpIndirect(c: Cpu, i: Insn): number {
 
 /** The pc after this instruction as u32 halves: low returned, high in c.hi. */
 function nextPc(c: Cpu): number {
-  const lo = c.pc >>> 0;
-  c.hi = (c.pc - lo) / TWO32;
-  return lo;
+  return c.splitVa(c.pc);
 }
 
 /** call rel32 (E8): the target is checked before anything is pushed. */
 export function callRel(c: Cpu, i: Insn): number {
   const t = c.pc + i.imm;
+  if (t >= 0 && t < USER_TOP && c.pc < USER_TOP) {
+    const lo = nextPc(c);
+    push(c, 8, lo, c.hi);
+    c.pc = t;
+    return CONTINUE;
+  }
+  if (c.pc >= USER_TOP) {
+    // A guest in the upper half (folded pc): the target as 64 bits.
+    const th = Math.floor(t / TWO32);
+    const tlo = (t - th * TWO32) >>> 0, thi = (th + UPPER_HI_FOLD) >>> 0;
+    if (thi >= 0x8000 && thi < 0xffff8000) return c.stop(EXIT.GENERAL_PROTECTION);
+    const lo = nextPc(c);
+    push(c, 8, lo, c.hi);
+    jumpTo(c, tlo, thi);
+    return CONTINUE;
+  }
   if (t >= 0 && t < USER_TOP) {
     const lo = nextPc(c);
     push(c, 8, lo, c.hi);
@@ -248,7 +274,7 @@ export function popf(c: Cpu, i: Insn): number {
   c.rfo = merged & ~0x8d5;
   c.fl = merged & 0x8d5;
   c.lop = 0;
-  return (merged & ~old & TF) !== 0 && c.guest === 0 ? TF_SET : CONTINUE;
+  return (merged & ~old & TF) !== 0 ? TF_SET : CONTINUE;
 }
 
 // ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 // into a scratch Insn (it depends on two pages, and is rare).
 //
 // Debug exceptions (#DB, EXIT.HW_BREAKPOINT): when a run starts with TF set
-// or any of dr7's L0-3/G0-3 enables set (user mode only), it goes through
+// or (user mode only) any of dr7's L0-3/G0-3 enables set, it goes through
 // executeDebug, which runs one instruction at a time around the same loop;
 // otherwise nothing costs more than that one test per run.
 //   - TF (single step): a trap after every instruction that started with TF
@@ -31,6 +31,16 @@
 //     too). R/W = 10 (I/O) is ignored. faultAddress: the first watched byte
 //     of the first access that hit; faultAccess READ or WRITE (WRITE for a
 //     read-modify-write).
+// A guest (a VCPU) single-steps the same way with its own TF: the step
+// stops the core with HW_BREAKPOINT and the VCPU delivers #DB (vector 1, a
+// trap: rip = the next instruction) through the guest's IDT, whose gate
+// clears TF; iretq restores it, and the instruction after the iretq traps
+// (none follows the instruction that set TF). An int n whose gate cleared
+// TF, or a syscall whose FMASK did, is not followed by a trap (Intel SDM
+// vol. 3 17.3.1.4: int n clears TF, so debuggers emulate it); nor is an
+// instruction Zircon emulates on an exit (in/out, vmcall, MEM traps, hlt),
+// whose handlers move rip on without raising #DB. Guest debug registers
+// (dr0-7) are not modeled: the guest's DR6 is not readable.
 // DR6 (the thread's saved copy, as Zircon reads it from the CPU in its #DB
 // handler) shows its reserved bits as ones (0xffff0ff0); B0-B3 are replaced
 // by each event's hits; BS (and BD, BT) stay set until the kernel clears
@@ -139,6 +149,8 @@ export class X64Core extends Cpu implements Core {
     const lo = g[RIP], hi = g[RIP + 1];
     if (hi < 0x8000) {
       this.pc = hi * TWO32 + lo;
+    } else if (hi >= 0xffff8000 && this.guest !== 0) {
+      this.pc = this.addr(lo, hi); // folded (state.ts)
     } else {
       this.pc = NaN;
       this.farLo = lo;
@@ -146,13 +158,15 @@ export class X64Core extends Cpu implements Core {
     }
 
     this.partial = 0;
-    // Debug exceptions are the thread's (user mode); a guest's TF and debug
-    // registers are its own kernel's business.
-    const debug = this.guest === 0 && ((this.rfo & TF) !== 0 || (this.dr[DR7] & 0xff) !== 0);
+    // A guest single-steps with TF (its #DB goes through its own IDT, see
+    // guestStep); its debug registers are its own kernel's business.
+    const debug = (this.rfo & TF) !== 0 || (this.guest === 0 && (this.dr[DR7] & 0xff) !== 0);
     let exit = debug ? this.executeDebug(budget) : this.execute(budget);
-    if (exit === TF_SET) exit = this.executeDebug(budget);
-    // A guest that changed its translations goes on through the new ones.
-    while (exit === REFETCH) exit = this.execute(budget);
+    // A guest that changed its translations goes on through the new ones;
+    // TF set by popf / iretq: one instruction at a time from here.
+    while (exit === TF_SET || exit === REFETCH) {
+      exit = exit === TF_SET ? this.executeDebug(budget) : this.execute(budget);
+    }
     if (
       exit === EXIT.BUDGET || completes(exit) ||
       (exit === EXIT.HW_BREAKPOINT && this.detail !== HW_BREAKPOINT)
@@ -165,9 +179,8 @@ export class X64Core extends Cpu implements Core {
     }
     const pc = this.pc;
     if (pc === pc) {
-      const pl = pc >>> 0;
-      g[RIP] = pl;
-      g[RIP + 1] = (pc - pl) / TWO32;
+      g[RIP] = this.splitVa(pc);
+      g[RIP + 1] = this.hi;
     } else {
       g[RIP] = this.farLo;
       g[RIP + 1] = this.farHi;
@@ -238,9 +251,10 @@ export class X64Core extends Cpu implements Core {
         const done = this.count;
         this.hits = 0;
         this.partial = 0;
+        this.noStep = 0;
         this.budget = done + 1;
         const x = this.execute(done + 1);
-        if (x !== EXIT.BUDGET && x !== TF_SET) {
+        if (x !== EXIT.BUDGET && x !== TF_SET && x !== REFETCH) {
           exit = x; // a fault, or an exit to the kernel (syscall, int3): no trap
           break;
         }
@@ -251,7 +265,7 @@ export class X64Core extends Cpu implements Core {
           this.faultAccess = this.hitAccess;
           return this.debugStop(this.hits | (step ? DR6_BS : 0), HW_WATCHPOINT);
         }
-        if (step) return this.debugStop(DR6_BS, HW_STEP);
+        if (step && this.noStep === 0) return this.debugStop(DR6_BS, HW_STEP);
       }
     } finally {
       this.watch = 0;

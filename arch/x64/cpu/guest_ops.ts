@@ -31,9 +31,10 @@ import {
   RDX,
   REFETCH,
   RSP,
+  TF_SET,
 } from "./insn.ts";
 import { ea, getReg, setReg } from "./operand.ts";
-import { type Cpu, FAULT, TWO32 } from "./state.ts";
+import { type Cpu, FAULT, USER_TOP } from "./state.ts";
 import {
   CR0_CD,
   CR0_NW,
@@ -55,6 +56,24 @@ const ENTRY_CLEAR = TF | 0x4000 | 0x10000 | 0x20000;
 /** Where the last successful deliver() jumps: the gate's 64-bit offset. */
 export const gateTarget = { lo: 0, hi: 0 };
 
+/**
+ * The exception that made the last deliver() fail (Intel SDM vol. 2 INT n,
+ * IA-32e mode, and vol. 3 6.14): #GP / #NP / #SS with its error code, or
+ * vector -1 when an access of the core faulted (a #PF on the IDT or the
+ * stack, or a guest-physical fault: Cpu.exitReason and the address space
+ * say which).
+ */
+export const deliveryFault = { vector: -1, error: 0 };
+
+/** Vectors a failed delivery raises. */
+const GP = 13, NP = 11, SS = 12;
+
+function failDelivery(vector: number, error: number): number {
+  deliveryFault.vector = vector;
+  deliveryFault.error = error;
+  return -1;
+}
+
 /** Exception vectors that push an error code (#DF, #TS, #NP, #SS, #GP, #PF, #AC). */
 export function hasErrorCode(vector: number): boolean {
   return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
@@ -65,10 +84,15 @@ export function hasErrorCode(vector: number): boolean {
  * aligns rsp down to 16 and pushes SS, RSP, RFLAGS, CS, RIP (ripLo:ripHi)
  * and, when error >= 0, the error code; CS becomes the gate's selector.
  * Returns the handler's rflags (IF cleared by an interrupt gate, TF / NT /
- * RF / VM cleared) with gateTarget holding its address, or -1 when the
- * gate is outside the IDT limit, not present, not an interrupt or trap
- * gate, unreadable, or the frame cannot be written (the CPU would raise
- * #GP / #NP / #PF in turn): then nothing changed.
+ * RF / VM cleared) with gateTarget holding its address, or -1 with
+ * deliveryFault saying why (nothing changed). The checks in the SDM's
+ * order, an IDT error code being (vector << 3) | 2 | ext: the gate past the
+ * IDT limit, #GP; not an interrupt or trap gate, #GP; (a gate DPL below
+ * CPL cannot be: a guest runs at CPL 0); not present, #NP; a non-canonical
+ * handler, #GP(ext); a non-canonical stack, #SS(ext); the IDT or the stack
+ * not writable / mapped: the core's fault. `ext` is 1 for an event from
+ * outside the program (an interrupt, an earlier exception), 0 for int n.
+ * The gate's code segment is not looked up (segments are not modeled).
  */
 export function deliver(
   c: Cpu,
@@ -78,21 +102,25 @@ export function deliver(
   ripLo: number,
   ripHi: number,
   error: number,
+  ext: number,
 ): number {
-  if (vector * 16 + 15 > s.idtLimit) return -1;
+  const idtError = (vector << 3) | 2 | ext;
+  if (vector * 16 + 15 > s.idtLimit) return failDelivery(GP, idtError);
   const g = c.g;
+  deliveryFault.vector = -1;
   try {
     const idt = c.addr(s.idtLo, s.idtHi);
-    if (idt < 0) return -1;
-    const gate = idt + vector * 16;
+    const gate = idt < 0 ? -1 : idt + vector * 16;
     const w0 = c.ld32(gate), w1 = c.ld32(gate + 4), w2 = c.ld32(gate + 8);
     const type = (w1 >>> 8) & 0x1f; // with bit 12 (S), which must be 0
-    if ((w1 & 0x8000) === 0 || (type !== 0xe && type !== 0xf)) return -1;
-    if (w2 >= 0x8000 && w2 < 0xffff8000) return -1; // non-canonical handler
+    if (type !== 0xe && type !== 0xf) return failDelivery(GP, idtError);
+    if ((w1 & 0x8000) === 0) return failDelivery(NP, idtError);
+    if (w2 >= 0x8000 && w2 < 0xffff8000) return failDelivery(GP, ext); // non-canonical handler
     const top = c.addr((g[RSP] & ~15) >>> 0, g[RSP + 1]);
     const n = error >= 0 ? 48 : 40;
-    if (top < n) return -1;
     const frame = top - n;
+    // Non-canonical (or crossing out of the upper half): #SS.
+    if (top < n || (top >= USER_TOP && frame < USER_TOP)) return failDelivery(SS, ext);
     c.probeWrite(frame, n);
     let at = frame;
     if (error >= 0) {
@@ -104,8 +132,8 @@ export function deliver(
     c.st64(at + 16, rflags >>> 0, 0);
     c.st64(at + 24, g[RSP], g[RSP + 1]);
     c.st64(at + 32, s.ss, 0);
-    g[RSP] = frame >>> 0;
-    g[RSP + 1] = (frame - (frame >>> 0)) / TWO32;
+    g[RSP] = c.splitVa(frame);
+    g[RSP + 1] = c.hi;
     s.cs = w0 >>> 16;
     gateTarget.lo = ((w1 & 0xffff0000) | (w0 & 0xffff)) >>> 0;
     gateTarget.hi = w2;
@@ -849,8 +877,8 @@ function popValues(c: Cpu, n: number, sz: number): number {
 
 function setRsp(c: Cpu, va: number): void {
   const g = c.g;
-  g[RSP] = va >>> 0;
-  g[RSP + 1] = (va - (va >>> 0)) / TWO32;
+  g[RSP] = c.splitVa(va);
+  g[RSP + 1] = c.hi;
 }
 
 /** iretq (REX.W CF) / iretd (CF): pops RIP, CS, RFLAGS, RSP, SS. */
@@ -862,12 +890,15 @@ export function iret(c: Cpu, i: Insn): number {
   jumpTo(c, POP[0], POP[1]);
   s.nmiBlocked = false; // iret ends the NMI handler's blocking
   s.cs = POP[2] & 0xffff;
-  setRflags(c, ((rflagsOf(c) & ~IRET_MASK) | (POP[4] & IRET_MASK) | 2) >>> 0);
+  const old = rflagsOf(c);
+  const rf = ((old & ~IRET_MASK) | (POP[4] & IRET_MASK) | 2) >>> 0;
+  setRflags(c, rf);
   const g = c.g;
   g[RSP] = POP[6];
   g[RSP + 1] = POP[7];
   s.ss = POP[8] & 0xffff;
-  return CONTINUE;
+  // TF restored: the core steps from the next instruction on.
+  return (rf & ~old & TF) !== 0 ? TF_SET : CONTINUE;
 }
 
 /** lret (CB, with REX.W 64-bit) / lret imm16 (CA): pops RIP and CS. */
@@ -885,16 +916,25 @@ export function lret(c: Cpu, i: Insn): number {
 /**
  * int n (CD ib, the vector in i.imm) in a guest: a software interrupt
  * through the IDT, rip after the instruction. A gate it cannot go through
- * is #GP at the instruction (GENERAL_PROTECTION). User code: #GP as before.
+ * faults at the instruction as deliver() says: #GP / #NP / #SS leave the
+ * core with GENERAL_PROTECTION and the exception in GuestState.raised
+ * (guestException delivers it); a #PF on the IDT or the stack is the
+ * core's PAGE_FAULT. User code: #GP as before.
  */
 export function intGuest(c: Cpu, i: Insn): number {
   const s = guest(c);
   if (s === null) return EXIT.GENERAL_PROTECTION;
-  const lo = c.pc >>> 0, hi = (c.pc - lo) / TWO32;
-  const rf = deliver(c, s, i.imm, rflagsOf(c), lo, hi, -1);
-  if (rf < 0) return EXIT.GENERAL_PROTECTION;
+  const lo = c.splitVa(c.pc), hi = c.hi;
+  const rf = deliver(c, s, i.imm, rflagsOf(c), lo, hi, -1, 0);
+  if (rf < 0) {
+    if (deliveryFault.vector < 0) throw FAULT; // the core's own fault, as recorded
+    s.raisedVector = deliveryFault.vector;
+    s.raisedError = deliveryFault.error;
+    return EXIT.GENERAL_PROTECTION;
+  }
   setRflags(c, rf);
   jumpTo(c, gateTarget.lo, gateTarget.hi);
+  c.noStep = 1; // the gate cleared TF: no single-step trap after int n
   return CONTINUE;
 }
 
@@ -906,15 +946,16 @@ export function intGuest(c: Cpu, i: Insn): number {
 export function syscallGuest(c: Cpu, i: Insn, s: GuestState): number {
   if ((s.efer & EFER_SCE) === 0) return undefinedOp(c, i);
   const g = c.g;
-  const lo = c.pc >>> 0;
-  g[RCX] = lo;
-  g[RCX + 1] = (c.pc - lo) / TWO32;
+  g[RCX] = c.splitVa(c.pc);
+  g[RCX + 1] = c.hi;
   const rf = rflagsOf(c);
   g[R11] = (rf & ~0x10000) >>> 0;
   g[R11 + 1] = 0;
   setRflags(c, (rf & ~s.fmask & ~0x10000) >>> 0 | 2);
+  if ((s.fmask & TF) !== 0) c.noStep = 1; // FMASK cleared TF: no trap into the handler
+  // CS = STAR[47:32] & ~3, SS = STAR[47:32] + 8 (its RPL bits kept; SDM vol. 2 SYSCALL).
   s.cs = (s.starHi & 0xfffc) >>> 0;
-  s.ss = (s.cs + 8) & 0xffff;
+  s.ss = ((s.starHi & 0xffff) + 8) & 0xffff;
   jumpTo(c, s.lstarLo, s.lstarHi);
   return CONTINUE;
 }

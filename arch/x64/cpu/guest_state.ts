@@ -113,6 +113,13 @@ export class GuestState {
   nmiBlocked = false;
   /** 1: the last exit was a string in/out (ins/outs), which Zircon refuses. */
   stringIo = 0;
+  /**
+   * The exception behind the last GENERAL_PROTECTION exit when it is not a
+   * plain #GP(0): an int n whose gate faulted (#GP / #NP / #SS with an IDT
+   * error code). -1: none (reset by the VCPU before each run).
+   */
+  raisedVector = -1;
+  raisedError = 0;
 
   /** Set by the VCPU layer: drops cached translations. */
   tlb: GuestTlb = { flushAll() {}, flushPage() {} };

@@ -14,9 +14,8 @@ export function eaRaw(c: Cpu, i: Insn): void {
   let lo = i.disp, hi = 0; // a negative lo borrows from hi when normalized below
   if (i.ripRel !== 0) {
     const pc = c.pc; // the next instruction, as the rip-relative base is
-    const plo = pc >>> 0;
-    lo += plo;
-    hi += (pc - plo) / TWO32;
+    lo += c.splitVa(pc);
+    hi += c.hi;
   } else if (i.base >= 0) {
     lo += g[i.base];
     hi += g[i.base + 1];

@@ -5,7 +5,16 @@
 // (doubles): a canonical lower-half address is below 2^47, hence exact. Any
 // other address is represented by -1 with its two halves kept in ealo/eahi,
 // and every access to -1 faults (#GP when non-canonical, #PF for the upper
-// half, which no AddressSpace maps).
+// half, which no user AddressSpace maps).
+//
+// A guest kernel (guest mode) also has the canonical upper half: there an
+// address 0xffff_8xxx_xxxx_xxxx is folded to its low 48 bits, a number in
+// [2^47, 2^48), still exact. That is the address the TLBs, the AddressSpace
+// (the guest's page walk: PML4 entries 256-511) and pc use; whatever turns
+// an address back into a register value (a pushed rip, rsp, CR2) unfolds it
+// (splitVa). User mode never sees a number at or above 2^47, so its paths
+// are unchanged. A sum that crosses 2^47 from below (a non-canonical
+// address on hardware, #GP) reads as an upper-half one in guest mode.
 //
 // Translations are cached in three small direct-mapped TLBs (read, write,
 // execute) keyed by page number and dropped whenever memory.generation moves.
@@ -28,6 +37,10 @@ export const FAULT: { readonly stop: true } = Object.freeze({ stop: true });
 export const TWO32 = 4294967296;
 /** 2^47: the first non-user address. */
 export const USER_TOP = 140737488355328;
+/** 2^48: the top of a folded guest address (see above). */
+export const FOLD_TOP = 281474976710656;
+/** 2^64 - 2^48: folded + this = the canonical upper-half address, as u32 halves 0xffff0000 apart. */
+const UPPER_HI = 0xffff0000;
 const INV_PAGE = 1 / PAGE_SIZE;
 const TLB_SIZE = 256;
 const TLB_MASK = TLB_SIZE - 1;
@@ -62,6 +75,8 @@ export class Cpu {
   readonly mem: AddressSpace;
   /** 1 for a guest kernel (VCPU), 0 for user code. */
   readonly guest: number;
+  /** The first address no access may reach: 2^47 for user code, 2^48 (folded upper half) for a guest. */
+  readonly top: number;
   /** A guest's control registers, descriptor tables and MSRs (guest_state.ts); null for user code. */
   sys: GuestState | null = null;
 
@@ -111,6 +126,8 @@ export class Cpu {
 
   /** 1: the last rep string iteration left the instruction unfinished (rip at it). */
   partial = 0;
+  /** 1: the instruction delivered an event that cleared TF (guest int n, syscall): no step trap. */
+  noStep = 0;
   /** 1 while data breakpoints are armed (no data TLB fills; every access is checked). */
   watch = 0;
   /** Armed data breakpoints: [wpLo, wpEnd), write-only (R/W 01) or not, DR6 bit. */
@@ -134,6 +151,19 @@ export class Cpu {
     this.x = x;
     this.mem = mem;
     this.guest = guest ? 1 : 0;
+    this.top = guest ? FOLD_TOP : USER_TOP;
+  }
+
+  /**
+   * An address as u32 halves: the low word returned, the high in `hi`; a
+   * folded guest address (2^47 and above) becomes its canonical upper-half
+   * value again.
+   */
+  splitVa(va: number): number {
+    const lo = va >>> 0;
+    const hi = (va - lo) / TWO32;
+    this.hi = hi < 0x8000 ? hi : (hi | UPPER_HI) >>> 0;
+    return lo;
   }
 
   /** Drops the data translations (data breakpoints are being armed). */
@@ -177,8 +207,8 @@ export class Cpu {
   }
 
   pageFault(va: number, access: number): never {
-    this.faultLo = va >>> 0;
-    this.faultHi = (va - this.faultLo) / TWO32;
+    this.faultLo = this.splitVa(va);
+    this.faultHi = this.hi;
     this.faultAccess = access;
     return this.stop(EXIT.PAGE_FAULT);
   }
@@ -194,17 +224,19 @@ export class Cpu {
     return this.stop(EXIT.GENERAL_PROTECTION);
   }
 
-  /** A 64-bit address as a user va, or -1 (recorded in ealo/eahi). */
+  /** A 64-bit address as a va (folded in the upper half for a guest), or -1 (recorded in ealo/eahi). */
   addr(lo: number, hi: number): number {
     if (hi < 0x8000) return hi * TWO32 + lo;
+    if (hi >= 0xffff8000 && this.guest !== 0) return (hi - UPPER_HI) * TWO32 + lo;
     this.ealo = lo;
     this.eahi = hi;
     return -1;
   }
 
-  /** An address computed as a double (base + small offset) as a user va, or -1. */
+  /** An address computed as a double (base + small offset) as a va, or -1. */
   va(v: number): number {
     if (v >= 0 && v < USER_TOP) return v;
+    if (v >= 0 && v < this.top) return v; // a folded guest address
     const hi = Math.floor(v / TWO32);
     this.ealo = (v - hi * TWO32) >>> 0;
     this.eahi = hi >>> 0;
@@ -228,7 +260,7 @@ export class Cpu {
     const pn = Math.floor(va * INV_PAGE);
     const k = pn & TLB_MASK;
     if (this.xt.tag[k] === pn) return this.xt.page[k]!;
-    if (va < 0 || va >= USER_TOP) return this.pageFault(va, ACCESS.EXECUTE);
+    if (va < 0 || va >= this.top) return this.pageFault(va, ACCESS.EXECUTE);
     return this.fill(this.xt, va, ACCESS.EXECUTE);
   }
 
@@ -376,7 +408,7 @@ export class Cpu {
   }
 
   private pageFor(tlb: Tlb, va: number, access: number): Page {
-    if (va >= USER_TOP) {
+    if (va >= this.top) {
       this.ealo = va >>> 0;
       this.eahi = (va - this.ealo) / TWO32;
       return this.badAddress(access);

@@ -13,10 +13,12 @@
 // base = entry, rip 0, no paging); this simulator starts them in long mode
 // at `entry` like the boot VCPU, since the core has no real mode.
 //
-// Interrupts and exceptions (see interrupt() and guestException()): a
-// delivery that cannot go through the IDT (vector past the limit, gate not
-// present or not an interrupt / trap gate, IDT or stack not mapped) becomes
-// #DF; a #DF that cannot be delivered is a triple fault. From
+// Interrupts and exceptions (see interrupt(), guestException() and
+// raise()): a delivery that cannot go through the IDT (vector past the
+// limit, gate not present or not an interrupt / trap gate, IDT or stack not
+// mapped) raises #GP / #NP / #SS / #PF, which is delivered or becomes #DF
+// as Intel SDM table 6-5 says; a #DF that cannot be delivered is a triple
+// fault. From
 // guestException() that is `false` (vcpu_enter: NOT_SUPPORTED, as Zircon
 // treats a triple-fault exit). From interrupt(), which cannot fail, the CPU
 // shuts down: interruptible() is false from then on and the next run stops
@@ -30,7 +32,7 @@ import { undefinedOp } from "../cpu/control.ts";
 import { X64Core } from "../cpu/core.ts";
 import { decode, MAX_LENGTH, newInsn } from "../cpu/decode.ts";
 import { IF } from "../cpu/flags.ts";
-import { deliver, gateTarget, hasErrorCode } from "../cpu/guest_ops.ts";
+import { deliver, deliveryFault, gateTarget, hasErrorCode } from "../cpu/guest_ops.ts";
 import { GuestState } from "../cpu/guest_state.ts";
 import { GPR, RFLAGS, RIP } from "../cpu/insn.ts";
 import { GuestSpace, PF_W } from "./paging.ts";
@@ -50,6 +52,14 @@ const DEFAULT_OPERAND_SIZE = 4;
 const NMI = 2;
 /** X86_INT_PLATFORM_BASE: the first vector that is an external interrupt. */
 const PLATFORM_BASE = 32;
+
+/** Intel SDM vol. 3 table 6-4: the classes of exceptions for #DF. */
+const BENIGN = 0, CONTRIBUTORY = 1, PAGE_FAULTS = 2;
+function exceptionClass(vector: number): number {
+  if (vector === 0 || (vector >= 10 && vector <= 13) || vector === 21) return CONTRIBUTORY;
+  if (vector === 14 || vector === 20) return PAGE_FAULTS;
+  return BENIGN; // #DB, NMI, #BP, #OF, #BR, #UD, #NM, #MF, #AC, #MC, #XM, INT n, interrupts
+}
 
 class GuestRegisters {
   readonly gpr = new Uint32Array(X64_GENERAL_REGS.size / 4);
@@ -102,6 +112,7 @@ class X64GuestCpu implements GuestCpu {
     s.stiAt = -1;
     s.stringIo = 0;
     s.exit = null;
+    s.raisedVector = -1;
     const exit = this.core.run(budget);
     this.shadow = exit === EXIT.BUDGET && s.stiAt >= 0 && this.core.retired === s.stiAt + 1;
     return exit;
@@ -193,26 +204,31 @@ class X64GuestCpu implements GuestCpu {
 
   interrupt(vector: number): void {
     // AutoVmcs::IssueInterrupt: the exceptions that have an error code get 0.
-    if (!this.enter(vector, hasErrorCode(vector) ? 0 : -1)) this.shutdown = true;
+    if (!this.raise(vector, hasErrorCode(vector) ? 0 : -1, 1)) this.shutdown = true;
     else if (vector === NMI) this.sys.nmiBlocked = true;
   }
 
   guestException(exit: ExitReason): boolean {
     if (this.shutdown) return false;
-    let vector: number, error = -1;
+    const s = this.sys;
+    let vector: number, error = -1, ext = 1;
     switch (exit) {
       case EXIT.UNDEFINED_INSTRUCTION:
-        if (this.sys.stringIo !== 0) return false; // ins/outs: Zircon says NOT_SUPPORTED
+        if (s.stringIo !== 0) return false; // ins/outs: Zircon says NOT_SUPPORTED
         vector = 6;
         break;
       case EXIT.GENERAL_PROTECTION:
-        vector = 13;
+        // An int n whose gate faulted says which exception; else #GP(0).
+        vector = s.raisedVector >= 0 ? s.raisedVector : 13;
+        if (s.raisedVector >= 0) error = s.raisedError;
+        s.raisedVector = -1;
         break;
       case EXIT.DIVIDE_ERROR:
         vector = 0;
         break;
       case EXIT.SW_BREAKPOINT:
         vector = 3;
+        ext = 0; // int3 is the program's own: its delivery faults have EXT clear
         break;
       case EXIT.HW_BREAKPOINT:
         vector = 1;
@@ -221,19 +237,8 @@ class X64GuestCpu implements GuestCpu {
         vector = 17;
         break;
       case EXIT.PAGE_FAULT: {
-        const last = this.space.last;
-        if (last !== null && last.fault.kind === "physical") return false;
-        const s = this.sys, core = this.core;
-        if (last !== null) {
-          s.cr2Lo = last.va >>> 0;
-          s.cr2Hi = (last.va - s.cr2Lo) / TWO32;
-          error = last.errorCode;
-        } else {
-          // An address outside the lower half: the core faulted without a walk.
-          s.cr2Lo = core.faultLo;
-          s.cr2Hi = core.faultHi;
-          error = (core.faultAccess & ACCESS.WRITE) !== 0 ? PF_W : 0;
-        }
+        error = this.pageFault();
+        if (error < 0) return false;
         vector = 14;
         break;
       }
@@ -241,15 +246,76 @@ class X64GuestCpu implements GuestCpu {
         return false;
     }
     if (error < 0 && hasErrorCode(vector)) error = 0;
-    if (this.enter(vector, error)) return true;
-    return this.enter(DOUBLE_FAULT, 0);
+    return this.raise(vector, error, ext);
   }
 
-  /** Delivers `vector` at the current rip and rflags; false: not deliverable, nothing changed. */
-  private enter(vector: number, error: number): boolean {
+  /**
+   * The core stopped with PAGE_FAULT: a guest #PF sets CR2 and gives its
+   * error code; -1 for a guest-physical fault (not the guest's to handle).
+   */
+  private pageFault(): number {
+    const last = this.space.last;
+    if (last !== null && last.fault.kind === "physical") return -1;
+    const s = this.sys, core = this.core;
+    if (last !== null) {
+      s.cr2Lo = core.splitVa(last.va); // a folded upper-half address unfolded
+      s.cr2Hi = core.hi;
+      return last.errorCode;
+    }
+    // An address outside the lower half: the core faulted without a walk.
+    s.cr2Lo = core.faultLo;
+    s.cr2Hi = core.faultHi;
+    return (core.faultAccess & ACCESS.WRITE) !== 0 ? PF_W : 0;
+  }
+
+  /**
+   * Delivers exception or interrupt `vector` (error code `error`, -1 for
+   * none) and whatever its delivery raises in turn, as Intel SDM vol. 3
+   * 6.15 (table 6-5) has it: a fault while delivering a benign event is
+   * delivered itself; a contributory one (#DE, #TS, #NP, #SS, #GP, #CP)
+   * while delivering a contributory one, or a contributory one or a #PF
+   * while delivering a #PF (or #VE), becomes #DF; a fault while delivering
+   * #DF is a triple fault (false: nothing changed but CR2, as on
+   * hardware). A guest-physical fault on the IDT or the stack is not the
+   * guest's: false too. `ext`: EXT in the IDT error codes (0 for an int3's
+   * own delivery; 1 once an earlier event is being delivered).
+   */
+  private raise(vector: number, error: number, ext: number): boolean {
+    for (;;) {
+      if (this.enter(vector, error, ext)) return true;
+      if (vector === DOUBLE_FAULT) return false;
+      let next = deliveryFault.vector, code = deliveryFault.error;
+      if (next < 0) {
+        // The core's own fault on the IDT or the stack.
+        if (this.core.exitReason === EXIT.PAGE_FAULT) {
+          code = this.pageFault();
+          if (code < 0) return false;
+          next = 14;
+        } else {
+          next = 13;
+          code = 0;
+        }
+      }
+      const first = exceptionClass(vector), second = exceptionClass(next);
+      if (
+        first === PAGE_FAULTS
+          ? second !== BENIGN
+          : first === CONTRIBUTORY && second === CONTRIBUTORY
+      ) {
+        next = DOUBLE_FAULT;
+        code = 0;
+      }
+      vector = next;
+      error = code;
+      ext = 1;
+    }
+  }
+
+  /** Delivers `vector` at the current rip and rflags; false: not deliverable (deliveryFault), nothing changed. */
+  private enter(vector: number, error: number, ext: number): boolean {
     const g = this.g, core = this.core;
     core.syncTlb();
-    const rf = deliver(core, this.sys, vector, g[RFLAGS], g[RIP], g[RIP + 1], error);
+    const rf = deliver(core, this.sys, vector, g[RFLAGS], g[RIP], g[RIP + 1], error, ext);
     if (rf < 0) return false;
     g[RFLAGS] = rf;
     g[RIP] = gateTarget.lo;
@@ -279,8 +345,8 @@ class X64GuestCpu implements GuestCpu {
    */
   private instructionLength(): number {
     const g = this.g;
-    if (g[RIP + 1] >= 0x8000) return -1;
-    const rip = g[RIP + 1] * TWO32 + g[RIP];
+    const rip = this.core.addr(g[RIP], g[RIP + 1]); // folded in the upper half
+    if (rip < 0) return -1;
     const bytes = new Uint8Array(MAX_LENGTH);
     const saved = this.space.last;
     let n = 0;

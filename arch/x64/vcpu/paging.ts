@@ -4,11 +4,14 @@
 // PDPT entry) and hands the core the guest-physical page underneath.
 //
 // Walks are cached per 4 KiB linear page and kept, as a TLB keeps them,
-// until the guest reloads CR3, runs invlpg (that page), writes CR0 / CR4 /
-// EFER, or the guest-physical space itself changes (its generation): a
-// guest that edits a page-table entry keeps using the old translation until
-// it invalidates it, as on hardware. `generation` moves on every such flush
+// until the guest reloads CR3, runs invlpg (of any page: all walks go),
+// writes CR0 / CR4 / EFER, or the guest-physical space itself changes (its
+// generation): a guest that edits a page-table entry keeps using the old
+// translation until it invalidates it, as on hardware. `generation` moves on every such flush
 // so the core's own TLBs follow.
+//
+// Linear addresses in the upper half come folded to their low 48 bits
+// (arch/x64/cpu/state.ts), so PML4 entries 256-511 walk like the others.
 //
 // Permissions are those of a CPL 0 access: R/W matters only for writes with
 // CR0.WP set (on at start, as in Zircon's 2023 VMCS), U/S never, NX only with
@@ -69,9 +72,15 @@ export class GuestSpace implements AddressSpace, GuestTlb {
     this.own++;
   }
 
-  flushPage(va: number): void {
-    // x86 may flush more than asked: the core's TLBs drop everything.
-    if (va >= 0) this.walks.delete(Math.floor(va / PAGE_SIZE));
+  /**
+   * invlpg: the walks are cached per 4 KiB page, so an address inside a
+   * 2 MiB / 1 GiB page would leave that page's other walks behind, while
+   * the SDM (vol. 3 4.10.4.1) has invlpg invalidate the whole large page.
+   * A processor may always invalidate more than asked, so every cached walk
+   * goes (and the core's TLBs with them): correct and cheap.
+   */
+  flushPage(_va: number): void {
+    this.walks.clear();
     this.own++;
   }
 
@@ -107,7 +116,7 @@ export class GuestSpace implements AddressSpace, GuestTlb {
   private walk(va: number, access: number): number {
     const s = this.sys;
     const nxe = (s.efer & EFER_NXE) !== 0;
-    let table = (s.cr3Lo & 0xfffff000) + (s.cr3Hi & 0xfffff) * TWO32;
+    let table = ((s.cr3Lo & 0xfffff000) >>> 0) + (s.cr3Hi & 0xfffff) * TWO32;
     let writable = true, executable = true;
     // Index shifts: PML4 39, PDPT 30, PD 21, PT 12.
     for (let level = 3; level >= 0; level--) {
@@ -127,7 +136,7 @@ export class GuestSpace implements AddressSpace, GuestTlb {
       }
       if ((lo & RW) === 0) writable = false;
       if (nxe && hi >>> 31 !== 0) executable = false;
-      const base = (lo & 0xfffff000) + (hi & 0xfffff) * TWO32;
+      const base = ((lo & 0xfffff000) >>> 0) + (hi & 0xfffff) * TWO32;
       if (level === 0 || (level <= 2 && level >= 1 && (lo & PS) !== 0)) {
         // A 4 KiB page, or a 2 MiB (PD) / 1 GiB (PDPT) page: the frame's low
         // bits come from the linear address.

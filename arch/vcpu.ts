@@ -158,6 +158,8 @@ export type VcpuCreateCheck = "vpid" | "entry" | "thread";
 export interface VcpuArch {
   /** zx_vcpu_state_t (x64 136 bytes, arm64 264). */
   readonly stateLayout: StructLayout;
+  /** zx_packet_guest_mem_t, the union member memTrap() fills (it differs per arch). */
+  readonly guestMemLayout: StructLayout;
   /**
    * kMaxGuestVcpus: x64 64, arm64 8. VPIDs come from Zircon's IdAllocator
    * over [1, kMaxGuestVcpus), so a guest has at most 63 / 7 VCPUs.

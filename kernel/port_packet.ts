@@ -68,32 +68,6 @@ export const PACKET_GUEST_IO = struct("zx_packet_guest_io_t", 32, [
   scalar("reserved2", 24, "u64"),
 ]);
 
-/**
- * zx_packet_guest_mem_t differs per arch: x64 the 2023 layout (the VMM
- * decodes the instruction at rip through cr3 itself), arm64 the syndrome's
- * decoding (a store's value in `data`; a load is completed by writing x[xt]).
- */
-export const PACKET_GUEST_MEM: Readonly<Record<string, StructLayout>> = {
-  x64: struct("zx_packet_guest_mem_t", 32, [
-    scalar("addr", 0, "u64"),
-    scalar("cr3", 8, "u64"),
-    scalar("rip", 16, "u64"),
-    scalar("instruction_size", 24, "u8"),
-    scalar("default_operand_size", 25, "u8"),
-    array("reserved", 26, "u8", 6),
-  ]),
-  arm64: struct("zx_packet_guest_mem_t", 32, [
-    scalar("addr", 0, "u64"),
-    scalar("access_size", 8, "u8"),
-    scalar("sign_extend", 9, "u8"),
-    scalar("xt", 10, "u8"),
-    scalar("read", 11, "u8"),
-    padding("padding1", 12, 4),
-    scalar("data", 16, "u64"),
-    scalar("reserved", 24, "u64"),
-  ]),
-};
-
 /** zx_packet_guest_vcpu_t (2023): a u32 type, then the union its type names. */
 const GUEST_VCPU_UNIONS = {
   interrupt: struct("zx_packet_guest_vcpu_interrupt_t", 16, [
@@ -135,13 +109,18 @@ const VIEWS = new Map<number, StructLayout>([
   [PKT_TYPE.GUEST_BELL, portPacket("guest_bell", PACKET_GUEST_BELL)],
   [PKT_TYPE.GUEST_IO, portPacket("guest_io", PACKET_GUEST_IO)],
 ]);
-const GUEST_MEM_VIEWS = new Map(
-  Object.entries(PACKET_GUEST_MEM).map(([arch, layout]) => [arch, portPacket("guest_mem", layout)]),
-);
+/** GUEST_MEM views, made once per arch's zx_packet_guest_mem_t. */
+const GUEST_MEM_VIEWS = new WeakMap<StructLayout, StructLayout>();
+
+function guestMemView(guestMem: StructLayout): StructLayout {
+  let view = GUEST_MEM_VIEWS.get(guestMem);
+  if (!view) GUEST_MEM_VIEWS.set(guestMem, view = portPacket("guest_mem", guestMem));
+  return view;
+}
 const PAYLOAD = portPacket("payload", USER_ARRAYS.u64);
 
-function layoutOf(type: number, bytes: Uint8Array, arch: string | undefined): StructLayout {
-  if (type === PKT_TYPE.GUEST_MEM) return (arch && GUEST_MEM_VIEWS.get(arch)) || PAYLOAD;
+function layoutOf(type: number, bytes: Uint8Array, guestMem?: StructLayout): StructLayout {
+  if (type === PKT_TYPE.GUEST_MEM) return guestMem ? guestMemView(guestMem) : PAYLOAD;
   if (type === PKT_TYPE.GUEST_VCPU) {
     const subtype = new DataView(bytes.buffer, bytes.byteOffset).getUint32(16, true);
     return GUEST_VCPU_VIEWS[subtype] ?? PAYLOAD;
@@ -151,12 +130,16 @@ function layoutOf(type: number, bytes: Uint8Array, arch: string | undefined): St
 
 /**
  * A named view of a packet: key, type, status (signed) and the union member
- * of its type. GUEST_MEM's member differs per arch: without `arch` it shows
- * as `payload`.
+ * of its type. GUEST_MEM's member differs per arch: `guestMem` is the
+ * arch's zx_packet_guest_mem_t (VcpuArch.guestMemLayout); without it the
+ * member shows as `payload`.
  */
-export function portPacketView(bytes: Uint8Array, arch?: string): Record<string, unknown> {
+export function portPacketView(
+  bytes: Uint8Array,
+  guestMem?: StructLayout,
+): Record<string, unknown> {
   const type = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  const view = layoutOf(type, bytes, arch).toNamed(bytes);
+  const view = layoutOf(type, bytes, guestMem).toNamed(bytes);
   view.status = new DataView(bytes.buffer, bytes.byteOffset).getInt32(12, true);
   return view;
 }

@@ -127,10 +127,10 @@ const enterDescription = (name: string) =>
 function enterImpl(caller: Caller, { handle }: { handle: number }) {
   const vcpu = caller.handles.lookupAs(handle, Vcpu, RIGHT.EXECUTE);
   checkVcpuThread(caller, vcpu, "vcpu_enter");
-  const arch = caller.kernel.arch.name;
+  const guestMem = vcpu.guest.arch.guestMemLayout;
   return enterVcpu(caller.kernel, vcpu, caller.maxBlockMs).then((packet) => ({
     packet,
-    view: portPacketView(packet, arch),
+    view: portPacketView(packet, guestMem),
   }));
 }
 

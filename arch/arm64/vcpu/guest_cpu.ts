@@ -276,6 +276,7 @@ export class Arm64GuestCpu implements GuestCpu {
 export function arm64VcpuArch(newRegisters: () => Arm64Registers): VcpuArch {
   return Object.freeze({
     stateLayout: ARM64_VCPU_STATE,
+    guestMemLayout: ARM64_GUEST_MEM,
     maxVcpus: 8,
     vectors: 256,
     ioTraps: false,

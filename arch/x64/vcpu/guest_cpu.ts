@@ -36,7 +36,13 @@ import { deliver, deliveryFault, gateTarget, hasErrorCode } from "../cpu/guest_o
 import { GuestState } from "../cpu/guest_state.ts";
 import { GPR, RFLAGS, RIP } from "../cpu/insn.ts";
 import { GuestSpace, PF_W } from "./paging.ts";
-import { readVcpuState, writeVcpuIo, writeVcpuState, X64_VCPU_STATE } from "./vcpu_state.ts";
+import {
+  readVcpuState,
+  writeVcpuIo,
+  writeVcpuState,
+  X64_GUEST_MEM,
+  X64_VCPU_STATE,
+} from "./vcpu_state.ts";
 
 const TWO32 = 4294967296;
 const RAX = GPR[0];
@@ -46,6 +52,11 @@ const CLOCK_PAIRING = 9, UNKNOWN_HYPERCALL = -1000;
 const DOUBLE_FAULT = 8;
 /** default_operand_size of a MEM packet: 4 in 64-bit mode (and with CS.D). */
 const DEFAULT_OPERAND_SIZE = 4;
+const MEM_ADDR = X64_GUEST_MEM.offsetOf("addr");
+const MEM_CR3 = X64_GUEST_MEM.offsetOf("cr3");
+const MEM_RIP = X64_GUEST_MEM.offsetOf("rip");
+const MEM_SIZE = X64_GUEST_MEM.offsetOf("instruction_size");
+const MEM_OPERAND_SIZE = X64_GUEST_MEM.offsetOf("default_operand_size");
 
 /** Register storage of a VCPU: the layouts the core computes on, no thread around them. */
 /** X86_INT_NMI. */
@@ -176,16 +187,16 @@ class X64GuestCpu implements GuestCpu {
     if (len < 0) return ERR.INTERNAL;
     const g = this.g, s = this.sys;
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    out.fill(0);
+    out.fill(0, 0, X64_GUEST_MEM.size);
     const lo = gpa >>> 0;
-    v.setUint32(0, lo, true);
-    v.setUint32(4, (gpa - lo) / TWO32, true);
-    v.setUint32(8, s.cr3Lo, true);
-    v.setUint32(12, s.cr3Hi, true);
-    v.setUint32(16, g[RIP], true);
-    v.setUint32(20, g[RIP + 1], true);
-    out[24] = len;
-    out[25] = DEFAULT_OPERAND_SIZE;
+    v.setUint32(MEM_ADDR, lo, true);
+    v.setUint32(MEM_ADDR + 4, (gpa - lo) / TWO32, true);
+    v.setUint32(MEM_CR3, s.cr3Lo, true);
+    v.setUint32(MEM_CR3 + 4, s.cr3Hi, true);
+    v.setUint32(MEM_RIP, g[RIP], true);
+    v.setUint32(MEM_RIP + 4, g[RIP + 1], true);
+    out[MEM_SIZE] = len;
+    out[MEM_OPERAND_SIZE] = DEFAULT_OPERAND_SIZE;
     this.advance(len);
     return ZX_OK;
   }
@@ -369,6 +380,7 @@ class X64GuestCpu implements GuestCpu {
 /** The x64 hypervisor arch (arch/vcpu.ts VcpuArch). */
 export const x64Vcpu: VcpuArch = Object.freeze({
   stateLayout: X64_VCPU_STATE,
+  guestMemLayout: X64_GUEST_MEM,
   maxVcpus: 64,
   vectors: 256,
   ioTraps: true,

@@ -2,7 +2,7 @@
 // reading and writing them (hypervisor.md §1, §3d).
 
 import { ERR, ZX_OK, type ZxStatus } from "../../../kernel/status.ts";
-import { padding, scalar, struct, u64Run } from "../../layout.ts";
+import { array, padding, scalar, struct, u64Run } from "../../layout.ts";
 import { GPR, RFLAGS } from "../cpu/insn.ts";
 
 // The values of x64.ts's X86_FLAGS_USER and X86_FLAGS_ALWAYS_ONE, repeated
@@ -33,6 +33,19 @@ const STATE_GPRS = [
 
 /** zx_vcpu_state_t (x86-64): 16 general registers then rflags, 136 bytes. */
 export const X64_VCPU_STATE = struct("zx_vcpu_state_t", 136, u64Run(0, [...STATE_GPRS, "rflags"]));
+
+/**
+ * zx_packet_guest_mem_t (x86-64, the 2023 layout): the VMM decodes the
+ * instruction at rip through cr3 itself.
+ */
+export const X64_GUEST_MEM = struct("zx_packet_guest_mem_t", 32, [
+  scalar("addr", 0, "u64"),
+  scalar("cr3", 8, "u64"),
+  scalar("rip", 16, "u64"),
+  scalar("instruction_size", 24, "u8"),
+  scalar("default_operand_size", 25, "u8"),
+  array("reserved", 26, "u8", 6),
+]);
 
 /** zx_vcpu_io_t: access_size u8 @0, then the data union @4; 8 bytes. */
 export const X64_VCPU_IO = struct("zx_vcpu_io_t", 8, [

@@ -94,11 +94,18 @@ function guestVcpu(member: keyof typeof GUEST_VCPU_UNIONS): StructLayout {
   ]);
 }
 
+/** zx_packet_guest_vcpu_t with each member of its union. */
+export const PACKET_GUEST_VCPU = {
+  interrupt: guestVcpu("interrupt"),
+  startup: guestVcpu("startup"),
+  exit: guestVcpu("exit"),
+} as const;
+
 /** The guest_vcpu view by its `type` (ZX_PKT_GUEST_VCPU_INTERRUPT 0, STARTUP 1, EXIT 2). */
 const GUEST_VCPU_VIEWS = [
-  portPacket("guest_vcpu", guestVcpu("interrupt")),
-  portPacket("guest_vcpu", guestVcpu("startup")),
-  portPacket("guest_vcpu", guestVcpu("exit")),
+  portPacket("guest_vcpu", PACKET_GUEST_VCPU.interrupt),
+  portPacket("guest_vcpu", PACKET_GUEST_VCPU.startup),
+  portPacket("guest_vcpu", PACKET_GUEST_VCPU.exit),
 ];
 
 /** The union member each type names; other types show it as four u64 (`payload`). */
@@ -144,12 +151,22 @@ export function portPacketView(
   return view;
 }
 
-/** A zero-initialised packet with its header: the union is the caller's to fill. */
-export function guestPacket(key: bigint, type: number): Uint8Array {
+/**
+ * A zero-initialised packet with its header and, given `member` (the union
+ * member's layout), the named `fields` of it; the rest stays zero.
+ */
+export function guestPacket(
+  key: bigint,
+  type: number,
+  member?: StructLayout,
+  fields?: Record<string, unknown>,
+): Uint8Array {
   const bytes = new Uint8Array(PORT_PACKET_SIZE);
   const view = new DataView(bytes.buffer);
   view.setBigUint64(0, BigInt.asUintN(64, key), true);
   view.setUint32(8, type, true);
+  const refused = member?.applyNamed(bytes.subarray(16), fields ?? {}) ?? null;
+  if (refused !== null) throw new Error(`a kernel-made packet: ${refused}`);
   return bytes;
 }
 

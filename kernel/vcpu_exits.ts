@@ -5,7 +5,12 @@
 // depends on the instruction set.
 
 import { ACCESS, EXIT, type ExitReason } from "../arch/cpu.ts";
-import { guestPacket, PACKET_GUEST_IO } from "./port_packet.ts";
+import {
+  guestPacket,
+  PACKET_GUEST_BELL,
+  PACKET_GUEST_IO,
+  PACKET_GUEST_VCPU,
+} from "./port_packet.ts";
 import { ERR, ZX_OK, ZxError } from "./status.ts";
 import { GUEST_TRAP, PKT_GUEST_VCPU, PKT_TYPE } from "./types.ts";
 import { MAX_PACKETS_PER_TRAP, type Trap } from "./guest_traps.ts";
@@ -96,15 +101,16 @@ function ioExit(vcpu: Vcpu): ExitOutcome {
     return fail(ERR.NOT_FOUND, `the guest accessed I/O port ${hex(io.port)}, which no trap covers`);
   }
   vcpu.cpu.completeIo();
-  const packet = guestPacket(trap.key, PKT_TYPE.GUEST_IO);
   const fields: Record<string, unknown> = {
     port: io.port,
     access_size: io.size,
     input: io.input ? 1 : 0,
   };
   if (!io.input) fields.data = io.value >>> 0;
-  PACKET_GUEST_IO.applyNamed(packet.subarray(16), fields);
-  return { kind: "packet", packet };
+  return {
+    kind: "packet",
+    packet: guestPacket(trap.key, PKT_TYPE.GUEST_IO, PACKET_GUEST_IO, fields),
+  };
 }
 
 /** An access the guest-physical space refused (an EPT violation / stage-2 abort). */
@@ -153,9 +159,10 @@ function bell(vcpu: Vcpu, trap: Trap, gpa: number, access: number): ExitOutcome 
         "goes on after the read on the next vcpu_enter)",
     );
   }
-  const packet = guestPacket(trap.key, PKT_TYPE.GUEST_BELL);
-  new DataView(packet.buffer).setBigUint64(16, BigInt(gpa), true);
-  return queueBell(trap, packet);
+  return queueBell(
+    trap,
+    guestPacket(trap.key, PKT_TYPE.GUEST_BELL, PACKET_GUEST_BELL, { addr: gpa }),
+  );
 }
 
 /** Trap::Queue: its packet goes on the port, or the VCPU waits for a free one. */
@@ -182,21 +189,24 @@ function hypercall(vcpu: Vcpu): ExitOutcome {
     case "off":
       return fail(ERR.UNAVAILABLE, "the guest called PSCI SYSTEM_OFF");
     case "startup": {
-      const packet = guestPacket(0n, PKT_TYPE.GUEST_VCPU);
-      const view = new DataView(packet.buffer);
-      view.setUint32(16, PKT_GUEST_VCPU.STARTUP, true);
-      view.setBigUint64(24, BigInt.asUintN(64, call.id), true);
-      view.setBigUint64(32, BigInt.asUintN(64, call.entry), true);
-      return { kind: "packet", packet };
+      const startup = { id: BigInt.asUintN(64, call.id), entry: BigInt.asUintN(64, call.entry) };
+      return {
+        kind: "packet",
+        packet: guestPacket(0n, PKT_TYPE.GUEST_VCPU, PACKET_GUEST_VCPU.startup, {
+          type: PKT_GUEST_VCPU.STARTUP,
+          startup,
+        }),
+      };
     }
     case "interrupt": {
-      // zx_packet_guest_vcpu_t (2023): type u32 @0, interrupt.mask u64 @8, vector u8 @16.
-      const packet = guestPacket(0n, PKT_TYPE.GUEST_VCPU);
-      const view = new DataView(packet.buffer);
-      view.setUint32(16, PKT_GUEST_VCPU.INTERRUPT, true);
-      view.setBigUint64(24, BigInt.asUintN(64, call.mask), true);
-      packet[32] = call.vector & 0xff;
-      return { kind: "packet", packet };
+      const interrupt = { mask: BigInt.asUintN(64, call.mask), vector: call.vector & 0xff };
+      return {
+        kind: "packet",
+        packet: guestPacket(0n, PKT_TYPE.GUEST_VCPU, PACKET_GUEST_VCPU.interrupt, {
+          type: PKT_GUEST_VCPU.INTERRUPT,
+          interrupt,
+        }),
+      };
     }
     case "raise":
       vcpu.interrupt(call.vector);

@@ -203,8 +203,11 @@ const CRLFCRLF = [13, 10, 13, 10];
  * request's header has not ended within `headerTimeoutMs` (or is over 64
  * KiB), and pipes the others, bytes unchanged, to `handler` served by
  * Deno.serve on a loopback port of its own. Later requests on a kept-alive
- * connection are piped without a header limit. It costs CPU on every
- * request (each byte crosses two sockets), so it is off unless asked for.
+ * connection are not parsed, so a half header there is caught by silence
+ * instead: nothing moving either way for `idleMs` (longer than any call may
+ * block) closes both sides; one sweep checks every piped connection. It
+ * costs CPU on every request (each byte crosses two sockets), so main.ts
+ * turns it on by default only off loopback.
  */
 export async function serveWithHeaderTimeout(
   options: { hostname: string; port: number; onListen?: (addr: Deno.NetAddr) => void },
@@ -215,10 +218,35 @@ export async function serveWithHeaderTimeout(
   const backend = await new Promise<Deno.NetAddr>((resolve) => {
     Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: resolve }, handler);
   });
+  const piped = new Set<Piped>();
+  setInterval(() => {
+    const now = performance.now();
+    for (const connection of piped) {
+      if (now - connection.lastActive < idleMs) continue;
+      piped.delete(connection);
+      closeQuietly(...connection.sides);
+    }
+  }, Math.max(10, Math.min(idleMs / 4, 1000)));
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   options.onListen?.(listener.addr);
   for await (const conn of listener) {
-    frontConnection(conn, backend, headerTimeoutMs, idleMs).catch(() => {});
+    frontConnection(conn, backend, headerTimeoutMs, piped).catch(() => {});
+  }
+}
+
+/** A connection being piped, and when a byte last moved on it. */
+interface Piped {
+  lastActive: number;
+  readonly sides: readonly Deno.Conn[];
+}
+
+function closeQuietly(...sides: Deno.Conn[]): void {
+  for (const side of sides) {
+    try {
+      side.close();
+    } catch {
+      // already closed
+    }
   }
 }
 
@@ -226,9 +254,9 @@ async function frontConnection(
   conn: Deno.TcpConn,
   backend: Deno.NetAddr,
   headerTimeoutMs: number,
-  idleMs: number,
+  piped: Set<Piped>,
 ): Promise<void> {
-  const timer = setTimeout(() => conn.close(), headerTimeoutMs);
+  const timer = setTimeout(() => closeQuietly(conn), headerTimeoutMs);
   const head: Uint8Array[] = [];
   let size = 0;
   let matched = 0; // bytes of CRLFCRLF seen in a row
@@ -247,32 +275,16 @@ async function frontConnection(
     }
   } catch {
     clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // closed by the timer
-    }
+    closeQuietly(conn);
     return;
   }
   clearTimeout(timer);
   conn.setNoDelay(true);
   const upstream = await Deno.connect({ hostname: backend.hostname, port: backend.port });
   upstream.setNoDelay(true);
-  // Later requests on the connection are not parsed, so a half header there
-  // is caught by silence instead: nothing moving either way for `idleMs`
-  // (longer than any call may block) closes both sides.
-  let lastActive = performance.now();
-  const active = () => lastActive = performance.now();
-  const idle = setInterval(() => {
-    if (performance.now() - lastActive < idleMs) return;
-    for (const side of [conn, upstream]) {
-      try {
-        side.close();
-      } catch {
-        // already closed
-      }
-    }
-  }, Math.max(10, Math.min(idleMs / 4, 1000)));
+  const connection: Piped = { lastActive: performance.now(), sides: [conn, upstream] };
+  const active = () => connection.lastActive = performance.now();
+  piped.add(connection);
   try {
     for (const chunk of head) await upstream.write(chunk);
     // Plain read/write loops: several times cheaper than pipeTo between the streams.
@@ -282,14 +294,8 @@ async function frontConnection(
   } catch {
     // either side went away: close both below
   } finally {
-    clearInterval(idle);
-    for (const side of [conn, upstream]) {
-      try {
-        side.close();
-      } catch {
-        // already closed by its stream
-      }
-    }
+    piped.delete(connection);
+    closeQuietly(conn, upstream);
   }
 }
 

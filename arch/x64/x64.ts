@@ -8,6 +8,7 @@ import { ERR, ZX_OK, type ZxStatus } from "../../kernel/status.ts";
 import { X64_TRAP_FILL, x64VdsoStub } from "./vdso.ts";
 import { x64ExceptionContext, x64ExceptionHandled } from "./exception_context.ts";
 import { createX64Core } from "./cpu/core.ts";
+import { X86_FLAGS_ALWAYS_ONE, X86_FLAGS_USER } from "./cpu/flags.ts";
 import { x64Vcpu } from "./vcpu/guest_cpu.ts";
 import type { Abi, Arch, ThreadRegisters, WriteContext } from "../arch.ts";
 import { getU32, setU32, ZX_THREAD_STATE } from "../layout.ts";
@@ -23,16 +24,11 @@ import {
 // ---------------------------------------------------------------------------
 // Architectural constants
 
-/**
- * RFLAGS bits a debugger may change: CF PF AF ZF SF TF DF OF NT AC ID.
- * Everything else (bit 1, IF, IOPL, RF, VM, VIF, VIP, reserved bits) keeps
- * its current value on write, silently.
- */
-export const X86_FLAGS_USER = 0x244dd5;
+// X86_FLAGS_USER (what a debugger may change; the rest keeps its value on
+// write, silently) and X86_FLAGS_ALWAYS_ONE live with the core's flags.
+export { X86_FLAGS_ALWAYS_ONE, X86_FLAGS_USER };
 /** Trap flag: the single-step bit. */
 export const X86_FLAGS_TF = 0x100;
-/** Bit 1 of RFLAGS, reserved, which the CPU always stores as one. */
-export const X86_FLAGS_ALWAYS_ONE = 0x2;
 /** Interrupt enable: the only flag set in a freshly started thread. */
 export const X86_FLAGS_IF = 0x200;
 

@@ -3,13 +3,13 @@
 // hlt, in/out, cli/sti, privileged ones).
 
 import { EXIT } from "../../cpu.ts";
-import { cond, flags, IF, TF } from "./flags.ts";
+import { cond, flags, IF, TF, X86_FLAGS_USER } from "./flags.ts";
 import { CONTINUE, type Insn, R11, RAX, RBP, RCX, RDX, RSP, TF_SET } from "./insn.ts";
 import { ea, getReg, getRm, setReg } from "./operand.ts";
 import { type Cpu, TWO32, USER_TOP } from "./state.ts";
 
 /** rflags bits popf may change in user mode (CF PF AF ZF SF TF DF OF NT AC ID). */
-const POPF_USER = 0x244dd5;
+const POPF_USER = X86_FLAGS_USER;
 /** ... and in a guest kernel (CPL 0): IF and IOPL too. */
 const POPF_GUEST = POPF_USER | 0x3200;
 

@@ -8,6 +8,14 @@ import type { Cpu } from "./state.ts";
 
 export const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 export const DF = 0x400, IF = 0x200, TF = 0x100;
+/**
+ * RFLAGS bits user code (popf, a debugger's write, a VMM's
+ * zx_vcpu_state_t) may change: CF PF AF ZF SF TF DF OF NT AC ID. Everything
+ * else (bit 1, IF, IOPL, RF, VM, VIF, VIP, reserved bits) keeps its value.
+ */
+export const X86_FLAGS_USER = 0x244dd5;
+/** Bit 1 of RFLAGS, reserved, which the CPU always stores as one. */
+export const X86_FLAGS_ALWAYS_ONE = 0x2;
 /** The six flags computed by arithmetic. */
 export const ARITH = CF | PF | AF | ZF | SF | OF;
 

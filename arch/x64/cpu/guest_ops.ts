@@ -18,7 +18,7 @@ import { EXIT } from "../../cpu.ts";
 import type { Hypercall } from "../../vcpu.ts";
 import { ERR } from "../../../kernel/status.ts";
 import { jumpTo, syscall, undefinedOp } from "./control.ts";
-import { ARITH, flags, IF, TF } from "./flags.ts";
+import { ARITH, flags, IF, TF, X86_FLAGS_USER } from "./flags.ts";
 import {
   CONTINUE,
   FS_BASE,
@@ -49,7 +49,7 @@ import {
 } from "./guest_state.ts";
 
 /** rflags bits iretq may change at CPL 0 (popf's plus RF). */
-const IRET_MASK = 0x244dd5 | 0x3200 | 0x10000;
+const IRET_MASK = X86_FLAGS_USER | 0x3200 | 0x10000;
 /** Cleared on the way into a handler: TF, NT, RF, VM. */
 const ENTRY_CLEAR = TF | 0x4000 | 0x10000 | 0x20000;
 

@@ -3,13 +3,8 @@
 
 import { ERR, ZX_OK, type ZxStatus } from "../../../kernel/status.ts";
 import { array, padding, scalar, struct, u64Run } from "../../layout.ts";
+import { X86_FLAGS_ALWAYS_ONE, X86_FLAGS_USER } from "../cpu/flags.ts";
 import { GPR, RFLAGS } from "../cpu/insn.ts";
-
-// The values of x64.ts's X86_FLAGS_USER and X86_FLAGS_ALWAYS_ONE, repeated
-// here because x64.ts imports this layer (an import back would be a cycle
-// that leaves x64.vcpu undefined for whoever imports this file first).
-const X86_FLAGS_USER = 0x244dd5;
-const X86_FLAGS_ALWAYS_ONE = 0x2;
 
 /** The registers of zx_vcpu_state_t in order: x86 encoding order, not alphabetical. */
 const STATE_GPRS = [

@@ -13,6 +13,7 @@ import { ACCESS, EXIT } from "../arch/cpu.ts";
 import type { GuestCpu } from "../arch/vcpu.ts";
 import { X64Core } from "../arch/x64/cpu/core.ts";
 import { x64, X64Registers } from "../arch/x64/x64.ts";
+import { identityPageTables } from "../client/guest.ts";
 import { FlatMemory } from "../tests/flat_memory.ts";
 import benchImage from "../tests/fixtures/cpu-arm64/bench.json" with { type: "json" };
 import { BENCH_PROGRAMS } from "./cpu_x64.bench.ts";
@@ -72,15 +73,7 @@ function x64User(code: Uint8Array, rdi: number) {
 function x64Guest(code: Uint8Array, rdi: number): GuestCpu {
   const mem = new FlatMemory();
   mem.map(0, 4 << 20, RWX);
-  const u64 = (at: number, v: number) => {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
-    mem.load(at, b);
-  };
-  u64(0x0, 0x1003); // PML4[0] -> PDPT
-  u64(0x1000, 0x2003); // PDPT[0] -> PD
-  u64(0x2000, 0x83); // PD[0]: 2 MiB at 0
-  u64(0x2008, 0x200083); // PD[1]: 2 MiB at 2 MiB
+  mem.load(0, identityPageTables()); // the first GiB in 2 MiB pages, as a VMM sets them up
   mem.load(X64_CODE, code);
   const cpu = x64.vcpu.createGuestCpu(mem, BigInt(X64_CODE), 1);
   vcpuState(cpu, x64.vcpu.stateLayout.size, { rcx: FOREVER, rdi });

@@ -1,12 +1,13 @@
 // A guest and its VCPU made over HTTP for the hypervisor syscall tests:
-// 64 KiB of guest RAM at guest-physical 0 (x64: identity page tables there,
-// PML4 @0, PDPT @0x1000, PD @0x2000 with one 2 MiB page), a few bytes of
+// 64 KiB of guest RAM at guest-physical 0 (x64: client/guest.ts's identity
+// page tables there, PML4 @0, PDPT @0x1000, PD @0x2000), a few bytes of
 // code at ENTRY, and a VCPU of the bootstrap thread starting there.
 //
 // The code snippets are GNU as output (x86_64-linux-gnu-as /
 // aarch64-linux-gnu-as), checked with objdump; the source is beside each.
 
 import assert from "node:assert/strict";
+import { identityPageTables } from "../client/guest.ts";
 import { type Fetcher, inProcess, type Json, TestKernel } from "./helpers.ts";
 
 export type Arch = "x64" | "arm64";
@@ -59,12 +60,6 @@ export interface Vm {
   readonly vcpu: number;
 }
 
-const u64 = (value: number) => {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setBigUint64(0, BigInt(value), true);
-  return bytes.toBase64();
-};
-
 /** A guest with RAM, `code` at ENTRY and (unless `vcpu` is false) a VCPU of the bootstrap thread. */
 export async function makeVm(
   k: TestKernel,
@@ -75,9 +70,7 @@ export async function makeVm(
   const guest = created.guest_handle as number, vmar = created.vmar_handle as number;
   const { out: ram } = await k.ok("vmo_create", { size: RAM_SIZE });
   if (k.arch === "x64") {
-    await k.ok("vmo_write", { handle: ram, buffer: u64(0x1003), offset: 0 });
-    await k.ok("vmo_write", { handle: ram, buffer: u64(0x2003), offset: 0x1000 });
-    await k.ok("vmo_write", { handle: ram, buffer: u64(0x83), offset: 0x2000 });
+    await k.ok("vmo_write", { handle: ram, buffer: identityPageTables().toBase64(), offset: 0 });
   }
   await k.ok("vmo_write", { handle: ram, buffer: code.toBase64(), offset: ENTRY });
   const { out: exec } = await k.ok("vmo_replace_as_executable", { handle: ram, vmex: 0 });
